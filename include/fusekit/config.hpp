@@ -1,0 +1,79 @@
+#pragma once
+// The only header that looks at compiler, vendor and compile-pass macros. Everything else uses these.
+//
+//   FUSEKIT_GPUCC                 1 when nvcc or hipcc compiles this translation unit (either pass)
+//   FUSEKIT_GPU_COMPILE_PHASE     1 in the device pass only (CUDA __CUDA_ARCH__ / HIP __HIP_DEVICE_COMPILE__)
+//   FUSEKIT_VENDOR_CUDA / _HIP    which GPU runtime the vendor layer maps to (0/1)
+//   FUSEKIT_HOST_DEVICE           callable from host and device code
+//   FUSEKIT_DEVICE                device-only function
+//   FUSEKIT_GLOBAL                kernel entry point
+
+#if defined(__CUDACC__) && !defined(__HIP__)
+#define FUSEKIT_GPUCC 1
+#define FUSEKIT_VENDOR_CUDA 1
+#define FUSEKIT_VENDOR_HIP 0
+#elif defined(__HIPCC__) || defined(__HIP__)
+#define FUSEKIT_GPUCC 1
+#define FUSEKIT_VENDOR_CUDA 0
+#define FUSEKIT_VENDOR_HIP 1
+#else
+#define FUSEKIT_GPUCC 0
+#define FUSEKIT_VENDOR_CUDA 0
+#define FUSEKIT_VENDOR_HIP 0
+#endif
+
+#if (defined(__CUDA_ARCH__) && FUSEKIT_VENDOR_CUDA) || defined(__HIP_DEVICE_COMPILE__)
+#define FUSEKIT_GPU_COMPILE_PHASE 1
+#else
+#define FUSEKIT_GPU_COMPILE_PHASE 0
+#endif
+
+#if FUSEKIT_GPUCC
+#define FUSEKIT_HOST_DEVICE __host__ __device__
+#define FUSEKIT_DEVICE __device__
+#define FUSEKIT_GLOBAL __global__
+#define FUSEKIT_SHARED __shared__
+#else
+#define FUSEKIT_HOST_DEVICE
+#define FUSEKIT_DEVICE
+#define FUSEKIT_GLOBAL
+#define FUSEKIT_SHARED
+#endif
+
+// fmt 9 turns its constexpr off under nvcc, which then breaks C++20 host compilation and fmt's
+// compile-time format checks; nvcc 12+ handles fmt's constexpr code fine. (fusekit::hip also defines it
+// for CUDA sources, for files that include fmt before fusekit.)
+#if defined(__NVCC__) && !defined(FMT_USE_CONSTEXPR)
+#define FMT_USE_CONSTEXPR 1
+#endif
+
+#define FUSEKIT_INLINE inline
+#if defined(__CUDACC__) || defined(__clang__)
+#define FUSEKIT_UNROLL _Pragma("unroll")
+#else
+#define FUSEKIT_UNROLL
+#endif
+
+// Architecture families for device passes; used to pick wave size and matrix atoms.
+#if FUSEKIT_GPU_COMPILE_PHASE && FUSEKIT_VENDOR_HIP && defined(__GFX9__)
+#define FUSEKIT_AMD_GFX9 1  // CDNA (gfx908/gfx90a/gfx94x): wave64
+#else
+#define FUSEKIT_AMD_GFX9 0
+#endif
+
+#define FUSEKIT_VERSION_MAJOR 0
+#define FUSEKIT_VERSION_MINOR 1
+#define FUSEKIT_VERSION_PATCH 0
+
+namespace fusekit {
+// Host-side description of the build, printed by examples and benches.
+inline constexpr const char* gpu_vendor_name() {
+#if FUSEKIT_VENDOR_CUDA
+  return "NVIDIA (CUDA runtime)";
+#elif FUSEKIT_VENDOR_HIP
+  return "AMD (HIP runtime)";
+#else
+  return "none (CPU only)";
+#endif
+}
+}  // namespace fusekit

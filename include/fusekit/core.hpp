@@ -1,0 +1,16 @@
+#pragma once
+// Umbrella for the core layer: dtypes, shapes, memory, views, tensors, formatting, buffer planning.
+#include "fusekit/config.hpp"
+#include "fusekit/core/backend.hpp"
+#include "fusekit/core/bfloat16.hpp"
+#include "fusekit/core/buffer_plan.hpp"
+#include "fusekit/core/convert.hpp"
+#include "fusekit/core/dtype.hpp"
+#include "fusekit/core/error.hpp"
+#include "fusekit/core/format.hpp"
+#include "fusekit/core/half.hpp"
+#include "fusekit/core/matrix_ref.hpp"
+#include "fusekit/core/memory.hpp"
+#include "fusekit/core/shape.hpp"
+#include "fusekit/core/tensor.hpp"
+#include "fusekit/core/tensor_view.hpp"

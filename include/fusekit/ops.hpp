@@ -1,0 +1,8 @@
+#pragma once
+// Umbrella for the public ops. Each op works on cpu::Context (host tensors) and, in translation units
+// compiled by hipcc/nvcc, on hip::Stream (device tensors).
+#include "fusekit/ops/add.hpp"
+#include "fusekit/ops/copy.hpp"
+#include "fusekit/ops/fill.hpp"
+#include "fusekit/ops/rmsnorm.hpp"
+#include "fusekit/ops/transfer.hpp"

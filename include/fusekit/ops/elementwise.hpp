@@ -1,0 +1,50 @@
+#pragma once
+// Front end shared by the elementwise ops: space checks, numpy broadcasting, dispatch to the backend.
+#include <type_traits>
+
+#include "fusekit/core/backend.hpp"
+#include "fusekit/core/format.hpp"
+#include "fusekit/core/tensor_view.hpp"
+#include "fusekit/cpu/elementwise.hpp"
+#include "fusekit/ops/operand.hpp"
+#if FUSEKIT_GPUCC
+#include "fusekit/kernels/elementwise.hpp"
+#endif
+
+namespace fusekit::detail {
+
+template <class Ctx, class View>
+constexpr void require_space() {
+  static_assert(std::is_same_v<typename View::space, typename Ctx::space>,
+                "fusekit: a tensor lives in another memory space than the context runs on (device tensors "
+                "go with hip::Stream, host tensors with cpu::Context): move it with to_device()/to_host() first");
+}
+
+// An input operand broadcast to `out`: equal extents keep their stride, extent 1 gets stride 0.
+template <class T, std::size_t R, class S>
+Operand<const T, R> broadcast_to(const char* op, const char* name, const TensorView<T, R, S>& v,
+                                 const Shape<R>& out) {
+  Strides<R> st{};
+  for (std::size_t d = 0; d < R; ++d) {
+    if (v.size(d) == out[d]) st[d] = v.stride(d);
+    else if (v.size(d) == 1) st[d] = 0;
+    else
+      fail("{}: tensor '{}' of shape {} ({}) cannot be broadcast to the output shape {} (dimension {})", op, name,
+           v.shape(), dtype_of<T>, out, d);
+  }
+  return {v.data(), st};
+}
+
+template <class T, std::size_t R, class S>
+bool dense_as(const TensorView<T, R, S>& v, const Shape<R>& out) {
+  return v.shape() == out && v.is_contiguous();
+}
+
+template <class C, class Ctx, class Op, class O, std::size_t R, class S, class... I>
+void run_elementwise(Ctx& ctx, const Op& op, const TensorView<O, R, S>& out, bool dense, Operand<const I, R>... in) {
+  if (out.empty()) return;
+  OpImpl<op::Elementwise, backend_of<Ctx>>::template run<C>(ctx, op, out.shape(), dense,
+                                                             Operand<O, R>{out.data(), out.strides()}, in...);
+}
+
+}  // namespace fusekit::detail

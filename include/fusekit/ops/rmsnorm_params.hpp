@@ -1,0 +1,34 @@
+#pragma once
+// What an RMSNorm launch needs, shared by the front end (ops/rmsnorm.hpp) and the backends.
+//   y = x * rsqrt(mean(x^2) + eps) * w          (unit_offset = false)
+//   y = x * rsqrt(mean(x^2) + eps) * (1 + w)    (unit_offset = true: Gemma)
+// With a residual: s = round(x + r) is stored to residual_out and normalised in place of x (so the fused
+// op equals add followed by rmsnorm). Statistics and scaling are fp32; y is rounded once.
+#include "fusekit/core/matrix_ref.hpp"
+
+namespace fusekit {
+
+// Which GPU kernel runs. automatic picks the vectorised one whenever its conditions hold; the others are
+// for tests and benchmarks that must exercise a specific path.
+enum class KernelPath { automatic, vectorized, generic };
+
+struct RmsNormOptions {
+  float eps = 1e-6f;
+  bool unit_offset = false;
+  KernelPath path = KernelPath::automatic;
+};
+
+template <class T, class W>
+struct RmsNormParams {
+  MatrixRef<T> out;
+  MatrixRef<const T> x;
+  MatrixRef<const T> residual;  // data == nullptr: no residual
+  MatrixRef<T> residual_out;
+  const W* weight;
+  index_t weight_stride;
+  index_t rows, cols;
+  float eps;
+  float weight_offset;  // 0 or 1
+};
+
+}  // namespace fusekit
