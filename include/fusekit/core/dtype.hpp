@@ -2,6 +2,7 @@
 // Element types: the runtime tag (DType), the compile-time mapping T -> DType, and float conversions
 // that kernels use to load any storage type into fp32 math and store it back.
 #include <cstdint>
+#include <ostream>
 #include <string_view>
 #include <type_traits>
 
@@ -27,6 +28,8 @@ constexpr std::string_view name(DType d) {
   }
   return "?";
 }
+
+inline std::ostream& operator<<(std::ostream& os, DType d) { return os << name(d); }
 
 constexpr std::size_t size_of(DType d) {
   switch (d) {

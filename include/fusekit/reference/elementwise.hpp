@@ -43,9 +43,9 @@ HostTensor<double, R> add(const HostView<const A, R>& a, const HostView<const B,
   return y;
 }
 
-// The exact values of a tensor as double (for comparing casts and copies).
+// The exact values of a host tensor or view as double (for comparing casts and copies).
 template <class T, std::size_t R>
-HostTensor<double, R> to_double(const HostView<const T, R>& v) {
+HostTensor<double, R> to_double(const HostView<T, R>& v) {
   HostTensor<double, R> y(v.shape());
   auto yv = y.view();
   detail::for_each_index(v.shape(), [&](const std::array<index_t, R>& i) {

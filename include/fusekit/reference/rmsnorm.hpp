@@ -24,7 +24,8 @@ HostTensor<double, 2> rmsnorm(const HostView<const T, 2>& x, const HostView<cons
   return y;
 }
 
-// The residual form: s = x + r rounded to T (the stored sum), then rmsnorm(s). Returns {y, s}.
+// The residual form: s = round_T(float(x) + float(r)) (the stored sum, exactly as the op defines it:
+// one fp32 addition, one rounding), then rmsnorm(s) in double. Returns {y, s}.
 template <class T, class W>
 std::pair<HostTensor<double, 2>, HostTensor<T, 2>> rmsnorm_residual(const HostView<const T, 2>& x,
                                                                     const HostView<const T, 2>& res,
@@ -33,7 +34,7 @@ std::pair<HostTensor<double, 2>, HostTensor<T, 2>> rmsnorm_residual(const HostVi
   HostTensor<T, 2> s(x.shape());
   for (index_t r = 0; r < x.size(0); ++r)
     for (index_t c = 0; c < x.size(1); ++c)
-      s(r, c) = convert<T>(static_cast<double>(x(r, c)) + static_cast<double>(res(r, c)));
+      s(r, c) = convert<T>(to_float(x(r, c)) + to_float(res(r, c)));
   auto y = rmsnorm<T, W>(s.view(), w, eps, unit_offset);
   return {std::move(y), std::move(s)};
 }

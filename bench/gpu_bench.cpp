@@ -1,0 +1,126 @@
+// One GPU benchmark executable for fusekit's ops. Device events around every repetition, warm-up, the
+// median of many repetitions, inputs rotated across sets larger than L2 so the cache does not flatter,
+// and the device-to-device copy bandwidth measured in the same run as the yardstick.
+//   fusekit_gpu_bench [--json FILE] [--reps N]
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <fusekit/fusekit.hpp>
+
+using namespace fusekit;
+
+namespace {
+
+struct Result {
+  std::string name, shape, dtype;
+  double median_us, min_us, gbps, pct_copy;
+  double bytes;
+};
+
+// Median (and min) microseconds of fn(set) over reps, rotating through `sets` input sets.
+std::pair<double, double> time_us(hip::Stream& s, int sets, int reps, const std::function<void(int)>& fn) {
+  for (int i = 0; i < 10; ++i) fn(i % sets);  // warm-up
+  std::vector<hip::Event> start(reps), stop(reps);
+  for (int i = 0; i < reps; ++i) {
+    start[i].record(s);
+    fn(i % sets);
+    stop[i].record(s);
+  }
+  s.synchronize();
+  std::vector<double> t(reps);
+  for (int i = 0; i < reps; ++i) t[i] = 1e3 * hip::Event::elapsed_ms(start[i], stop[i]);
+  std::sort(t.begin(), t.end());
+  return {t[reps / 2], t[0]};
+}
+
+// Sets of inputs needed so that one pass over all of them is at least 3x the L2 size.
+int sets_for(std::size_t bytes_per_set, const hip::Device& d) {
+  return static_cast<int>(std::clamp<std::size_t>(3 * d.l2_bytes / std::max<std::size_t>(bytes_per_set, 1) + 1, 2, 32));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::string json;
+  int reps = 200;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json" && i + 1 < argc) json = argv[++i];
+    else if (a == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
+    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N])", a);
+  }
+  if (hip::device_count() == 0) fail("no GPU visible");
+  hip::Stream s;
+  const auto& dev = s.device();
+  std::vector<Result> results;
+
+  // Yardstick: device-to-device copy, bytes read + written.
+  double copy_gbps = 0;
+  {
+    const std::size_t n = std::size_t{1} << 30;
+    DeviceTensor<uint8_t, 1> a({static_cast<index_t>(n)}, s), b({static_cast<index_t>(n)}, s);
+    FUSEKIT_GPU_CHECK(gpu::memset_async(a.data(), 1, n, s.get()));
+    auto [med, mn] = time_us(s, 1, 50, [&](int) { FUSEKIT_GPU_CHECK(gpu::memcpy_d2d_async(b.data(), a.data(), n, s.get())); });
+    copy_gbps = 2.0 * static_cast<double>(n) / (med * 1e3);
+    results.push_back({"d2d copy", "1 GiB", "u8", med, mn, copy_gbps, 100.0, 2.0 * n});
+  }
+
+  auto bench_rmsnorm = [&](index_t rows, index_t cols, bool residual, KernelPath path, const char* label) {
+    using T = bfloat16;
+    const std::size_t elems = static_cast<std::size_t>(rows * cols);
+    const double bytes = static_cast<double>(elems * sizeof(T)) * (residual ? 4 : 2) + cols * sizeof(T);
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<T, 2>> x, r, y, sum;
+    for (int i = 0; i < sets; ++i) {
+      x.emplace_back(Shape<2>{rows, cols}, s);
+      r.emplace_back(Shape<2>{rows, cols}, s);
+      y.emplace_back(Shape<2>{rows, cols}, s);
+      sum.emplace_back(Shape<2>{rows, cols}, s);
+      fill(s, x.back(), 0.75 + 0.01 * i);
+      fill(s, r.back(), -0.5);
+    }
+    DeviceTensor<T, 1> w({cols}, s);
+    fill(s, w, 0.1);
+    const RmsNormOptions opt{1e-6f, true, path};
+    auto [med, mn] = time_us(s, sets, reps, [&](int i) {
+      if (residual) rmsnorm(s, y[i], sum[i], x[i], r[i], w, opt);
+      else rmsnorm(s, y[i], x[i], w, opt);
+    });
+    const double gbps = bytes / (med * 1e3);
+    results.push_back({label, fmt::format("{}x{}", rows, cols), "bf16", med, mn, gbps, 100.0 * gbps / copy_gbps, bytes});
+  };
+  bench_rmsnorm(6304, 2048, true, KernelPath::automatic, "rmsnorm+residual (vectorized)");
+  bench_rmsnorm(6304, 2048, true, KernelPath::generic, "rmsnorm+residual (generic)");
+  bench_rmsnorm(6304, 2048, false, KernelPath::automatic, "rmsnorm");
+  bench_rmsnorm(788, 2048, true, KernelPath::automatic, "rmsnorm+residual");
+  bench_rmsnorm(11, 2048, true, KernelPath::automatic, "rmsnorm+residual");
+
+  fmt::print("GPU: {} ({}), {} SMs, L2 {} MiB | fusekit built for {} | {} reps, median\n", dev.name, dev.arch,
+             dev.multiprocessors, dev.l2_bytes >> 20, gpu_vendor_name(), reps);
+  fmt::print("{:<32} {:>12} {:>6} {:>11} {:>11} {:>9} {:>8}\n", "op", "shape", "dtype", "median us", "min us", "GB/s",
+             "% copy");
+  for (const auto& r : results)
+    fmt::print("{:<32} {:>12} {:>6} {:>11.2f} {:>11.2f} {:>9.0f} {:>7.1f}%\n", r.name, r.shape, r.dtype, r.median_us,
+               r.min_us, r.gbps, r.pct_copy);
+  if (!json.empty()) {
+    std::FILE* f = std::fopen(json.c_str(), "w");
+    if (!f) fail("cannot write {}", json);
+    fmt::print(f, "{{\"gpu\": \"{}\", \"arch\": \"{}\", \"copy_gbps\": {:.1f}, \"results\": [\n", dev.name, dev.arch,
+               copy_gbps);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      fmt::print(f, "  {{\"op\": \"{}\", \"shape\": \"{}\", \"dtype\": \"{}\", \"median_us\": {:.3f}, \"min_us\": {:.3f}, "
+                 "\"gbps\": {:.1f}, \"pct_copy\": {:.1f}}}{}\n",
+                 r.name, r.shape, r.dtype, r.median_us, r.min_us, r.gbps, r.pct_copy, i + 1 < results.size() ? "," : "");
+    }
+    fmt::print(f, "]}}\n");
+    std::fclose(f);
+  }
+  return 0;
+} catch (const fusekit::Error& e) {
+  fmt::print(stderr, "error: {}\n", e.what());
+  return 1;
+}

@@ -1,0 +1,109 @@
+// CPU backend: the shared op cases (op_cases.hpp) plus bad-input errors.
+#include <gtest/gtest.h>
+
+#include "../op_cases.hpp"
+#include "fusekit/backend/cpu/context.hpp"
+
+using namespace fusekit;
+using namespace fusekit::test;
+
+namespace {
+cpu::Context& ctx() {
+  static cpu::Context c(2);
+  return c;
+}
+}  // namespace
+
+TEST(CpuOps, Fill) {
+  fill_case<cpu::Context, float>(ctx(), {3, 5, 7}, 1.25);
+  fill_case<cpu::Context, half>(ctx(), {1, 1, 1}, -3.1);
+  fill_case<cpu::Context, bfloat16>(ctx(), {2, 33, 9}, 1e30);
+  fill_case<cpu::Context, int64_t>(ctx(), {4, 1, 3}, 9007199254740993.0);
+  fill_case<cpu::Context, uint8_t>(ctx(), {5, 2, 2}, 200);
+}
+
+TEST(CpuOps, CopyCastBetweenDtypes) {
+  const Shape<2> s{37, 129};
+  cast_case<cpu::Context, float, bfloat16>(ctx(), s, 1);
+  cast_case<cpu::Context, float, half>(ctx(), s, 2);
+  cast_case<cpu::Context, bfloat16, float>(ctx(), s, 3);
+  cast_case<cpu::Context, half, bfloat16>(ctx(), s, 4);
+  cast_case<cpu::Context, bfloat16, half>(ctx(), s, 5);
+  cast_case<cpu::Context, half, float>(ctx(), s, 6);
+  cast_case<cpu::Context, float, float>(ctx(), s, 7);
+  cast_case<cpu::Context, int32_t, float>(ctx(), s, 8);
+  cast_case<cpu::Context, double, bfloat16>(ctx(), {1, 1}, 9);
+}
+
+TEST(CpuOps, AddWithBroadcasting) {
+  add_case<cpu::Context, float, float, float>(ctx(), {3, 5, 7}, {3, 5, 7}, {3, 5, 7}, 10);
+  add_case<cpu::Context, float, float, float>(ctx(), {3, 1, 7}, {1, 5, 1}, {3, 5, 7}, 11);
+  add_case<cpu::Context, bfloat16, bfloat16, bfloat16>(ctx(), {11, 1, 1152}, {1, 1, 1152}, {11, 1, 1152}, 12);
+  add_case<cpu::Context, half, float, half>(ctx(), {2, 9, 1}, {2, 9, 13}, {2, 9, 13}, 13);
+  add_case<cpu::Context, bfloat16, half, float>(ctx(), {1, 788, 72}, {1, 788, 72}, {1, 788, 72}, 14);
+  add_case<cpu::Context, int32_t, int32_t, int32_t>(ctx(), {4, 4, 4}, {4, 1, 4}, {4, 4, 4}, 15);
+}
+
+TEST(CpuOps, AddRejectsShapesThatDoNotBroadcast) {
+  HostTensor<float, 2> a({3, 4}), b({2, 4}), out({3, 4});
+  try {
+    add(ctx(), out, a, b);
+    FAIL() << "expected fusekit::Error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("add: tensor 'b' of shape [2, 4] (f32)"), std::string::npos) << m;
+    EXPECT_NE(m.find("[3, 4]"), std::string::npos) << m;
+  }
+}
+
+class CpuRmsNorm : public ::testing::TestWithParam<RmsCase> {};
+
+TEST_P(CpuRmsNorm, MatchesFloat64Reference) {
+  const auto k = GetParam();
+  rmsnorm_case<cpu::Context, float, float>(ctx(), k, 100);
+  rmsnorm_case<cpu::Context, half, half>(ctx(), k, 200);
+  rmsnorm_case<cpu::Context, bfloat16, bfloat16>(ctx(), k, 300);
+  rmsnorm_case<cpu::Context, bfloat16, float>(ctx(), k, 400);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, CpuRmsNorm,
+                         ::testing::Values(RmsCase{1, 72, false, false}, RmsCase{11, 1024, true, true},
+                                           RmsCase{3, 7, true, false}, RmsCase{788, 1152, false, true},
+                                           RmsCase{13, 4304, true, true, KernelPath::automatic, true},
+                                           RmsCase{5, 16384, true, false}, RmsCase{64, 2048, true, true}));
+
+TEST(CpuOps, RmsNormBadInputs) {
+  HostTensor<float, 2> x({4, 8}), out({4, 8}), wrong({4, 9});
+  HostTensor<float, 1> w({8}), w9({9});
+  try {
+    rmsnorm(ctx(), out, x, w9);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rmsnorm: weight has shape [9] but x has 8 columns"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(rmsnorm(ctx(), wrong, x, w), Error);
+  EXPECT_THROW(rmsnorm(ctx(), out, wrong, x, x, w), Error);
+  EXPECT_THROW(rmsnorm(ctx(), out, x, w, RmsNormOptions{-1.f}), Error);
+}
+
+TEST(CpuOps, RmsNormNonFiniteInputsPropagate) {
+  HostTensor<float, 2> x({2, 4}), out({2, 4});
+  HostTensor<float, 1> w({4});
+  fill(ctx(), x, 1.0);
+  fill(ctx(), w, 1.0);
+  x(0, 1) = std::numeric_limits<float>::quiet_NaN();
+  rmsnorm(ctx(), out, x, w);
+  for (int c = 0; c < 4; ++c) EXPECT_TRUE(std::isnan(out(0, c)));  // NaN poisons its row only
+  for (int c = 0; c < 4; ++c) EXPECT_FLOAT_EQ(out(1, c), 1.0f / std::sqrt(1.0f + 1e-6f));
+}
+
+TEST(CpuOps, RmsNormInPlace) {
+  auto x = random_tensor<float, 2>({7, 33}, 500);
+  auto r = random_tensor<float, 2>({7, 33}, 501);
+  auto w = random_tensor<float, 1>({33}, 502);
+  auto [y, s] = reference::rmsnorm_residual<float, float>(x.view(), r.view(), w.view(), 1e-6, true);
+  rmsnorm(ctx(), x, r, x, r, w, {1e-6f, true});  // out aliases x, residual_out aliases residual
+  EXPECT_TRUE(matches(x.view(), y.view(), reference::tolerance_for<float>()));
+  EXPECT_TRUE(matches(r.view(), reference::to_double(s.view().as_const()).view(), {0, 0}));
+}

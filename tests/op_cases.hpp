@@ -1,0 +1,133 @@
+#pragma once
+// Op test cases written once and run on every backend: the CPU tests instantiate them with
+// cpu::Context, the GPU tests with hip::Stream. Each case draws fresh random inputs, poisons the
+// outputs, runs the op and compares with the float64 reference under a per-dtype tolerance.
+#include <cmath>
+#include <limits>
+
+#include "common.hpp"
+#include "fusekit/ops/add.hpp"
+#include "fusekit/ops/copy.hpp"
+#include "fusekit/ops/fill.hpp"
+#include "fusekit/ops/rmsnorm.hpp"
+#include "fusekit/reference/elementwise.hpp"
+#include "fusekit/reference/rmsnorm.hpp"
+
+namespace fusekit::test {
+
+// Moves data between the test (host) and a backend's memory space.
+template <class Ctx> struct Backend;
+
+template <>
+struct Backend<cpu::Context> {
+  template <class T, std::size_t R>
+  static HostTensor<T, R> upload(cpu::Context&, const HostTensor<T, R>& h) { return h.clone(); }
+  template <class T, std::size_t R>
+  static HostTensor<T, R> download(cpu::Context&, const HostTensor<T, R>& t) { return t.clone(); }
+  template <class T, std::size_t R>
+  static HostTensor<T, R> poisoned(cpu::Context&, const Shape<R>& s) {
+    HostTensor<T, R> t(s);
+    poison(t);
+    return t;
+  }
+};
+
+// -------- elementwise --------
+
+template <class Ctx, class T>
+void fill_case(Ctx& ctx, const Shape<3>& shape, double value) {
+  using B = Backend<Ctx>;
+  auto t = B::template poisoned<T, 3>(ctx, shape);
+  fill(ctx, t, value);
+  auto h = B::download(ctx, t);
+  HostTensor<double, 3> expect(shape);
+  for (index_t i = 0; i < expect.numel(); ++i) expect.data()[i] = static_cast<double>(convert<T>(value));
+  EXPECT_TRUE(matches(h.view(), expect.view(), reference::tolerance_for<T>(), "fill"));
+}
+
+// Cast every element of a random tensor (with NaN and +-Inf planted) from I to O through a strided view.
+template <class Ctx, class I, class O>
+void cast_case(Ctx& ctx, const Shape<2>& shape, std::uint64_t salt) {
+  using B = Backend<Ctx>;
+  auto src = random_tensor<I, 2>({shape[1], shape[0]}, salt, -300.0, 300.0);  // transposed storage
+  if constexpr (!std::is_integral_v<I>) {
+    src.data()[0] = convert<I>(std::numeric_limits<double>::quiet_NaN());
+    if (src.numel() > 2) {
+      src.data()[1] = convert<I>(std::numeric_limits<double>::infinity());
+      src.data()[2] = convert<I>(-std::numeric_limits<double>::infinity());
+    }
+  }
+  auto dsrc = B::upload(ctx, src);
+  auto dst = B::template poisoned<O, 2>(ctx, shape);
+  copy(ctx, dst, dsrc.view().permute({1, 0}));  // non-contiguous source
+  auto h = B::download(ctx, dst);
+  HostTensor<double, 2> expect(shape);
+  for (index_t r = 0; r < shape[0]; ++r)
+    for (index_t c = 0; c < shape[1]; ++c) expect(r, c) = static_cast<double>(convert<O>(src(c, r)));
+  EXPECT_TRUE(matches(h.view(), expect.view(), {0.0, 0.0}, "copy/cast"));
+}
+
+template <class Ctx, class A, class Bt, class O>
+void add_case(Ctx& ctx, const Shape<3>& sa, const Shape<3>& sb, const Shape<3>& so, std::uint64_t salt) {
+  using B = Backend<Ctx>;
+  auto a = random_tensor<A, 3>(sa, salt);
+  auto b = random_tensor<Bt, 3>(sb, salt + 1);
+  auto da = B::upload(ctx, a);
+  auto db = B::upload(ctx, b);
+  auto out = B::template poisoned<O, 3>(ctx, so);
+  add(ctx, out, da, db);
+  auto h = B::download(ctx, out);
+  auto ref = reference::add<A, Bt, 3>(a.view(), b.view(), so);
+  // One rounding of the sum into O (the fp32 sum of 16-bit inputs is exact here, |x| <= 4).
+  EXPECT_TRUE(matches(h.view(), ref.view(), reference::tolerance_for<O>(),
+                            fmt::format("add {} + {} -> {}", sa, sb, so)));
+}
+
+// -------- RMSNorm --------
+
+struct RmsCase {
+  index_t rows, cols;
+  bool residual;
+  bool unit_offset;
+  KernelPath path = KernelPath::automatic;
+  bool strided = false;  // x/out are column slices of wider tensors (row stride > cols)
+};
+
+template <class Ctx, class T, class W>
+void rmsnorm_case(Ctx& ctx, const RmsCase& k, std::uint64_t salt) {
+  using B = Backend<Ctx>;
+  const index_t pad = k.strided ? 8 : 0;  // keeps 16-byte alignment so the vectorized path stays valid
+  const Shape<2> wide{k.rows, k.cols + pad};
+  auto x = random_tensor<T, 2>(wide, salt);
+  auto r = random_tensor<T, 2>(wide, salt + 1);
+  auto w = random_tensor<W, 1>({k.cols}, salt + 2, -1.5, 1.5);
+  auto dx = B::upload(ctx, x);
+  auto dr = B::upload(ctx, r);
+  auto dw = B::upload(ctx, w);
+  auto out = B::template poisoned<T, 2>(ctx, wide);
+  auto rout = B::template poisoned<T, 2>(ctx, wide);
+  const RmsNormOptions opt{1e-6f, k.unit_offset, k.path};
+  auto cols = [&](auto v) { return v.slice(1, pad, pad + k.cols); };
+  if (k.residual) rmsnorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, opt);
+  else rmsnorm(ctx, cols(out.view()), cols(dx.view()), dw, opt);
+  auto ho = B::download(ctx, out);
+  const auto what = fmt::format("rmsnorm {}x{} {} w={} residual={} unit_offset={} strided={}", k.rows, k.cols,
+                                dtype_of<T>, dtype_of<W>, k.residual, k.unit_offset, k.strided);
+  auto xs = cols(x.view()).as_const();
+  if (k.residual) {
+    auto [y, s] = reference::rmsnorm_residual<T, W>(xs, cols(r.view()).as_const(), w.view(), 1e-6, k.unit_offset);
+    auto hr = B::download(ctx, rout);
+    EXPECT_TRUE(matches(cols(hr.view()).as_const(), reference::to_double(s.view().as_const()).view(), {0.0, 0.0},
+                              what + " (residual sum)"));
+    EXPECT_TRUE(matches(cols(ho.view()).as_const(), y.view(), reference::tolerance_for<T>(), what));
+  } else {
+    auto y = reference::rmsnorm<T, W>(xs, w.view(), 1e-6, k.unit_offset);
+    EXPECT_TRUE(matches(cols(ho.view()).as_const(), y.view(), reference::tolerance_for<T>(), what));
+  }
+  if (pad) {  // columns outside the view stay untouched (poisoned)
+    for (index_t rr = 0; rr < k.rows; ++rr)
+      for (index_t c = 0; c < pad; ++c) ASSERT_TRUE(std::isnan(static_cast<double>(ho(rr, c)))) << what;
+  }
+}
+
+}  // namespace fusekit::test
