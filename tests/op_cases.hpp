@@ -91,6 +91,7 @@ struct RmsCase {
   bool unit_offset;
   KernelPath path = KernelPath::automatic;
   bool strided = false;  // x/out are column slices of wider tensors (row stride > cols)
+  int block = 0;         // GPU threads per row (0: automatic)
 };
 
 template <class Ctx, class T, class W>
@@ -106,13 +107,14 @@ void rmsnorm_case(Ctx& ctx, const RmsCase& k, std::uint64_t salt) {
   auto dw = B::upload(ctx, w);
   auto out = B::template poisoned<T, 2>(ctx, wide);
   auto rout = B::template poisoned<T, 2>(ctx, wide);
-  const RmsNormOptions opt{1e-6f, k.unit_offset, k.path};
+  const RmsNormOptions opt{1e-6f, k.unit_offset, k.path, k.block};
   auto cols = [&](auto v) { return v.slice(1, pad, pad + k.cols); };
   if (k.residual) rmsnorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, opt);
   else rmsnorm(ctx, cols(out.view()), cols(dx.view()), dw, opt);
   auto ho = B::download(ctx, out);
-  const auto what = fmt::format("rmsnorm {}x{} {} w={} residual={} unit_offset={} strided={}", k.rows, k.cols,
-                                dtype_of<T>, dtype_of<W>, k.residual, k.unit_offset, k.strided);
+  const auto what = fmt::format("rmsnorm {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={}", k.rows,
+                                k.cols, dtype_of<T>, dtype_of<W>, k.residual, k.unit_offset, k.strided,
+                                static_cast<int>(k.path), k.block);
   auto xs = cols(x.view()).as_const();
   if (k.residual) {
     auto [y, s] = reference::rmsnorm_residual<T, W>(xs, cols(r.view()).as_const(), w.view(), 1e-6, k.unit_offset);

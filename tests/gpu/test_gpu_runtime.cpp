@@ -2,8 +2,8 @@
 // error reporting.
 #include "gpu_backend.hpp"
 
-using namespace fusekit;
-using namespace fusekit::test;
+// Inside the namespace, `half` means fusekit::half (CUDA also declares a global `half`).
+namespace fusekit::test {
 
 TEST_F(Gpu, DeviceFacts) {
   const auto& d = stream().device();
@@ -32,7 +32,9 @@ TEST_F(Gpu, GraphCaptureReplaysTheWholeCall) {
   auto x = random_tensor<bfloat16, 2>(s, 2);
   auto r = random_tensor<bfloat16, 2>(s, 3);
   auto w = random_tensor<bfloat16, 1>({2048}, 4);
-  auto dx = to_device(stream(), x), dr = to_device(stream(), r), dw = to_device(stream(), w);
+  auto dx = to_device(stream(), x);
+  auto dr = to_device(stream(), r);
+  auto dw = to_device(stream(), w);
   DeviceTensor<bfloat16, 2> y(s, stream()), sum(s, stream());
   DeviceTensor<float, 2> y32(s, stream());
   stream().synchronize();
@@ -115,3 +117,5 @@ TEST_F(Gpu, LaunchErrorsNameTheKernel) {
   fill(stream(), t, 5.0);
   EXPECT_EQ(to_host(stream(), t)(3), 5.0f);
 }
+
+}  // namespace fusekit::test

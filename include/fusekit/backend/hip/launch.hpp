@@ -2,6 +2,7 @@
 // One entry point for kernel launches: skips empty grids, launches on the stream, checks the last error
 // and names the kernel in the message.
 #include "fusekit/backend/hip/stream.hpp"
+#include "fusekit/core/shape.hpp"
 
 #if FUSEKIT_GPUCC
 namespace fusekit::hip {
