@@ -15,6 +15,7 @@ ctest --test-dir build-gpu -L gpu --output-on-failure -j 1 > "$OUT/ctest_gpu.log
 tail -5 "$OUT/ctest_gpu.log"
 ctest --test-dir build-gpu -L cpu -j 8 > "$OUT/ctest_cpu.log" 2>&1; cpu_rc=$?
 tail -3 "$OUT/ctest_cpu.log"
+build-gpu/bench/fusekit_gpu_bench --json "$OUT/fusekit_bench_first.json" > "$OUT/bench_first.txt" 2>&1  # spread check
 build-gpu/bench/fusekit_gpu_bench --json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/bench.txt"
 python3 bench/peers/torch_rmsnorm.py --fusekit-json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/peers.txt"
 echo "ctest gpu rc=$gpu_rc cpu rc=$cpu_rc"

@@ -53,18 +53,35 @@ TEST_F(Gpu, RmsNormAllPathsShapesAndDtypes) {
 }
 
 TEST_F(Gpu, RmsNormForcedVectorizedPath) {
-  // Shapes the vectorized kernel can take, forced, so a silent fallback cannot hide a broken kernel.
+  // Every block size forced on shapes the register-resident kernels take (block 0: the policy, which
+  // picks the warp-per-row kernel for short rows), so a silent fallback cannot hide a broken kernel.
+  // Combinations a block size cannot hold must be refused with an error, not run another kernel.
   for (RmsCase k : {RmsCase{6304, 2048, true, true}, RmsCase{11, 1024, false, false}, RmsCase{7, 4096, true, false},
-                    RmsCase{3, 1152, true, true}}) {
+                    RmsCase{3, 1152, true, true}, RmsCase{9, 512, true, false}, RmsCase{33, 72, false, true},
+                    RmsCase{2, 16384, true, true}}) {
     k.path = KernelPath::vectorized;
-    for (int block : {0, 128, 256}) {  // 0: warp-per-row kernel where the row fits
+    for (int block : {0, 128, 256, 512, 1024}) {
       k.block = block;
-      rmsnorm_case<hip::Stream, bfloat16, bfloat16>(stream(), k, 500);
-      rmsnorm_case<hip::Stream, half, float>(stream(), k, 600);
-      rmsnorm_case<hip::Stream, float, float>(stream(), k, 700);
+      auto run = [&](auto t, auto w, std::uint64_t salt) {
+        using T = decltype(t);
+        using W = decltype(w);
+        const index_t v = k.cols / (16 / static_cast<index_t>(sizeof(T)));
+        const index_t b = block ? block : (v <= 128 ? 128 : v <= 256 ? 256 : v <= 512 ? 512 : 1024);
+        const bool holds = (v + b - 1) / b <= (b == 1024 ? 8 : 2) || (block == 0 && v <= 2 * stream().device().warp_size);
+        if (holds) {
+          rmsnorm_case<hip::Stream, T, W>(stream(), k, salt);
+        } else {
+          DeviceTensor<T, 2> x({k.rows, k.cols}, stream()), y({k.rows, k.cols}, stream());
+          DeviceTensor<W, 1> wt({k.cols}, stream());
+          EXPECT_THROW(rmsnorm(stream(), y, x, wt, {1e-6f, false, KernelPath::vectorized, block}), Error);
+        }
+      };
+      run(bfloat16{}, bfloat16{}, 500);
+      run(half{}, float{}, 600);
+      run(float{}, float{}, 700);
     }
   }
-  // and a shape it cannot take is refused with a message instead of falling back
+  // and a shape no vectorized kernel can take is refused too
   DeviceTensor<bfloat16, 2> x({4, 7}, stream()), out({4, 7}, stream());
   DeviceTensor<bfloat16, 1> w({7}, stream());
   EXPECT_THROW(rmsnorm(stream(), out, x, w, {1e-6f, false, KernelPath::vectorized}), Error);

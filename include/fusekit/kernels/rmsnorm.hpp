@@ -1,9 +1,9 @@
 #pragma once
-// GPU RMSNorm.
-//  warp rows:  one warp per row for short rows (Gemma's 2048, SigLIP's 1152), shuffle reduction.
-//  vectorized: 16-byte loads and stores, the row kept in registers between the two passes, so every
-//              byte crosses memory once (needs dense rows aligned to 16 bytes, a dense weight aligned to
-//              its vector, and cols % vec == 0).
+// GPU RMSNorm. Three kernels (the policy that picks one is at the bottom):
+//  warp rows:  one warp per short row, shuffle reduction, no block barrier.
+//  vectorized: one block per row; 16-byte streaming loads and stores, the row kept in registers between
+//              the statistics and the scaling, so every byte crosses memory once. Needs dense rows
+//              aligned to 16 bytes, a dense weight aligned to its vector, and cols % vec == 0.
 //  generic:    any strides and alignment; the second pass re-reads the row (from L2 in practice).
 #include "fusekit/backend/hip/block_reduce.hpp"
 #include "fusekit/backend/hip/launch.hpp"
@@ -22,117 +22,78 @@ struct alignas(sizeof(T) * N) Vec {
   T v[N];
 };
 
-inline constexpr int rmsnorm_block = 256;  // threads of the generic kernel
+inline constexpr int rmsnorm_block = 256;          // threads of the generic kernel
+inline constexpr int rmsnorm_warps_per_block = 4;  // rows per block of the warp-per-row kernel
 
-// kBlock threads per row; each owns kIters vectors of kVec elements, kept in registers.
-template <class T, class W, int kVec, int kIters, int kBlock, bool kResidual>
-FUSEKIT_GLOBAL void __launch_bounds__(kBlock) rmsnorm_vectorized(RmsNormParams<T, W> p) {
+// The row-in-registers pipeline shared by both vectorized kernels. A "group" (one warp, or one block)
+// owns a row; thread `t` of `n` holds vectors t, t + n, ... (kIters of them).
+//   load:   x and the residual, every load issued before the first use
+//   sum:    s = round_T(x + r), stored to residual_out
+//   norm:   sum of squares -> reduce(group) -> scale
+//   store:  y = s * scale * (w + offset), weights read here from L1/L2 (holding them in registers from the
+//           start measured slower on H200: fewer rows in flight)
+template <class T, class W, int kVec, int kIters, bool kResidual, class Reduce>
+FUSEKIT_DEVICE inline void rmsnorm_row(const RmsNormParams<T, W>& p, index_t row, index_t t, index_t n, Reduce reduce) {
   using V = Vec<T, kVec>;
   using VW = Vec<W, kVec>;
-  const index_t row = blockIdx.x;
+  auto here = [&](int it) { return (it * n + t) * kVec < p.cols; };
   const auto* x = reinterpret_cast<const V*>(p.x.row(row));
   const auto* wv = reinterpret_cast<const VW*>(p.weight);
-  V a[kIters];   // (iter): this thread's slice of the row
-  VW w[kIters];  // weights for the same columns, loaded up front so their latency hides behind x's
+  V a[kIters];  // (iter): this thread's vectors of the row
   FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * kBlock + threadIdx.x;  // vector index
-    if (c * kVec < p.cols) {
-      a[it] = x[c];
-      w[it] = wv[c];
-    }
-  }
-  float ss = 0.f;
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * kBlock + threadIdx.x;
-    if (c * kVec < p.cols) {
-      if constexpr (kResidual) {
-        const V b = reinterpret_cast<const V*>(p.residual.row(row))[c];
-        FUSEKIT_UNROLL
-        for (int k = 0; k < kVec; ++k) a[it].v[k] = convert<T>(to_float(a[it].v[k]) + to_float(b.v[k]));
-        reinterpret_cast<V*>(p.residual_out.row(row))[c] = a[it];
-      }
-      FUSEKIT_UNROLL
-      for (int k = 0; k < kVec; ++k) ss += to_float(a[it].v[k]) * to_float(a[it].v[k]);
-    }
-  }
-  const float scale = rsqrtf(gpu::BlockSum<kBlock>::all(ss) / static_cast<float>(p.cols) + p.eps);
-  auto* out = reinterpret_cast<V*>(p.out.row(row));
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * kBlock + threadIdx.x;
-    if (c * kVec < p.cols) {
-      V y;
-      FUSEKIT_UNROLL
-      for (int k = 0; k < kVec; ++k) y.v[k] = convert<T>(to_float(a[it].v[k]) * scale * (to_float(w[it].v[k]) + p.weight_offset));
-      out[c] = y;
-    }
-  }
-}
-
-inline constexpr int rmsnorm_warps_per_block = 4;
-
-// One warp per row, for rows of at most warp * kVec * 8 elements (4 KiB of bf16 on a 32-lane warp):
-// every lane issues all its loads before the first use and the reduction is shuffles only, so many
-// rows' bytes are in flight per SM and no block-wide barrier splits loading from storing.
-template <class T, class W, int kVec, int kIters, bool kResidual>
-FUSEKIT_GLOBAL void __launch_bounds__(256) rmsnorm_warp_rows(RmsNormParams<T, W> p) {
-  using V = Vec<T, kVec>;
-  using VW = Vec<W, kVec>;
-  constexpr int lanes = gpu::warp_size();
-  const int lane = static_cast<int>(threadIdx.x) % lanes;
-  const index_t row = static_cast<index_t>(blockIdx.x) * rmsnorm_warps_per_block + threadIdx.x / lanes;
-  if (row >= p.rows) return;  // whole warps leave together: no barrier below
-  const auto* x = reinterpret_cast<const V*>(p.x.row(row));
-  V a[kIters];  // (iter): vectors lane, lane + lanes, ... of the row
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * lanes + lane;
-    if (c * kVec < p.cols) a[it] = x[c];
-  }
+  for (int it = 0; it < kIters; ++it)
+    if (here(it)) a[it] = gpu::load_streaming(x + it * n + t);
   if constexpr (kResidual) {
     const auto* r = reinterpret_cast<const V*>(p.residual.row(row));
+    auto* so = reinterpret_cast<V*>(p.residual_out.row(row));
     V b[kIters];
     FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it) {
-      const index_t c = static_cast<index_t>(it) * lanes + lane;
-      if (c * kVec < p.cols) b[it] = r[c];
-    }
-    auto* so = reinterpret_cast<V*>(p.residual_out.row(row));
+    for (int it = 0; it < kIters; ++it)
+      if (here(it)) b[it] = gpu::load_streaming(r + it * n + t);
     FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it) {
-      const index_t c = static_cast<index_t>(it) * lanes + lane;
-      if (c * kVec < p.cols) {
+    for (int it = 0; it < kIters; ++it)
+      if (here(it)) {
         FUSEKIT_UNROLL
         for (int k = 0; k < kVec; ++k) a[it].v[k] = convert<T>(to_float(a[it].v[k]) + to_float(b[it].v[k]));
-        so[c] = a[it];
+        gpu::store_streaming(so + it * n + t, a[it]);
       }
-    }
   }
   float ss = 0.f;
   FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * lanes + lane;
-    if (c * kVec < p.cols) {
+  for (int it = 0; it < kIters; ++it)
+    if (here(it)) {
       FUSEKIT_UNROLL
       for (int k = 0; k < kVec; ++k) ss += to_float(a[it].v[k]) * to_float(a[it].v[k]);
     }
-  }
-  const float scale = rsqrtf(gpu::warp_sum(ss) / static_cast<float>(p.cols) + p.eps);
+  const float scale = rsqrtf(reduce(ss) / static_cast<float>(p.cols) + p.eps);  // whole group takes part
   auto* out = reinterpret_cast<V*>(p.out.row(row));
-  const auto* wv = reinterpret_cast<const VW*>(p.weight);
   FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * lanes + lane;
-    if (c * kVec < p.cols) {
-      const VW w = wv[c];
+  for (int it = 0; it < kIters; ++it)
+    if (here(it)) {
+      const VW wi = wv[it * n + t];
       V y;
       FUSEKIT_UNROLL
-      for (int k = 0; k < kVec; ++k) y.v[k] = convert<T>(to_float(a[it].v[k]) * scale * (to_float(w.v[k]) + p.weight_offset));
-      out[c] = y;
+      for (int k = 0; k < kVec; ++k) y.v[k] = convert<T>(to_float(a[it].v[k]) * scale * (to_float(wi.v[k]) + p.weight_offset));
+      gpu::store_streaming(out + it * n + t, y);
     }
-  }
+}
+
+// One warp per row (short rows): shuffle reduction, no block barrier.
+template <class T, class W, int kVec, int kIters, bool kResidual>
+FUSEKIT_GLOBAL void __launch_bounds__(256) rmsnorm_warp_rows(RmsNormParams<T, W> p) {
+  constexpr int lanes = gpu::warp_size();
+  const index_t row = static_cast<index_t>(blockIdx.x) * rmsnorm_warps_per_block + threadIdx.x / lanes;
+  if (row >= p.rows) return;  // whole warps leave together
+  rmsnorm_row<T, W, kVec, kIters, kResidual>(p, row, threadIdx.x % lanes, lanes,
+                                             [](float v) { return gpu::warp_sum(v); });
+}
+
+// One block of kBlock threads per row. (Several rows per block, reduced per group of threads, measured
+// slower on H200 for 2048-wide rows: 32.5 us with 4 rows of 256 threads against 29.7 us.)
+template <class T, class W, int kVec, int kIters, int kBlock, bool kResidual>
+FUSEKIT_GLOBAL void __launch_bounds__(kBlock) rmsnorm_vectorized(RmsNormParams<T, W> p) {
+  rmsnorm_row<T, W, kVec, kIters, kResidual>(p, blockIdx.x, threadIdx.x, kBlock,
+                                             [](float v) { return gpu::BlockSum<kBlock>::all(v); });
 }
 
 template <class T, class W, bool kResidual>
@@ -159,73 +120,78 @@ FUSEKIT_GLOBAL void __launch_bounds__(rmsnorm_block) rmsnorm_generic(RmsNormPara
 
 }  // namespace kernels
 
+// Kernel choice (the policy). Rows of v = cols / vec 16-byte vectors:
+//   v <= 2 * warp          one warp per row, 1-2 vectors per lane
+//   v <= 1024              one block per row, the smallest of 128/256/512/1024 threads with one vector each
+//   v <= 8192              one block of 1024 threads, 2-8 vectors each
+//   otherwise, or strided / unaligned / cols % vec != 0: the generic kernel
+// opt.block forces the block kernel with that many threads; opt.path forces a kernel.
 template <>
 struct OpImpl<op::RmsNorm, HipBackend> {
-  static constexpr int max_iters = 8;
-
   template <class T, class W>
   static void run(const hip::Stream& s, const RmsNormParams<T, W>& p, const RmsNormOptions& opt) {
     constexpr int vec = 16 / sizeof(T);
-    // Policy: rows of up to warp * 16 B * 8 go one warp per row (opt.block == 0); longer rows (or an
-    // explicit block size) one block per row, 128 threads up to 4 KiB rows, else 256.
-    const int block = opt.block ? opt.block : (p.cols * static_cast<index_t>(sizeof(T)) <= 4096 ? 128 : 256);
-    FUSEKIT_CHECK(block == 128 || block == 256, "rmsnorm: block size must be 128 or 256 (got {})", block);
-    const bool fits = vectorizable(p, vec) && p.cols <= index_t{block} * vec * max_iters;
-    FUSEKIT_CHECK(opt.path != KernelPath::vectorized || fits,
+    const index_t v = p.cols / vec;
+    const int warp = s.device().warp_size;  // the device's: the host pass cannot know it
+    int block = opt.block;
+    // One vector per thread where a block can hold the row (measured best on H200 for 2048-wide bf16
+    // rows: 256 threads x 1 vector beat 128 x 2 and two rows per block, docs/performance.md).
+    if (block == 0) block = v <= 128 ? 128 : v <= 256 ? 256 : v <= 512 ? 512 : 1024;
+    FUSEKIT_CHECK(block == 128 || block == 256 || block == 512 || block == 1024,
+                  "rmsnorm: block size must be 128, 256, 512 or 1024 (got {})", block);
+    const index_t iters = (v + block - 1) / block;
+    const bool vectorizable = aligned_for_vectors(p, vec);
+    const bool fits = vectorizable && iters <= (block == 1024 ? 8 : 2);
+    const bool warp_rows = vectorizable && opt.block == 0 && v <= 2 * warp;
+    FUSEKIT_CHECK(opt.path != KernelPath::vectorized || fits || warp_rows,
                   "rmsnorm: the vectorized GPU path was forced but needs dense 16-byte aligned rows and weight, with "
-                  "cols ({}) a multiple of {} and at most {}",
-                  p.cols, vec, block * vec * max_iters);
-    const dim3 grid(static_cast<unsigned>(p.rows));
-    const int warp = s.device().warp_size;  // the device's, not the host pass's guess
-    const bool warp_fits = vectorizable(p, vec) && p.cols <= index_t{warp} * vec * max_iters;
-    if (warp_fits && opt.path != KernelPath::generic && opt.block == 0) {
-      const index_t iters = (p.cols / vec + warp - 1) / warp;
-      const dim3 rows_grid(static_cast<unsigned>((p.rows + kernels::rmsnorm_warps_per_block - 1) /
-                                                 kernels::rmsnorm_warps_per_block));
+                  "cols ({}) a multiple of {} and at most {} for a block of {}",
+                  p.cols, vec, index_t{block} * vec * (block == 1024 ? 8 : 2), block);
+    const bool residual = p.residual.data != nullptr;
+    if (opt.path != KernelPath::generic && warp_rows) {
+      const dim3 grid(static_cast<unsigned>((p.rows + kernels::rmsnorm_warps_per_block - 1) /
+                                            kernels::rmsnorm_warps_per_block));
       const dim3 threads(static_cast<unsigned>(warp * kernels::rmsnorm_warps_per_block));
-      if (iters <= 1) launch_rows<T, W, vec, 1>(s, p, rows_grid, threads);
-      else if (iters <= 2) launch_rows<T, W, vec, 2>(s, p, rows_grid, threads);
-      else if (iters <= 4) launch_rows<T, W, vec, 4>(s, p, rows_grid, threads);
-      else launch_rows<T, W, vec, 8>(s, p, rows_grid, threads);
-    } else if (fits && opt.path != KernelPath::generic) {
-      const index_t iters = (p.cols / vec + block - 1) / block;
-      if (block == 128) dispatch_iters<T, W, vec, 128>(s, p, iters, grid);
-      else dispatch_iters<T, W, vec, 256>(s, p, iters, grid);
-    } else if (p.residual.data) {
-      hip::launch("rmsnorm_generic<residual>", kernels::rmsnorm_generic<T, W, true>, grid,
-                  dim3(kernels::rmsnorm_block), 0, s, p);
+      if (v <= warp) launch(s, residual, grid, threads, kernels::rmsnorm_warp_rows<T, W, vec, 1, true>,
+                            kernels::rmsnorm_warp_rows<T, W, vec, 1, false>, p);
+      else launch(s, residual, grid, threads, kernels::rmsnorm_warp_rows<T, W, vec, 2, true>,
+                  kernels::rmsnorm_warp_rows<T, W, vec, 2, false>, p);
+    } else if (opt.path != KernelPath::generic && fits) {
+      const dim3 grid(static_cast<unsigned>(p.rows));
+      switch (block) {
+        case 128: by_iters<T, W, vec, 128, 2>(s, residual, grid, iters, p); break;
+        case 256: by_iters<T, W, vec, 256, 2>(s, residual, grid, iters, p); break;
+        case 512: by_iters<T, W, vec, 512, 2>(s, residual, grid, iters, p); break;
+        default: by_iters<T, W, vec, 1024, 8>(s, residual, grid, iters, p); break;
+      }
     } else {
-      hip::launch("rmsnorm_generic", kernels::rmsnorm_generic<T, W, false>, grid, dim3(kernels::rmsnorm_block), 0, s,
-                  p);
+      launch(s, residual, dim3(static_cast<unsigned>(p.rows)), dim3(kernels::rmsnorm_block),
+             kernels::rmsnorm_generic<T, W, true>, kernels::rmsnorm_generic<T, W, false>, p);
     }
   }
 
  private:
-  template <class T, class W, int kVec, int kIters>
-  static void launch_rows(const hip::Stream& s, const RmsNormParams<T, W>& p, dim3 grid, dim3 threads) {
-    if (p.residual.data)
-      hip::launch("rmsnorm_warp_rows<residual>", kernels::rmsnorm_warp_rows<T, W, kVec, kIters, true>, grid, threads, 0,
-                  s, p);
-    else
-      hip::launch("rmsnorm_warp_rows", kernels::rmsnorm_warp_rows<T, W, kVec, kIters, false>, grid, threads, 0, s, p);
+  template <class K, class T, class W>
+  static void launch(const hip::Stream& s, bool residual, dim3 grid, dim3 block, K with_residual, K without,
+                     const RmsNormParams<T, W>& p) {
+    if (residual) hip::launch("rmsnorm<residual>", with_residual, grid, block, 0, s, p);
+    else hip::launch("rmsnorm", without, grid, block, 0, s, p);
   }
 
-  template <class T, class W, int kVec, int kBlock>
-  static void dispatch_iters(const hip::Stream& s, const RmsNormParams<T, W>& p, index_t iters, dim3 grid) {
-    if (iters <= 1) launch_vec<T, W, kVec, 1, kBlock>(s, p, grid);
-    else if (iters <= 2) launch_vec<T, W, kVec, 2, kBlock>(s, p, grid);
-    else if (iters <= 4) launch_vec<T, W, kVec, 4, kBlock>(s, p, grid);
-    else launch_vec<T, W, kVec, 8, kBlock>(s, p, grid);
-  }
-
-  template <class T, class W, int kVec, int kIters, int kBlock>
-  static void launch_vec(const hip::Stream& s, const RmsNormParams<T, W>& p, dim3 grid) {
-    if (p.residual.data)
-      hip::launch("rmsnorm_vectorized<residual>", kernels::rmsnorm_vectorized<T, W, kVec, kIters, kBlock, true>, grid,
-                  dim3(kBlock), 0, s, p);
-    else
-      hip::launch("rmsnorm_vectorized", kernels::rmsnorm_vectorized<T, W, kVec, kIters, kBlock, false>, grid,
-                  dim3(kBlock), 0, s, p);
+  template <class T, class W, int kVec, int kBlock, int kMaxIters>
+  static void by_iters(const hip::Stream& s, bool residual, dim3 grid, index_t iters, const RmsNormParams<T, W>& p) {
+    using namespace kernels;
+    const dim3 threads(kBlock);
+    if (iters <= 1) launch(s, residual, grid, threads, rmsnorm_vectorized<T, W, kVec, 1, kBlock, true>,
+                           rmsnorm_vectorized<T, W, kVec, 1, kBlock, false>, p);
+    else if (iters <= 2) launch(s, residual, grid, threads, rmsnorm_vectorized<T, W, kVec, 2, kBlock, true>,
+                                rmsnorm_vectorized<T, W, kVec, 2, kBlock, false>, p);
+    else if constexpr (kMaxIters >= 8) {
+      if (iters <= 4) launch(s, residual, grid, threads, rmsnorm_vectorized<T, W, kVec, 4, kBlock, true>,
+                             rmsnorm_vectorized<T, W, kVec, 4, kBlock, false>, p);
+      else launch(s, residual, grid, threads, rmsnorm_vectorized<T, W, kVec, 8, kBlock, true>,
+                  rmsnorm_vectorized<T, W, kVec, 8, kBlock, false>, p);
+    }
   }
 
   template <class U>
@@ -233,10 +199,10 @@ struct OpImpl<op::RmsNorm, HipBackend> {
     return m.col_stride == 1 && m.row_stride % vec == 0 && reinterpret_cast<std::uintptr_t>(m.data) % 16 == 0;
   }
   template <class T, class W>
-  static bool vectorizable(const RmsNormParams<T, W>& p, int vec) {
+  static bool aligned_for_vectors(const RmsNormParams<T, W>& p, int vec) {
     const bool res = p.residual.data == nullptr || (dense_aligned(p.residual, vec) && dense_aligned(p.residual_out, vec));
     const bool weight = p.weight_stride == 1 && reinterpret_cast<std::uintptr_t>(p.weight) % (sizeof(W) * vec) == 0;
-    return p.cols % vec == 0 && dense_aligned(p.x, vec) && dense_aligned(p.out, vec) && res && weight;
+    return p.cols % vec == 0 && p.cols > 0 && dense_aligned(p.x, vec) && dense_aligned(p.out, vec) && res && weight;
   }
 };
 

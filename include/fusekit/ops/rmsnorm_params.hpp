@@ -16,7 +16,7 @@ struct RmsNormOptions {
   float eps = 1e-6f;
   bool unit_offset = false;
   KernelPath path = KernelPath::automatic;
-  int block = 0;  // GPU threads per row (128 or 256); 0 picks by row size. A tuning knob for benchmarks.
+  int block = 0;  // GPU threads per row (128/256/512/1024); 0: the policy's choice. For benchmarks/tests.
 };
 
 template <class T, class W>

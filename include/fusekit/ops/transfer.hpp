@@ -1,6 +1,7 @@
 #pragma once
 // Host <-> device transfers on a stream. Both sides must be contiguous and have the same dtype and shape
-// (cast with copy() on one side first). to_host() waits for the stream so the result can be read.
+// (cast with copy() on one side first). to_device() and to_host() wait for the stream; copy_async()
+// does not.
 #include "fusekit/backend/hip/stream.hpp"
 #include "fusekit/core/format.hpp"
 #include "fusekit/core/tensor.hpp"
@@ -42,8 +43,8 @@ void copy_async(const hip::Stream& s, Dst&& dst, const Src& src) {
   else static_assert(dd || sd, "copy_async: host to host copies use copy(cpu::Context, ...)");
 }
 
-// A new device tensor holding a copy of host data. The host memory must stay valid until the stream
-// reaches the copy (synchronize, or keep the source alive).
+// A new device tensor holding a copy of host data. Waits for the copy, so the source may be a
+// temporary (use copy_async to overlap transfers with work: then the host memory must outlive the copy).
 template <TensorLike Src>
 auto to_device(hip::Stream& s, const Src& src) {
   auto v = src.view().as_const();
@@ -51,6 +52,7 @@ auto to_device(hip::Stream& s, const Src& src) {
   static_assert(std::is_same_v<typename V::space, HostSpace>, "to_device: the source is already on the device");
   Tensor<typename V::value_type, V::rank, DeviceSpace> t(v.shape(), s);
   copy_async(s, t, v);
+  s.synchronize();
   return t;
 }
 

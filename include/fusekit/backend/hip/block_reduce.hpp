@@ -1,6 +1,8 @@
 #pragma once
 // Warp and block reductions. Block level maps to the vendor library: CUB under nvcc, rocPRIM under
 // hipcc; warp level uses the vendor shuffle with the target's warp size.
+#include <type_traits>
+
 #include "fusekit/backend/hip/vendor.hpp"
 
 #if FUSEKIT_GPUCC
@@ -12,6 +14,10 @@
 
 namespace fusekit::gpu {
 
+struct gpu_plus_float {
+  FUSEKIT_HOST_DEVICE float operator()(float a, float b) const { return a + b; }
+};
+
 // Sum over a warp; every lane receives the result.
 FUSEKIT_DEVICE inline float warp_sum(float v) {
   FUSEKIT_UNROLL
@@ -19,28 +25,46 @@ FUSEKIT_DEVICE inline float warp_sum(float v) {
   return v;
 }
 
-// Sum over a block of kBlock threads; every thread receives the result. Uses its own shared storage,
-// so two calls in one kernel need no barrier between them beyond the one inside.
-template <int kBlock>
+// N floats reduced together (one block reduction and one set of barriers for several sums, e.g. the
+// sum and sum of squares of a LayerNorm row).
+template <int N>
+struct Floats {
+  float v[N];
+};
+
+template <int N>
+struct PlusFloats {
+  FUSEKIT_HOST_DEVICE Floats<N> operator()(const Floats<N>& a, const Floats<N>& b) const {
+    Floats<N> r;
+    FUSEKIT_UNROLL
+    for (int i = 0; i < N; ++i) r.v[i] = a.v[i] + b.v[i];
+    return r;
+  }
+};
+
+// Sum over a block of kBlock threads; every thread receives the result. Value is float or Floats<N>.
+template <int kBlock, class Value = float>
 struct BlockSum {
+  using Plus = std::conditional_t<std::is_same_v<Value, float>, gpu_plus_float, PlusFloats<sizeof(Value) / 4>>;
 #if FUSEKIT_VENDOR_CUDA
-  using Impl = cub::BlockReduce<float, kBlock>;
+  using Impl = cub::BlockReduce<Value, kBlock>;
   using Storage = typename Impl::TempStorage;
-  FUSEKIT_DEVICE static float reduce_to_first(float v, Storage& st) { return Impl(st).Sum(v); }
+  FUSEKIT_DEVICE static Value reduce_to_first(const Value& v, Storage& st) { return Impl(st).Reduce(v, Plus{}); }
 #else
-  using Impl = rocprim::block_reduce<float, kBlock>;
+  using Impl = rocprim::block_reduce<Value, kBlock>;
   using Storage = typename Impl::storage_type;
-  FUSEKIT_DEVICE static float reduce_to_first(float v, Storage& st) {
-    float out;
-    Impl().reduce(v, out, st, rocprim::plus<float>());
+  FUSEKIT_DEVICE static Value reduce_to_first(const Value& v, Storage& st) {
+    Value out;
+    Impl().reduce(v, out, st, Plus{});
     return out;
   }
 #endif
 
-  FUSEKIT_DEVICE static float all(float v) {
+  // One call per kernel (the shared result slot is not double-buffered).
+  FUSEKIT_DEVICE static Value all(const Value& v) {
     FUSEKIT_SHARED Storage storage;
-    FUSEKIT_SHARED float result;
-    const float s = reduce_to_first(v, storage);
+    FUSEKIT_SHARED Value result;
+    const Value s = reduce_to_first(v, storage);
     if (threadIdx.x == 0) result = s;
     __syncthreads();
     return result;
