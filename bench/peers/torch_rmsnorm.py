@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch peer for fusekit's RMSNorm benchmark: the same shapes, the same timing method (CUDA events
-around each repetition, warm-up, median, inputs rotated across sets larger than L2), eager and
-torch.compile. With --fusekit-json it prints fusekit/torch time ratios from the same run."""
+around batches of 10 calls, warm-up, median, inputs rotated across sets larger than L2), eager and
+torch.compile, each also captured in a CUDA graph (the strongest form). With --fusekit-json it prints
+fusekit's numbers from the same run beside them and the ratio to the fastest torch variant."""
 import argparse
 import json
 import statistics
@@ -40,6 +41,23 @@ def time_us(fn, sets, reps=50, batch=10):
     return t[len(t) // 2]
 
 
+def time_graph_us(fn, sets, reps=50, batch=10):
+    """Median microseconds per call when `batch` calls are captured in one CUDA graph and replayed."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for i in range(3):
+            fn(i % len(sets))
+    torch.cuda.current_stream().wait_stream(side)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        for j in range(batch):
+            fn(j % len(sets))
+    for _ in range(3):
+        g.replay()
+    return time_us(lambda i: g.replay(), [0], reps, batch=1) / batch
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fusekit-json")
@@ -65,8 +83,9 @@ def main():
     if args.fusekit_json:
         with open(args.fusekit_json) as f:
             for r in json.load(f)["results"]:
-                fk.setdefault((r["op"].split(" (")[0], r["shape"]), r["median_us"])
-    print(f"{'op':<20} {'shape':>10} {'eager us':>10} {'compile us':>11} {'fusekit us':>11} {'vs eager':>9} {'vs compile':>11}")
+                fk.setdefault((r["op"].split(" (")[0], r["shape"]), (r["median_us"], r["graph_us"]))
+    hdr = ["eager", "compile", "eager+graph", "compile+graph", "fusekit", "fk+graph", "vs best"]
+    print(f"{'op':<18} {'shape':>11} " + " ".join(f"{h:>13}" for h in hdr))
     for rows, cols, residual in rows_cols:
         nbytes = rows * cols * 2 * (4 if residual else 2)
         sets = max(2, min(32, 3 * l2 // nbytes + 1))
@@ -74,19 +93,23 @@ def main():
         rs = [torch.randn(rows, cols, device=dev, dtype=torch.bfloat16) for _ in range(sets)]
         w = torch.randn(cols, device=dev, dtype=torch.bfloat16) * 0.1
         if residual:
-            eager = time_us(lambda i: gemma_rmsnorm_residual(xs[i], rs[i], w), xs, args.reps)
-            comp = time_us(lambda i: compiled_res(xs[i], rs[i], w), xs, args.reps)
             name = "rmsnorm+residual"
+            f_eager = lambda i: gemma_rmsnorm_residual(xs[i], rs[i], w)
+            f_comp = lambda i: compiled_res(xs[i], rs[i], w)
         else:
-            eager = time_us(lambda i: gemma_rmsnorm(xs[i], w), xs, args.reps)
-            comp = time_us(lambda i: compiled(xs[i], w), xs, args.reps)
             name = "rmsnorm"
+            f_eager = lambda i: gemma_rmsnorm(xs[i], w)
+            f_comp = lambda i: compiled(xs[i], w)
+        t = [time_us(f_eager, xs, args.reps), time_us(f_comp, xs, args.reps),
+             time_graph_us(f_eager, xs, args.reps), time_graph_us(f_comp, xs, args.reps)]
         ours = fk.get((name, f"{rows}x{cols}"))
-        ratio_e = f"{eager / ours:.2f}x" if ours else "-"
-        ratio_c = f"{comp / ours:.2f}x" if ours else "-"
-        ours_s = f"{ours:.2f}" if ours else "-"
-        print(f"{name:<20} {f'{rows}x{cols}':>10} {eager:>10.2f} {comp:>11.2f} {ours_s:>11} {ratio_e:>9} {ratio_c:>11}")
-    print("(ratios > 1: fusekit faster; torch.compile without CUDA graphs, one launch per call as for fusekit)")
+        cells = [f"{v:.2f}" for v in t]
+        if ours:
+            cells += [f"{ours[0]:.2f}", f"{ours[1]:.2f}", f"{min(t) / ours[1]:.2f}x"]
+        else:
+            cells += ["-", "-", "-"]
+        print(f"{name:<18} {f'{rows}x{cols}':>11} " + " ".join(f"{c:>13}" for c in cells))
+    print("(us per call, medians; 'vs best' = fastest torch column / fusekit graph: > 1 means fusekit is faster)")
 
 
 if __name__ == "__main__":

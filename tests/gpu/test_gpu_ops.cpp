@@ -52,33 +52,39 @@ TEST_F(Gpu, RmsNormAllPathsShapesAndDtypes) {
   }
 }
 
-TEST_F(Gpu, RmsNormForcedVectorizedPath) {
-  // Every block size forced on shapes the register-resident kernels take (block 0: the policy, which
-  // picks the warp-per-row kernel for short rows), so a silent fallback cannot hide a broken kernel.
-  // Combinations a block size cannot hold must be refused with an error, not run another kernel.
-  for (RmsCase k : {RmsCase{6304, 2048, true, true}, RmsCase{11, 1024, false, false}, RmsCase{7, 4096, true, false},
-                    RmsCase{3, 1152, true, true}, RmsCase{9, 512, true, false}, RmsCase{33, 72, false, true},
-                    RmsCase{2, 16384, true, true}}) {
-    k.path = KernelPath::vectorized;
-    for (int block : {0, 128, 256, 512, 1024}) {
-      k.block = block;
-      auto run = [&](auto t, auto w, std::uint64_t salt) {
-        using T = decltype(t);
-        using W = decltype(w);
-        const index_t v = k.cols / (16 / static_cast<index_t>(sizeof(T)));
-        const index_t b = block ? block : (v <= 128 ? 128 : v <= 256 ? 256 : v <= 512 ? 512 : 1024);
-        const bool holds = (v + b - 1) / b <= (b == 1024 ? 8 : 2) || (block == 0 && v <= 2 * stream().device().warp_size);
-        if (holds) {
-          rmsnorm_case<hip::Stream, T, W>(stream(), k, salt);
-        } else {
-          DeviceTensor<T, 2> x({k.rows, k.cols}, stream()), y({k.rows, k.cols}, stream());
-          DeviceTensor<W, 1> wt({k.cols}, stream());
-          EXPECT_THROW(rmsnorm(stream(), y, x, wt, {1e-6f, false, KernelPath::vectorized, block}), Error);
-        }
-      };
-      run(bfloat16{}, bfloat16{}, 500);
-      run(half{}, float{}, 600);
-      run(float{}, float{}, 700);
+TEST_F(Gpu, RmsNormForcedKernelsAndBlockSizes) {
+  // Every register-resident kernel, forced, at every block size (block 0: the policy, which picks the
+  // warp-per-row kernel for short rows), so a silent fallback cannot hide a broken kernel. Combinations
+  // a kernel cannot hold must be refused with an Error, not run another kernel.
+  const int warp = stream().device().warp_size;
+  for (KernelPath path : {KernelPath::vectorized}) {
+    for (RmsCase k : {RmsCase{6304, 2048, true, true}, RmsCase{11, 1024, false, false}, RmsCase{7, 4096, true, false},
+                      RmsCase{3, 1152, true, true}, RmsCase{9, 512, true, false}, RmsCase{33, 72, false, true},
+                      RmsCase{2, 16384, true, true}, RmsCase{1000, 1024, true, false}}) {
+      k.path = path;
+      for (int block : {0, 128, 256, 512, 1024}) {
+        k.block = block;
+        auto run = [&](auto t, auto w, std::uint64_t salt) {
+          using T = decltype(t);
+          using W = decltype(w);
+          const index_t v = k.cols / (16 / static_cast<index_t>(sizeof(T)));
+          const index_t b = block ? block : (v <= 128 ? 128 : v <= 256 ? 256 : v <= 512 ? 512 : 1024);
+          const index_t iters = (v + b - 1) / b;
+          const bool warp_rows = block == 0 && v <= 2 * warp;
+          const bool holds = iters <= (b == 1024 ? 8 : 2) || warp_rows;
+          SCOPED_TRACE(fmt::format("path {} block {} cols {} {}", static_cast<int>(path), block, k.cols, dtype_of<T>));
+          if (holds) {
+            rmsnorm_case<hip::Stream, T, W>(stream(), k, salt);
+          } else {
+            DeviceTensor<T, 2> x({k.rows, k.cols}, stream()), y({k.rows, k.cols}, stream());
+            DeviceTensor<W, 1> wt({k.cols}, stream());
+            EXPECT_THROW(rmsnorm(stream(), y, x, wt, {1e-6f, false, path, block}), Error);
+          }
+        };
+        run(bfloat16{}, bfloat16{}, 500);
+        run(half{}, float{}, 600);
+        run(float{}, float{}, 700);
+      }
     }
   }
   // and a shape no vectorized kernel can take is refused too

@@ -5,6 +5,8 @@
 //              the statistics and the scaling, so every byte crosses memory once. Needs dense rows
 //              aligned to 16 bytes, a dense weight aligned to its vector, and cols % vec == 0.
 //  generic:    any strides and alignment; the second pass re-reads the row (from L2 in practice).
+#include <algorithm>
+
 #include "fusekit/backend/hip/block_reduce.hpp"
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/core/backend.hpp"
@@ -25,58 +27,68 @@ struct alignas(sizeof(T) * N) Vec {
 inline constexpr int rmsnorm_block = 256;          // threads of the generic kernel
 inline constexpr int rmsnorm_warps_per_block = 4;  // rows per block of the warp-per-row kernel
 
-// The row-in-registers pipeline shared by both vectorized kernels. A "group" (one warp, or one block)
-// owns a row; thread `t` of `n` holds vectors t, t + n, ... (kIters of them).
+// The row-in-registers pipeline shared by the vectorized kernels. A "group" (a warp or a block) owns a
+// row; thread `t` of `n` holds vectors t, t + n, ... (kIters of them) in a RowSlice.
 //   load:   x and the residual, every load issued before the first use
-//   sum:    s = round_T(x + r), stored to residual_out
-//   norm:   sum of squares -> reduce(group) -> scale
-//   store:  y = s * scale * (w + offset), weights read here from L1/L2 (holding them in registers from the
+//   finish: s = round_T(x + r) stored to residual_out; sum of squares -> reduce(group) -> scale;
+//           y = s * scale * (w + offset), weights read here from L1/L2 (holding them in registers from the
 //           start measured slower on H200: fewer rows in flight)
-template <class T, class W, int kVec, int kIters, bool kResidual, class Reduce>
-FUSEKIT_DEVICE inline void rmsnorm_row(const RmsNormParams<T, W>& p, index_t row, index_t t, index_t n, Reduce reduce) {
+template <class T, int kVec, int kIters, bool kResidual>
+struct RowSlice {
   using V = Vec<T, kVec>;
-  using VW = Vec<W, kVec>;
-  auto here = [&](int it) { return (it * n + t) * kVec < p.cols; };
-  const auto* x = reinterpret_cast<const V*>(p.x.row(row));
-  const auto* wv = reinterpret_cast<const VW*>(p.weight);
-  V a[kIters];  // (iter): this thread's vectors of the row
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it)
-    if (here(it)) a[it] = gpu::load_streaming(x + it * n + t);
-  if constexpr (kResidual) {
-    const auto* r = reinterpret_cast<const V*>(p.residual.row(row));
-    auto* so = reinterpret_cast<V*>(p.residual_out.row(row));
-    V b[kIters];
+  V a[kIters];                      // (iter): x
+  V b[kResidual ? kIters : 1];      // (iter): residual
+
+  template <class W>
+  FUSEKIT_DEVICE void load(const RmsNormParams<T, W>& p, index_t row, index_t t, index_t n) {
+    const auto* x = reinterpret_cast<const V*>(p.x.row(row));
     FUSEKIT_UNROLL
     for (int it = 0; it < kIters; ++it)
-      if (here(it)) b[it] = gpu::load_streaming(r + it * n + t);
+      if ((it * n + t) * kVec < p.cols) a[it] = gpu::load_streaming(x + it * n + t);
+    if constexpr (kResidual) {
+      const auto* r = reinterpret_cast<const V*>(p.residual.row(row));
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        if ((it * n + t) * kVec < p.cols) b[it] = gpu::load_streaming(r + it * n + t);
+    }
+  }
+
+  template <class W, class Reduce>
+  FUSEKIT_DEVICE void finish(const RmsNormParams<T, W>& p, index_t row, index_t t, index_t n, Reduce reduce) {
+    using VW = Vec<W, kVec>;
+    auto here = [&](int it) { return (it * n + t) * kVec < p.cols; };
+    if constexpr (kResidual) {
+      auto* so = reinterpret_cast<V*>(p.residual_out.row(row));
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        if (here(it)) {
+          FUSEKIT_UNROLL
+          for (int k = 0; k < kVec; ++k) a[it].v[k] = convert<T>(to_float(a[it].v[k]) + to_float(b[it].v[k]));
+          gpu::store_streaming(so + it * n + t, a[it]);
+        }
+    }
+    float ss = 0.f;
     FUSEKIT_UNROLL
     for (int it = 0; it < kIters; ++it)
       if (here(it)) {
         FUSEKIT_UNROLL
-        for (int k = 0; k < kVec; ++k) a[it].v[k] = convert<T>(to_float(a[it].v[k]) + to_float(b[it].v[k]));
-        gpu::store_streaming(so + it * n + t, a[it]);
+        for (int k = 0; k < kVec; ++k) ss += to_float(a[it].v[k]) * to_float(a[it].v[k]);
+      }
+    const float scale = rsqrtf(reduce(ss) / static_cast<float>(p.cols) + p.eps);  // whole group takes part
+    auto* out = reinterpret_cast<V*>(p.out.row(row));
+    const auto* wv = reinterpret_cast<const VW*>(p.weight);
+    FUSEKIT_UNROLL
+    for (int it = 0; it < kIters; ++it)
+      if (here(it)) {
+        const VW wi = wv[it * n + t];
+        V y;
+        FUSEKIT_UNROLL
+        for (int k = 0; k < kVec; ++k)
+          y.v[k] = convert<T>(to_float(a[it].v[k]) * scale * (to_float(wi.v[k]) + p.weight_offset));
+        gpu::store_streaming(out + it * n + t, y);
       }
   }
-  float ss = 0.f;
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it)
-    if (here(it)) {
-      FUSEKIT_UNROLL
-      for (int k = 0; k < kVec; ++k) ss += to_float(a[it].v[k]) * to_float(a[it].v[k]);
-    }
-  const float scale = rsqrtf(reduce(ss) / static_cast<float>(p.cols) + p.eps);  // whole group takes part
-  auto* out = reinterpret_cast<V*>(p.out.row(row));
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it)
-    if (here(it)) {
-      const VW wi = wv[it * n + t];
-      V y;
-      FUSEKIT_UNROLL
-      for (int k = 0; k < kVec; ++k) y.v[k] = convert<T>(to_float(a[it].v[k]) * scale * (to_float(wi.v[k]) + p.weight_offset));
-      gpu::store_streaming(out + it * n + t, y);
-    }
-}
+};
 
 // One warp per row (short rows): shuffle reduction, no block barrier.
 template <class T, class W, int kVec, int kIters, bool kResidual>
@@ -84,16 +96,18 @@ FUSEKIT_GLOBAL void __launch_bounds__(256) rmsnorm_warp_rows(RmsNormParams<T, W>
   constexpr int lanes = gpu::warp_size();
   const index_t row = static_cast<index_t>(blockIdx.x) * rmsnorm_warps_per_block + threadIdx.x / lanes;
   if (row >= p.rows) return;  // whole warps leave together
-  rmsnorm_row<T, W, kVec, kIters, kResidual>(p, row, threadIdx.x % lanes, lanes,
-                                             [](float v) { return gpu::warp_sum(v); });
+  RowSlice<T, kVec, kIters, kResidual> slice;
+  slice.load(p, row, threadIdx.x % lanes, lanes);
+  slice.finish(p, row, threadIdx.x % lanes, lanes, [](float v) { return gpu::warp_sum(v); });
 }
 
 // One block of kBlock threads per row. (Several rows per block, reduced per group of threads, measured
 // slower on H200 for 2048-wide rows: 32.5 us with 4 rows of 256 threads against 29.7 us.)
 template <class T, class W, int kVec, int kIters, int kBlock, bool kResidual>
 FUSEKIT_GLOBAL void __launch_bounds__(kBlock) rmsnorm_vectorized(RmsNormParams<T, W> p) {
-  rmsnorm_row<T, W, kVec, kIters, kResidual>(p, blockIdx.x, threadIdx.x, kBlock,
-                                             [](float v) { return gpu::BlockSum<kBlock>::all(v); });
+  RowSlice<T, kVec, kIters, kResidual> slice;
+  slice.load(p, blockIdx.x, threadIdx.x, kBlock);
+  slice.finish(p, blockIdx.x, threadIdx.x, kBlock, [](float v) { return gpu::BlockSum<kBlock>::all(v); });
 }
 
 template <class T, class W, bool kResidual>
@@ -134,8 +148,9 @@ struct OpImpl<op::RmsNorm, HipBackend> {
     const index_t v = p.cols / vec;
     const int warp = s.device().warp_size;  // the device's: the host pass cannot know it
     int block = opt.block;
-    // One vector per thread where a block can hold the row (measured best on H200 for 2048-wide bf16
-    // rows: 256 threads x 1 vector beat 128 x 2 and two rows per block, docs/performance.md).
+    // One vector per thread where a block can hold the row. Measured on H200 for 2048-wide bf16 rows
+    // (docs/performance.md): 256 threads x 1 vector beat 128 x 2, several rows per block, and persistent
+    // blocks that prefetch the next row.
     if (block == 0) block = v <= 128 ? 128 : v <= 256 ? 256 : v <= 512 ? 512 : 1024;
     FUSEKIT_CHECK(block == 128 || block == 256 || block == 512 || block == 1024,
                   "rmsnorm: block size must be 128, 256, 512 or 1024 (got {})", block);

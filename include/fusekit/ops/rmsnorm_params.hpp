@@ -8,8 +8,9 @@
 
 namespace fusekit {
 
-// Which GPU kernel runs. automatic picks the vectorised one whenever its conditions hold; the others are
-// for tests and benchmarks that must exercise a specific path.
+// Which GPU kernel runs. automatic follows the policy in kernels/rmsnorm.hpp; the others force a kernel,
+// for tests and benchmarks that must exercise a specific path (and fail with an Error where that kernel
+// cannot take the shape).
 enum class KernelPath { automatic, vectorized, generic };
 
 struct RmsNormOptions {

@@ -60,14 +60,16 @@ struct BlockSum {
   }
 #endif
 
-  // One call per kernel (the shared result slot is not double-buffered).
-  FUSEKIT_DEVICE static Value all(const Value& v) {
+  // Repeated calls alternate `slot` (0, 1, 0, ...): the result of call i is read after its barrier, and
+  // its slot is written again only by call i + 2, after call i + 1's barrier. The barrier also ends every
+  // use of the temporary storage, so the next call may reuse it.
+  FUSEKIT_DEVICE static Value all(const Value& v, int slot = 0) {
     FUSEKIT_SHARED Storage storage;
-    FUSEKIT_SHARED Value result;
+    FUSEKIT_SHARED Value result[2];
     const Value s = reduce_to_first(v, storage);
-    if (threadIdx.x == 0) result = s;
+    if (threadIdx.x == 0) result[slot] = s;
     __syncthreads();
-    return result;
+    return result[slot];
   }
 };
 
