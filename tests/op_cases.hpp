@@ -83,6 +83,40 @@ void add_case(Ctx& ctx, const Shape<3>& sa, const Shape<3>& sb, const Shape<3>& 
                             fmt::format("add {} + {} -> {}", sa, sb, so)));
 }
 
+// The elementwise case lists, run by both backends' tests.
+template <class Ctx>
+void fill_cases(Ctx& ctx) {
+  fill_case<Ctx, float>(ctx, {3, 5, 7}, 1.25);
+  fill_case<Ctx, half>(ctx, {1, 1, 1}, -3.1);
+  fill_case<Ctx, bfloat16>(ctx, {2, 33, 9}, 1e30);
+  fill_case<Ctx, int64_t>(ctx, {4, 1, 3}, 9007199254740993.0);
+  fill_case<Ctx, uint8_t>(ctx, {5, 2, 2}, 200);
+}
+
+template <class Ctx>
+void cast_cases(Ctx& ctx) {
+  const Shape<2> s{37, 129};
+  cast_case<Ctx, float, bfloat16>(ctx, s, 1);
+  cast_case<Ctx, float, half>(ctx, s, 2);
+  cast_case<Ctx, bfloat16, float>(ctx, s, 3);
+  cast_case<Ctx, half, bfloat16>(ctx, s, 4);
+  cast_case<Ctx, bfloat16, half>(ctx, s, 5);
+  cast_case<Ctx, half, float>(ctx, s, 6);
+  cast_case<Ctx, float, float>(ctx, s, 7);
+  cast_case<Ctx, int32_t, float>(ctx, s, 8);
+  cast_case<Ctx, float, half>(ctx, {1000, 1001}, 9);  // ~1M values through the backend's rounding
+}
+
+template <class Ctx>
+void add_cases(Ctx& ctx) {
+  add_case<Ctx, float, float, float>(ctx, {3, 5, 7}, {3, 5, 7}, {3, 5, 7}, 10);
+  add_case<Ctx, float, float, float>(ctx, {3, 1, 7}, {1, 5, 1}, {3, 5, 7}, 11);
+  add_case<Ctx, bfloat16, bfloat16, bfloat16>(ctx, {11, 1, 1152}, {1, 1, 1152}, {11, 1, 1152}, 12);
+  add_case<Ctx, half, float, half>(ctx, {2, 9, 1}, {2, 9, 13}, {2, 9, 13}, 13);
+  add_case<Ctx, bfloat16, half, float>(ctx, {1, 788, 72}, {1, 788, 72}, {1, 788, 72}, 14);
+  add_case<Ctx, int32_t, int32_t, int32_t>(ctx, {4, 4, 4}, {4, 1, 4}, {4, 4, 4}, 15);
+}
+
 // -------- RMSNorm --------
 
 struct RmsCase {

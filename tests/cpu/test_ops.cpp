@@ -14,35 +14,14 @@ cpu::Context& ctx() {
 }
 }  // namespace
 
-TEST(CpuOps, Fill) {
-  fill_case<cpu::Context, float>(ctx(), {3, 5, 7}, 1.25);
-  fill_case<cpu::Context, half>(ctx(), {1, 1, 1}, -3.1);
-  fill_case<cpu::Context, bfloat16>(ctx(), {2, 33, 9}, 1e30);
-  fill_case<cpu::Context, int64_t>(ctx(), {4, 1, 3}, 9007199254740993.0);
-  fill_case<cpu::Context, uint8_t>(ctx(), {5, 2, 2}, 200);
-}
+TEST(CpuOps, Fill) { fill_cases(ctx()); }
 
 TEST(CpuOps, CopyCastBetweenDtypes) {
-  const Shape<2> s{37, 129};
-  cast_case<cpu::Context, float, bfloat16>(ctx(), s, 1);
-  cast_case<cpu::Context, float, half>(ctx(), s, 2);
-  cast_case<cpu::Context, bfloat16, float>(ctx(), s, 3);
-  cast_case<cpu::Context, half, bfloat16>(ctx(), s, 4);
-  cast_case<cpu::Context, bfloat16, half>(ctx(), s, 5);
-  cast_case<cpu::Context, half, float>(ctx(), s, 6);
-  cast_case<cpu::Context, float, float>(ctx(), s, 7);
-  cast_case<cpu::Context, int32_t, float>(ctx(), s, 8);
+  cast_cases(ctx());
   cast_case<cpu::Context, double, bfloat16>(ctx(), {1, 1}, 9);
 }
 
-TEST(CpuOps, AddWithBroadcasting) {
-  add_case<cpu::Context, float, float, float>(ctx(), {3, 5, 7}, {3, 5, 7}, {3, 5, 7}, 10);
-  add_case<cpu::Context, float, float, float>(ctx(), {3, 1, 7}, {1, 5, 1}, {3, 5, 7}, 11);
-  add_case<cpu::Context, bfloat16, bfloat16, bfloat16>(ctx(), {11, 1, 1152}, {1, 1, 1152}, {11, 1, 1152}, 12);
-  add_case<cpu::Context, half, float, half>(ctx(), {2, 9, 1}, {2, 9, 13}, {2, 9, 13}, 13);
-  add_case<cpu::Context, bfloat16, half, float>(ctx(), {1, 788, 72}, {1, 788, 72}, {1, 788, 72}, 14);
-  add_case<cpu::Context, int32_t, int32_t, int32_t>(ctx(), {4, 4, 4}, {4, 1, 4}, {4, 4, 4}, 15);
-}
+TEST(CpuOps, AddWithBroadcasting) { add_cases(ctx()); }
 
 TEST(CpuOps, AddRejectsShapesThatDoNotBroadcast) {
   HostTensor<float, 2> a({3, 4}), b({2, 4}), out({3, 4});
