@@ -40,9 +40,7 @@ void fill_case(Ctx& ctx, const Shape<3>& shape, double value) {
   auto t = B::template poisoned<T, 3>(ctx, shape);
   fill(ctx, t, value);
   auto h = B::download(ctx, t);
-  HostTensor<double, 3> expect(shape);
-  for (index_t i = 0; i < expect.numel(); ++i) expect.data()[i] = static_cast<double>(convert<T>(value));
-  EXPECT_TRUE(matches(h.view(), expect.view(), reference::tolerance_for<T>(), "fill"));
+  EXPECT_TRUE(matches(h.view(), reference::fill<T, 3>(shape, value).view(), {0.0, 0.0}, "fill"));
 }
 
 // Cast every element of a random tensor (with NaN and +-Inf planted) from I to O through a strided view.
@@ -61,9 +59,7 @@ void cast_case(Ctx& ctx, const Shape<2>& shape, std::uint64_t salt) {
   auto dst = B::template poisoned<O, 2>(ctx, shape);
   copy(ctx, dst, dsrc.view().permute({1, 0}));  // non-contiguous source
   auto h = B::download(ctx, dst);
-  HostTensor<double, 2> expect(shape);
-  for (index_t r = 0; r < shape[0]; ++r)
-    for (index_t c = 0; c < shape[1]; ++c) expect(r, c) = static_cast<double>(convert<O>(src(c, r)));
+  const auto expect = reference::cast<O, I, 2>(src.view().permute({1, 0}));
   EXPECT_TRUE(matches(h.view(), expect.view(), {0.0, 0.0}, "copy/cast"));
 }
 

@@ -2,6 +2,7 @@
 // Naive float64 references for the elementwise ops: broadcasting add, cast, fill.
 #include <array>
 
+#include "fusekit/core/convert.hpp"
 #include "fusekit/core/tensor.hpp"
 
 namespace fusekit::reference {
@@ -55,6 +56,31 @@ HostTensor<double, R> to_double(const HostView<T, R>& v) {
       yoff += i[d] * yv.stride(d);
     }
     yv.data()[yoff] = static_cast<double>(v.data()[off]);
+  });
+  return y;
+}
+
+// fill: every element is `value` as stored in O (one rounding to nearest even).
+template <class O, std::size_t R>
+HostTensor<double, R> fill(const Shape<R>& shape, double value) {
+  HostTensor<double, R> y(shape);
+  const double stored = static_cast<double>(convert<O>(value));
+  for (index_t i = 0; i < y.numel(); ++i) y.data()[i] = stored;
+  return y;
+}
+
+// copy/cast from I to O: each value rounded once into O, returned exactly as double.
+template <class O, class I, std::size_t R>
+HostTensor<double, R> cast(const HostView<const I, R>& v) {
+  HostTensor<double, R> y(v.shape());
+  auto yv = y.view();
+  detail::for_each_index(v.shape(), [&](const std::array<index_t, R>& i) {
+    index_t off = 0, yoff = 0;
+    for (std::size_t d = 0; d < R; ++d) {
+      off += i[d] * v.stride(d);
+      yoff += i[d] * yv.stride(d);
+    }
+    yv.data()[yoff] = static_cast<double>(convert<O>(v.data()[off]));
   });
   return y;
 }
