@@ -145,6 +145,7 @@ struct OpImpl<op::RmsNorm, HipBackend> {
   template <class T, class W>
   static void run(const hip::Stream& s, const RmsNormParams<T, W>& p, const RmsNormOptions& opt) {
     constexpr int vec = 16 / sizeof(T);
+    FUSEKIT_CHECK(p.rows <= index_t{0x7fffffff}, "rmsnorm: {} rows exceed the GPU grid limit (2^31 - 1)", p.rows);
     const index_t v = p.cols / vec;
     const int warp = s.device().warp_size;  // the device's: the host pass cannot know it
     int block = opt.block;

@@ -44,22 +44,6 @@ HostTensor<double, R> add(const HostView<const A, R>& a, const HostView<const B,
   return y;
 }
 
-// The exact values of a host tensor or view as double (for comparing casts and copies).
-template <class T, std::size_t R>
-HostTensor<double, R> to_double(const HostView<T, R>& v) {
-  HostTensor<double, R> y(v.shape());
-  auto yv = y.view();
-  detail::for_each_index(v.shape(), [&](const std::array<index_t, R>& i) {
-    index_t off = 0, yoff = 0;
-    for (std::size_t d = 0; d < R; ++d) {
-      off += i[d] * v.stride(d);
-      yoff += i[d] * yv.stride(d);
-    }
-    yv.data()[yoff] = static_cast<double>(v.data()[off]);
-  });
-  return y;
-}
-
 // fill: every element is `value` as stored in O (one rounding to nearest even).
 template <class O, std::size_t R>
 HostTensor<double, R> fill(const Shape<R>& shape, double value) {
@@ -83,6 +67,12 @@ HostTensor<double, R> cast(const HostView<const I, R>& v) {
     yv.data()[yoff] = static_cast<double>(convert<O>(v.data()[off]));
   });
   return y;
+}
+
+// The exact values of a host tensor or view as double (for comparing casts and copies).
+template <class T, std::size_t R>
+HostTensor<double, R> to_double(const HostView<T, R>& v) {
+  return cast<double, std::remove_const_t<T>, R>(v);
 }
 
 }  // namespace fusekit::reference
