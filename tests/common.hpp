@@ -37,6 +37,21 @@ HostTensor<T, R> random_tensor(const Shape<R>& shape, std::uint64_t salt, double
   return t;
 }
 
+// A contiguous copy of any host view.
+template <class T, std::size_t R>
+HostTensor<std::remove_const_t<T>, R> dense_copy(const HostView<T, R>& v) {
+  HostTensor<std::remove_const_t<T>, R> t(v.shape());
+  for (index_t lin = 0; lin < t.numel(); ++lin) {
+    index_t rem = lin, off = 0;
+    for (std::size_t d = R; d-- > 0;) {
+      off += (rem % v.size(d)) * v.stride(d);
+      rem /= v.size(d);
+    }
+    t.data()[lin] = v.data()[off];
+  }
+  return t;
+}
+
 // Fills host memory with 0xFF bytes: NaN for f32/f16/bf16, so any element an op fails to write shows.
 template <class T, std::size_t R>
 void poison(HostTensor<T, R>& t) {

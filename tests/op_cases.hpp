@@ -6,10 +6,12 @@
 #include <limits>
 
 #include "common.hpp"
+#include "fusekit/ops/activation.hpp"
 #include "fusekit/ops/add.hpp"
 #include "fusekit/ops/copy.hpp"
 #include "fusekit/ops/fill.hpp"
 #include "fusekit/ops/rmsnorm.hpp"
+#include "fusekit/reference/activation.hpp"
 #include "fusekit/reference/elementwise.hpp"
 #include "fusekit/reference/rmsnorm.hpp"
 
@@ -111,6 +113,84 @@ void add_cases(Ctx& ctx) {
   add_case<Ctx, half, float, half>(ctx, {2, 9, 1}, {2, 9, 13}, {2, 9, 13}, 13);
   add_case<Ctx, bfloat16, half, float>(ctx, {1, 788, 72}, {1, 788, 72}, {1, 788, 72}, 14);
   add_case<Ctx, int32_t, int32_t, int32_t>(ctx, {4, 4, 4}, {4, 1, 4}, {4, 4, 4}, 15);
+}
+
+// -------- activations --------
+
+// Plants NaN, +-Inf and large magnitudes at the start of a random tensor (where the dtype can hold them).
+template <class T, std::size_t R>
+void plant_specials(HostTensor<T, R>& t) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double specials[] = {std::numeric_limits<double>::quiet_NaN(), inf, -inf, 30.0, -30.0, 1000.0, -1000.0,
+                             0.0, -0.0, 1e-6, -1e-6, 19.9, 20.1, -87.0, -120.0};
+  for (std::size_t i = 0; i < std::size(specials) && static_cast<index_t>(i) < t.numel(); ++i)
+    t.data()[i] = convert<T>(specials[i]);
+}
+
+template <class Ctx, class T, class Act>
+void activation_case(Ctx& ctx, const Act& f, double (*ref)(double), const char* name, const Shape<2>& shape,
+                     std::uint64_t salt) {
+  using B = Backend<Ctx>;
+  auto x = random_tensor<T, 2>(shape, salt, -12.0, 12.0);
+  plant_specials(x);
+  auto dx = B::upload(ctx, x);
+  auto out = B::template poisoned<T, 2>(ctx, shape);
+  activation(ctx, out, dx, f);
+  auto h = B::download(ctx, out);
+  HostTensor<double, 2> expect(shape);
+  for (index_t i = 0; i < expect.numel(); ++i) expect.data()[i] = ref(static_cast<double>(x.data()[i]));
+  EXPECT_TRUE(matches(h.view(), expect.view(), reference::tolerance_for<T>(), fmt::format("{} {}", name, shape)));
+}
+
+// out = f(gate) * up from one [rows, 2n] tensor (strided halves) and from two tensors.
+template <class Ctx, class T, class Act>
+void gated_case(Ctx& ctx, const Act& f, double (*ref)(double), const char* name, const Shape<2>& shape,
+                std::uint64_t salt) {
+  using B = Backend<Ctx>;
+  const index_t n = shape[1];
+  auto gu = random_tensor<T, 2>({shape[0], 2 * n}, salt, -6.0, 6.0);
+  auto dgu = B::upload(ctx, gu);
+  HostTensor<double, 2> expect(shape);
+  for (index_t r = 0; r < shape[0]; ++r)
+    for (index_t c = 0; c < n; ++c)
+      expect(r, c) = ref(static_cast<double>(gu(r, c))) * static_cast<double>(gu(r, n + c));
+  // one rounding of a product of two fp32-accurate factors: a little more than the dtype's own tolerance
+  auto tol = reference::tolerance_for<T>();
+  tol.rtol *= 1.5;
+  auto out = B::template poisoned<T, 2>(ctx, shape);
+  gated(ctx, out, dgu, f);
+  EXPECT_TRUE(matches(B::download(ctx, out).view(), expect.view(), tol, fmt::format("{} [gate|up] {}", name, shape)));
+  auto g = B::upload(ctx, dense_copy(gu.view().slice(1, 0, n)));
+  auto u = B::upload(ctx, dense_copy(gu.view().slice(1, n, 2 * n)));
+  auto out2 = B::template poisoned<T, 2>(ctx, shape);
+  gated(ctx, out2, g, u, f);
+  EXPECT_TRUE(matches(B::download(ctx, out2).view(), expect.view(), tol, fmt::format("{} gate, up {}", name, shape)));
+}
+
+template <class Ctx, class T>
+void activation_cases_for(Ctx& ctx, const Shape<2>& shape, std::uint64_t salt) {
+  namespace ra = reference::act;
+  activation_case<Ctx, T>(ctx, act::Identity{}, ra::identity, "identity", shape, salt);
+  activation_case<Ctx, T>(ctx, act::Relu{}, ra::relu, "relu", shape, salt + 1);
+  activation_case<Ctx, T>(ctx, act::GeluErf{}, ra::gelu_erf, "gelu_erf", shape, salt + 2);
+  activation_case<Ctx, T>(ctx, act::GeluTanh{}, ra::gelu_tanh, "gelu_tanh", shape, salt + 3);
+  activation_case<Ctx, T>(ctx, act::Sigmoid{}, ra::sigmoid, "sigmoid", shape, salt + 4);
+  activation_case<Ctx, T>(ctx, act::Silu{}, ra::silu, "silu", shape, salt + 5);
+  activation_case<Ctx, T>(ctx, act::Tanh{}, ra::tanh, "tanh", shape, salt + 6);
+  activation_case<Ctx, T>(ctx, act::Softplus{}, ra::softplus, "softplus", shape, salt + 7);
+  activation_case<Ctx, T>(ctx, act::Mish{}, ra::mish, "mish", shape, salt + 8);
+  activation_case<Ctx, T>(ctx, act::MishScale8{}, ra::mish_scale8, "mish_scale8", shape, salt + 9);
+  gated_case<Ctx, T>(ctx, act::Silu{}, ra::silu, "silu*mul", shape, salt + 10);
+  gated_case<Ctx, T>(ctx, act::GeluTanh{}, ra::gelu_tanh, "gelu_tanh*mul", shape, salt + 11);
+}
+
+template <class Ctx>
+void activation_cases(Ctx& ctx) {
+  for (const Shape<2> s : {Shape<2>{1, 72}, Shape<2>{11, 1024}, Shape<2>{37, 129}}) {
+    activation_cases_for<Ctx, float>(ctx, s, 20);
+    activation_cases_for<Ctx, half>(ctx, s, 40);
+    activation_cases_for<Ctx, bfloat16>(ctx, s, 60);
+  }
 }
 
 // -------- RMSNorm --------

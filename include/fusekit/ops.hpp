@@ -1,6 +1,7 @@
 #pragma once
 // Umbrella for the public ops. Each op works on cpu::Context (host tensors) and, in translation units
 // compiled by hipcc/nvcc, on hip::Stream (device tensors).
+#include "fusekit/ops/activation.hpp"
 #include "fusekit/ops/add.hpp"
 #include "fusekit/ops/copy.hpp"
 #include "fusekit/ops/fill.hpp"

@@ -23,6 +23,8 @@ TEST(CpuOps, CopyCastBetweenDtypes) {
 
 TEST(CpuOps, AddWithBroadcasting) { add_cases(ctx()); }
 
+TEST(CpuOps, ActivationsAndGatedActivations) { activation_cases(ctx()); }
+
 TEST(CpuOps, AddRejectsShapesThatDoNotBroadcast) {
   HostTensor<float, 2> a({3, 4}), b({2, 4}), out({3, 4});
   try {

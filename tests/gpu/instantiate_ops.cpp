@@ -24,7 +24,27 @@ void add_all(hip::Stream& s) {
   fill(s, o, 1.0);
 }
 
+template <class T>
+void activations_all(hip::Stream& s) {
+  DeviceTensor<T, 2> x({2, 8}, s), y({2, 4}, s), z({2, 8}, s);
+  activation(s, z, x, act::Identity{});
+  activation(s, z, x, act::Relu{});
+  activation(s, z, x, act::GeluErf{});
+  activation(s, z, x, act::GeluTanh{});
+  activation(s, z, x, act::Sigmoid{});
+  activation(s, z, x, act::Silu{});
+  activation(s, z, x, act::Tanh{});
+  activation(s, z, x, act::Softplus{});
+  activation(s, z, x, act::Mish{});
+  activation(s, z, x, act::MishScale8{});
+  gated(s, y, x, act::Silu{});
+  gated(s, y, x, act::GeluTanh{});
+}
+
 void all(hip::Stream& s) {
+  activations_all<float>(s);
+  activations_all<half>(s);
+  activations_all<bfloat16>(s);
   rmsnorm_all<float, float>(s);
   rmsnorm_all<half, half>(s);
   rmsnorm_all<bfloat16, bfloat16>(s);

@@ -10,6 +10,8 @@ TEST_F(Gpu, CopyCastBetweenDtypes) { cast_cases(stream()); }
 
 TEST_F(Gpu, AddWithBroadcasting) { add_cases(stream()); }
 
+TEST_F(Gpu, ActivationsAndGatedActivations) { activation_cases(stream()); }
+
 TEST_F(Gpu, RmsNormAllPathsShapesAndDtypes) {
   const RmsCase shapes[] = {{1, 72, false, false},     {11, 1024, true, true},  {3, 7, true, false},
                             {788, 1152, false, true},  {13, 4304, true, true},  {5, 16384, true, false},
