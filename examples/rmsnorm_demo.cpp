@@ -8,7 +8,7 @@
 
 #include <fusekit/fusekit.hpp>
 #include <fusekit/reference/check.hpp>
-#include <fusekit/reference/rmsnorm.hpp>
+#include <fusekit/reference/norm.hpp>
 
 using namespace fusekit;
 

@@ -10,10 +10,11 @@
 #include "fusekit/ops/add.hpp"
 #include "fusekit/ops/copy.hpp"
 #include "fusekit/ops/fill.hpp"
+#include "fusekit/ops/layernorm.hpp"
 #include "fusekit/ops/rmsnorm.hpp"
 #include "fusekit/reference/activation.hpp"
 #include "fusekit/reference/elementwise.hpp"
-#include "fusekit/reference/rmsnorm.hpp"
+#include "fusekit/reference/norm.hpp"
 
 namespace fusekit::test {
 
@@ -193,49 +194,57 @@ void activation_cases(Ctx& ctx) {
   }
 }
 
-// -------- RMSNorm --------
+// -------- RMSNorm and LayerNorm --------
 
-struct RmsCase {
+struct NormCase {
   index_t rows, cols;
   bool residual;
   bool unit_offset;
   KernelPath path = KernelPath::automatic;
   bool strided = false;  // x/out are column slices of wider tensors (row stride > cols)
   int block = 0;         // GPU threads per row (0: automatic)
+  bool layer = false;    // LayerNorm (with bias) instead of RMSNorm
 };
 
 template <class Ctx, class T, class W>
-void rmsnorm_case(Ctx& ctx, const RmsCase& k, std::uint64_t salt) {
+void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
   using B = Backend<Ctx>;
   const index_t pad = k.strided ? 8 : 0;  // keeps 16-byte alignment so the vectorized path stays valid
   const Shape<2> wide{k.rows, k.cols + pad};
   auto x = random_tensor<T, 2>(wide, salt);
   auto r = random_tensor<T, 2>(wide, salt + 1);
   auto w = random_tensor<W, 1>({k.cols}, salt + 2, -1.5, 1.5);
+  auto bias = random_tensor<W, 1>({k.cols}, salt + 3, -1.0, 1.0);
   auto dx = B::upload(ctx, x);
   auto dr = B::upload(ctx, r);
   auto dw = B::upload(ctx, w);
+  auto db = B::upload(ctx, bias);
   auto out = B::template poisoned<T, 2>(ctx, wide);
   auto rout = B::template poisoned<T, 2>(ctx, wide);
-  const RmsNormOptions opt{1e-6f, k.unit_offset, k.path, k.block};
   auto cols = [&](auto v) { return v.slice(1, pad, pad + k.cols); };
-  if (k.residual) rmsnorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, opt);
-  else rmsnorm(ctx, cols(out.view()), cols(dx.view()), dw, opt);
-  auto ho = B::download(ctx, out);
-  const auto what = fmt::format("rmsnorm {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={}", k.rows,
-                                k.cols, dtype_of<T>, dtype_of<W>, k.residual, k.unit_offset, k.strided,
-                                static_cast<int>(k.path), k.block);
-  auto xs = cols(x.view()).as_const();
-  if (k.residual) {
-    auto [y, s] = reference::rmsnorm_residual<T, W>(xs, cols(r.view()).as_const(), w.view(), 1e-6, k.unit_offset);
-    auto hr = B::download(ctx, rout);
-    EXPECT_TRUE(matches(cols(hr.view()).as_const(), reference::to_double(s.view().as_const()).view(), {0.0, 0.0},
-                              what + " (residual sum)"));
-    EXPECT_TRUE(matches(cols(ho.view()).as_const(), y.view(), reference::tolerance_for<T>(), what));
+  if (k.layer) {
+    const LayerNormOptions opt{1e-6f, k.path, k.block};
+    if (k.residual) layernorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, db, opt);
+    else layernorm(ctx, cols(out.view()), cols(dx.view()), dw, db, opt);
   } else {
-    auto y = reference::rmsnorm<T, W>(xs, w.view(), 1e-6, k.unit_offset);
-    EXPECT_TRUE(matches(cols(ho.view()).as_const(), y.view(), reference::tolerance_for<T>(), what));
+    const RmsNormOptions opt{1e-6f, k.unit_offset, k.path, k.block};
+    if (k.residual) rmsnorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, opt);
+    else rmsnorm(ctx, cols(out.view()), cols(dx.view()), dw, opt);
   }
+  auto ho = B::download(ctx, out);
+  const auto what = fmt::format("{} {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={}",
+                                k.layer ? "layernorm" : "rmsnorm", k.rows, k.cols, dtype_of<T>, dtype_of<W>, k.residual,
+                                k.unit_offset, k.strided, static_cast<int>(k.path), k.block);
+  // the normalised input: x, or the stored sum round_T(x + r), which must match exactly
+  HostTensor<T, 2> normed = dense_copy(cols(x.view()));
+  if (k.residual) {
+    normed = reference::residual_sum<T>(cols(x.view()), cols(r.view()));
+    auto hr = B::download(ctx, rout);
+    EXPECT_TRUE(matches(cols(hr.view()), reference::to_double(normed.view()), {0.0, 0.0}, what + " (residual sum)"));
+  }
+  const auto y = k.layer ? reference::layernorm<T, W>(normed.view(), w.view(), bias.view(), 1e-6)
+                         : reference::rmsnorm<T, W>(normed.view(), w.view(), 1e-6, k.unit_offset);
+  EXPECT_TRUE(matches(cols(ho.view()), y.view(), reference::tolerance_for<T>(), what));
   if (pad) {  // columns outside the view stay untouched (poisoned)
     for (index_t rr = 0; rr < k.rows; ++rr)
       for (index_t c = 0; c < pad; ++c) ASSERT_TRUE(std::isnan(static_cast<double>(ho(rr, c)))) << what;

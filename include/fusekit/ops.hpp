@@ -5,5 +5,6 @@
 #include "fusekit/ops/add.hpp"
 #include "fusekit/ops/copy.hpp"
 #include "fusekit/ops/fill.hpp"
+#include "fusekit/ops/layernorm.hpp"
 #include "fusekit/ops/rmsnorm.hpp"
 #include "fusekit/ops/transfer.hpp"

@@ -1,7 +1,7 @@
 // Smallest real use: RMSNorm on the CPU, checked against the float64 reference.
 #include <fusekit/fusekit.hpp>
 #include <fusekit/reference/check.hpp>
-#include <fusekit/reference/rmsnorm.hpp>
+#include <fusekit/reference/norm.hpp>
 
 int main() {
   using namespace fusekit;

@@ -37,21 +37,40 @@ TEST(CpuOps, AddRejectsShapesThatDoNotBroadcast) {
   }
 }
 
-class CpuRmsNorm : public ::testing::TestWithParam<RmsCase> {};
+class CpuNorm : public ::testing::TestWithParam<NormCase> {};
 
-TEST_P(CpuRmsNorm, MatchesFloat64Reference) {
-  const auto k = GetParam();
-  rmsnorm_case<cpu::Context, float, float>(ctx(), k, 100);
-  rmsnorm_case<cpu::Context, half, half>(ctx(), k, 200);
-  rmsnorm_case<cpu::Context, bfloat16, bfloat16>(ctx(), k, 300);
-  rmsnorm_case<cpu::Context, bfloat16, float>(ctx(), k, 400);
+TEST_P(CpuNorm, RmsNormAndLayerNormMatchFloat64Reference) {
+  for (bool layer : {false, true}) {
+    auto k = GetParam();
+    k.layer = layer;
+    norm_case<cpu::Context, float, float>(ctx(), k, 100);
+    norm_case<cpu::Context, half, half>(ctx(), k, 200);
+    norm_case<cpu::Context, bfloat16, bfloat16>(ctx(), k, 300);
+    norm_case<cpu::Context, bfloat16, float>(ctx(), k, 400);
+  }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, CpuRmsNorm,
-                         ::testing::Values(RmsCase{1, 72, false, false}, RmsCase{11, 1024, true, true},
-                                           RmsCase{3, 7, true, false}, RmsCase{788, 1152, false, true},
-                                           RmsCase{13, 4304, true, true, KernelPath::automatic, true},
-                                           RmsCase{5, 16384, true, false}, RmsCase{64, 2048, true, true}));
+INSTANTIATE_TEST_SUITE_P(Shapes, CpuNorm,
+                         ::testing::Values(NormCase{1, 72, false, false}, NormCase{11, 1024, true, true},
+                                           NormCase{3, 7, true, false}, NormCase{788, 1152, false, true},
+                                           NormCase{13, 4304, true, true, KernelPath::automatic, true},
+                                           NormCase{5, 16384, true, false}, NormCase{64, 2048, true, true}),
+                         [](const ::testing::TestParamInfo<NormCase>& i) {
+                           return fmt::format("{}x{}{}{}", i.param.rows, i.param.cols, i.param.residual ? "_residual" : "",
+                                              i.param.strided ? "_strided" : "");
+                         });
+
+TEST(CpuOps, LayerNormBadInputs) {
+  HostTensor<float, 2> x({4, 8}), out({4, 8});
+  HostTensor<float, 1> w({8}), b7({7});
+  try {
+    layernorm(ctx(), out, x, w, b7);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layernorm: bias has shape [7] but x has 8 columns"), std::string::npos)
+        << e.what();
+  }
+}
 
 TEST(CpuOps, RmsNormBadInputs) {
   HostTensor<float, 2> x({4, 8}), out({4, 8}), wrong({4, 9});
@@ -84,6 +103,11 @@ TEST(CpuOps, RmsNormInPlace) {
   auto r = random_tensor<float, 2>({7, 33}, 501);
   auto w = random_tensor<float, 1>({33}, 502);
   auto [y, s] = reference::rmsnorm_residual<float, float>(x.view(), r.view(), w.view(), 1e-6, true);
+  auto lx = x.clone();
+  auto lw = random_tensor<float, 1>({33}, 503);
+  const auto ly = reference::layernorm<float, float>(lx.view(), w.view(), lw.view(), 1e-6);
+  layernorm(ctx(), lx, lx, w, lw);  // out aliases x
+  EXPECT_TRUE(matches(lx.view(), ly.view(), reference::tolerance_for<float>(), "in-place layernorm"));
   rmsnorm(ctx(), x, r, x, r, w, {1e-6f, true});  // out aliases x, residual_out aliases residual
   EXPECT_TRUE(matches(x.view(), y.view(), reference::tolerance_for<float>()));
   EXPECT_TRUE(matches(r.view(), reference::to_double(s.view().as_const()).view(), {0, 0}));

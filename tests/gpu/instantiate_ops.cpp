@@ -12,6 +12,8 @@ void rmsnorm_all(hip::Stream& s) {
   DeviceTensor<W, 1> w({8}, s);
   rmsnorm(s, y, x, w);
   rmsnorm(s, y, x, x, x, w, {1e-6f, true});
+  layernorm(s, y, x, w, w);
+  layernorm(s, y, x, x, x, w, w);
 }
 
 template <class A, class B, class O>

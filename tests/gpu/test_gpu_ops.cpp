@@ -12,19 +12,20 @@ TEST_F(Gpu, AddWithBroadcasting) { add_cases(stream()); }
 
 TEST_F(Gpu, ActivationsAndGatedActivations) { activation_cases(stream()); }
 
-TEST_F(Gpu, RmsNormAllPathsShapesAndDtypes) {
-  const RmsCase shapes[] = {{1, 72, false, false},     {11, 1024, true, true},  {3, 7, true, false},
+TEST_F(Gpu, RmsNormAndLayerNormAllPathsShapesAndDtypes) {
+  const NormCase shapes[] = {{1, 72, false, false},     {11, 1024, true, true},  {3, 7, true, false},
                             {788, 1152, false, true},  {13, 4304, true, true},  {5, 16384, true, false},
                             {6304, 2048, true, true},  {2, 20480, false, false}, {788, 2048, true, true}};
   for (KernelPath path : {KernelPath::automatic, KernelPath::generic}) {
-    for (RmsCase k : shapes) {
+    for (NormCase k : shapes) {
       k.path = path;
-      for (bool strided : {false, true}) {
-        k.strided = strided;
-        rmsnorm_case<hip::Stream, float, float>(stream(), k, 100);
-        rmsnorm_case<hip::Stream, half, half>(stream(), k, 200);
-        rmsnorm_case<hip::Stream, bfloat16, bfloat16>(stream(), k, 300);
-        rmsnorm_case<hip::Stream, bfloat16, float>(stream(), k, 400);
+      for (int variant = 0; variant < 4; ++variant) {  // {rmsnorm, layernorm} x {dense, strided}
+        k.layer = variant / 2;
+        k.strided = variant % 2;
+        norm_case<hip::Stream, float, float>(stream(), k, 100);
+        norm_case<hip::Stream, half, half>(stream(), k, 200);
+        norm_case<hip::Stream, bfloat16, bfloat16>(stream(), k, 300);
+        norm_case<hip::Stream, bfloat16, float>(stream(), k, 400);
       }
     }
   }
@@ -36,9 +37,9 @@ TEST_F(Gpu, RmsNormForcedKernelsAndBlockSizes) {
   // a kernel cannot hold must be refused with an Error, not run another kernel.
   const int warp = stream().device().warp_size;
   for (KernelPath path : {KernelPath::vectorized}) {
-    for (RmsCase k : {RmsCase{6304, 2048, true, true}, RmsCase{11, 1024, false, false}, RmsCase{7, 4096, true, false},
-                      RmsCase{3, 1152, true, true}, RmsCase{9, 512, true, false}, RmsCase{33, 72, false, true},
-                      RmsCase{2, 16384, true, true}, RmsCase{1000, 1024, true, false}}) {
+    for (NormCase k : {NormCase{6304, 2048, true, true}, NormCase{11, 1024, false, false}, NormCase{7, 4096, true, false},
+                      NormCase{3, 1152, true, true}, NormCase{9, 512, true, false}, NormCase{33, 72, false, true},
+                      NormCase{2, 16384, true, true}, NormCase{1000, 1024, true, false}}) {
       k.path = path;
       for (int block : {0, 128, 256, 512, 1024}) {
         k.block = block;
@@ -52,7 +53,7 @@ TEST_F(Gpu, RmsNormForcedKernelsAndBlockSizes) {
           const bool holds = iters <= (b == 1024 ? 8 : 2) || warp_rows;
           SCOPED_TRACE(fmt::format("path {} block {} cols {} {}", static_cast<int>(path), block, k.cols, dtype_of<T>));
           if (holds) {
-            rmsnorm_case<hip::Stream, T, W>(stream(), k, salt);
+            norm_case<hip::Stream, T, W>(stream(), k, salt);
           } else {
             DeviceTensor<T, 2> x({k.rows, k.cols}, stream()), y({k.rows, k.cols}, stream());
             DeviceTensor<W, 1> wt({k.cols}, stream());

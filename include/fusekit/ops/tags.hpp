@@ -3,4 +3,5 @@
 namespace fusekit::op {
 struct Elementwise {};  // fill, copy/cast, add, ... : out = f(in...) with broadcasting
 struct RmsNorm {};      // row RMS normalisation, optional fused residual add
+struct LayerNorm {};    // row mean/variance normalisation with bias, optional fused residual add
 }  // namespace fusekit::op
