@@ -62,6 +62,18 @@ int sets_for(std::size_t bytes_per_set, const hip::Device& d) {
   return static_cast<int>(std::clamp<std::size_t>(3 * d.l2_bytes / std::max<std::size_t>(bytes_per_set, 1) + 1, 2, 32));
 }
 
+// Deterministic, non-constant inputs (never time on zeros or constants): a cheap hash of the index,
+// uniform in [-2, 2), written on the host and copied once.
+template <class T, std::size_t R>
+DeviceTensor<T, R> pattern_tensor(hip::Stream& s, const Shape<R>& shape, std::uint64_t salt) {
+  HostTensor<T, R> h(shape);
+  for (index_t i = 0; i < h.numel(); ++i) {
+    const std::uint64_t k = (static_cast<std::uint64_t>(i) + salt * 0x9E3779B97F4A7C15ull) * 0xD6E8FEB86659FD93ull;
+    h.data()[i] = convert<T>(static_cast<double>(k >> 40) / static_cast<double>(1ull << 24) * 4.0 - 2.0);
+  }
+  return to_device(s, h);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -111,15 +123,12 @@ int main(int argc, char** argv) try {
     const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
     std::vector<DeviceTensor<T, 2>> x, r, y, sum;
     for (int i = 0; i < sets; ++i) {
-      x.emplace_back(Shape<2>{rows, cols}, s);
-      r.emplace_back(Shape<2>{rows, cols}, s);
+      x.push_back(pattern_tensor<T, 2>(s, {rows, cols}, 2 * i));
+      r.push_back(pattern_tensor<T, 2>(s, {rows, cols}, 2 * i + 1));
       y.emplace_back(Shape<2>{rows, cols}, s);
       sum.emplace_back(Shape<2>{rows, cols}, s);
-      fill(s, x.back(), 0.75 + 0.01 * i);
-      fill(s, r.back(), -0.5);
     }
-    DeviceTensor<T, 1> w({cols}, s);
-    fill(s, w, 0.1);
+    auto w = pattern_tensor<T, 1>(s, {cols}, 99);
     const RmsNormOptions opt{1e-6f, true, path, block};
     const Timing t = time_us(s, sets, reps, [&](int i) {
       if (residual) rmsnorm(s, y[i], sum[i], x[i], r[i], w, opt);
@@ -136,6 +145,50 @@ int main(int argc, char** argv) try {
   bench_rmsnorm(788, 2048, true, KernelPath::automatic, "rmsnorm+residual");
   bench_rmsnorm(6304, 16384, true, KernelPath::automatic, "rmsnorm+residual");
   bench_rmsnorm(11, 2048, true, KernelPath::automatic, "rmsnorm+residual");
+
+  // One op over rotated input sets: fn(i) runs set i; `bytes` is one call's traffic.
+  auto bench_op = [&](const char* name, const std::string& shape, const char* dtype, double bytes, int sets,
+                      const std::function<void(int)>& fn) {
+    const Timing t = time_us(s, sets, reps, fn);
+    const double gbps = bytes / (std::min(t.median_us, t.graph_us) * 1e3);
+    results.push_back({name, shape, dtype, t.median_us, t.min_us, t.graph_us, gbps, 100.0 * gbps / copy_gbps, bytes});
+  };
+  {  // SigLIP LayerNorm: 3 images x 256 tokens, width 1152
+    const index_t rows = 768, cols = 1152;
+    const double bytes = 2.0 * rows * cols * 2 + 2.0 * cols * 2;
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<bfloat16, 2>> x, y;
+    for (int i = 0; i < sets; ++i) {
+      x.push_back(pattern_tensor<bfloat16, 2>(s, {rows, cols}, 200 + i));
+      y.emplace_back(Shape<2>{rows, cols}, s);
+    }
+    auto w = pattern_tensor<bfloat16, 1>(s, {cols}, 300);
+    auto b = pattern_tensor<bfloat16, 1>(s, {cols}, 301);
+    bench_op("layernorm", "768x1152", "bf16", bytes, sets, [&](int i) { layernorm(s, y[i], x[i], w, b); });
+  }
+  {  // Gemma GeGLU: gelu_tanh(gate) * up from the fused [788, 2 x 16384] projection
+    const index_t rows = 788, n = 16384;
+    const double bytes = 3.0 * rows * n * 2;
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<bfloat16, 2>> gu, y;
+    for (int i = 0; i < sets; ++i) {
+      gu.push_back(pattern_tensor<bfloat16, 2>(s, {rows, 2 * n}, 400 + i));
+      y.emplace_back(Shape<2>{rows, n}, s);
+    }
+    bench_op("gelu_tanh*mul [gate|up]", "788x2x16384", "bf16", bytes, sets,
+             [&](int i) { gated(s, y[i], gu[i], act::GeluTanh{}); });
+  }
+  {  // KataGo trunk activation: Mish over [256, 384, 19, 19] NHWC fp16 (dense, so a flat view)
+    const index_t n = index_t{256} * 384 * 19 * 19;
+    const double bytes = 2.0 * n * 2;
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<fusekit::half, 1>> x, y;
+    for (int i = 0; i < sets; ++i) {
+      x.push_back(pattern_tensor<fusekit::half, 1>(s, {n}, 500 + i));
+      y.emplace_back(Shape<1>{n}, s);
+    }
+    bench_op("mish", "256x384x19x19", "f16", bytes, sets, [&](int i) { activation(s, y[i], x[i], act::Mish{}); });
+  }
 
   fmt::print("GPU: {} ({}), {} SMs, L2 {} MiB | fusekit built for {} | {} reps, median\n", dev.name, dev.arch,
              dev.multiprocessors, dev.l2_bytes >> 20, gpu_vendor_name(), reps);

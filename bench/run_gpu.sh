@@ -19,5 +19,5 @@ tail -3 "$OUT/ctest_cpu.log"
 if [ "${FUSEKIT_BENCH:-1}" = "0" ]; then echo "ctest gpu rc=$gpu_rc cpu rc=$cpu_rc (benchmarks skipped)"; exit 0; fi
 build-gpu/bench/fusekit_gpu_bench --json "$OUT/fusekit_bench_first.json" > "$OUT/bench_first.txt" 2>&1  # spread check
 build-gpu/bench/fusekit_gpu_bench --json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/bench.txt"
-python3 bench/peers/torch_rmsnorm.py --fusekit-json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/peers.txt"
+python3 bench/peers/torch_ops.py --fusekit-json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/peers.txt"
 echo "ctest gpu rc=$gpu_rc cpu rc=$cpu_rc"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peer for fusekit's RMSNorm benchmark: the same shapes, the same timing method (CUDA events
+"""PyTorch peer for fusekit_gpu_bench: the same ops and shapes, the same timing method (CUDA events
 around batches of 10 calls, warm-up, median, inputs rotated across sets larger than L2), eager and
 torch.compile, each also captured in a CUDA graph (the strongest form). With --fusekit-json it prints
 fusekit's numbers from the same run beside them and the ratio to the fastest torch variant."""
@@ -15,6 +15,19 @@ def gemma_rmsnorm_residual(x, r, w, eps: float = 1e-6):
     h = s.float()
     y = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
     return (y * (1.0 + w.float())).to(x.dtype), s
+
+
+def layernorm(x, w, b, eps: float = 1e-6):
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, eps)
+
+
+def gelu_tanh_mul(gu):
+    g, u = gu.chunk(2, dim=-1)
+    return torch.nn.functional.gelu(g, approximate="tanh") * u
+
+
+def mish(x):
+    return torch.nn.functional.mish(x)
 
 
 def gemma_rmsnorm(x, w, eps: float = 1e-6):
@@ -76,40 +89,56 @@ def main():
     print(f"torch d2d copy 1 GiB: {copy_us:.1f} us, {copy_gbps:.0f} GB/s")
     del a, b
 
-    compiled_res = torch.compile(gemma_rmsnorm_residual)
-    compiled = torch.compile(gemma_rmsnorm)
-    rows_cols = [(6304, 2048, True), (6304, 2048, False), (788, 2048, True), (11, 2048, True), (6304, 16384, True)]
+    def rand(*shape, dtype=torch.bfloat16):
+        return torch.rand(*shape, device=dev, dtype=torch.float32).mul_(4).sub_(2).to(dtype)
+
+    # (fusekit op name, shape label, torch function, binder: f -> (set index -> call), number of input sets)
+    cases = []
+    for rows, cols, residual in [(6304, 2048, True), (6304, 2048, False), (788, 2048, True), (11, 2048, True),
+                                 (6304, 16384, True)]:
+        nbytes = rows * cols * 2 * (4 if residual else 2)
+        sets = max(2, min(32, 3 * l2 // nbytes + 1))
+        xs = [rand(rows, cols) for _ in range(sets)]
+        rs = [rand(rows, cols) for _ in range(sets)]
+        w = rand(cols)
+        if residual:
+            cases.append(("rmsnorm+residual", f"{rows}x{cols}", gemma_rmsnorm_residual,
+                          lambda f, xs=xs, rs=rs, w=w: (lambda i: f(xs[i], rs[i], w)), sets))
+        else:
+            cases.append(("rmsnorm", f"{rows}x{cols}", gemma_rmsnorm,
+                          lambda f, xs=xs, w=w: (lambda i: f(xs[i], w)), sets))
+    sets = max(2, min(32, 3 * l2 // (768 * 1152 * 4) + 1))
+    lx = [rand(768, 1152) for _ in range(sets)]
+    lw, lb = rand(1152), rand(1152)
+    cases.append(("layernorm", "768x1152", layernorm, lambda f: (lambda i: f(lx[i], lw, lb)), sets))
+    sets = max(2, min(32, 3 * l2 // (788 * 16384 * 6) + 1))
+    gu = [rand(788, 2 * 16384) for _ in range(sets)]
+    cases.append(("gelu_tanh*mul [gate|up]", "788x2x16384", gelu_tanh_mul, lambda f: (lambda i: f(gu[i])), sets))
+    n = 256 * 384 * 19 * 19
+    sets = max(2, min(32, 3 * l2 // (n * 4) + 1))
+    mx = [rand(256, 19, 19, 384, dtype=torch.float16) for _ in range(sets)]  # NHWC storage order
+    cases.append(("mish", "256x384x19x19", mish, lambda f: (lambda i: f(mx[i])), sets))
+
     fk = {}
     if args.fusekit_json:
         with open(args.fusekit_json) as f:
             for r in json.load(f)["results"]:
-                fk.setdefault((r["op"].split(" (")[0], r["shape"]), (r["median_us"], r["graph_us"]))
+                fk.setdefault((r["op"], r["shape"]), (r["median_us"], r["graph_us"]))
     hdr = ["eager", "compile", "eager+graph", "compile+graph", "fusekit", "fk+graph", "vs best"]
-    print(f"{'op':<18} {'shape':>11} " + " ".join(f"{h:>13}" for h in hdr))
-    for rows, cols, residual in rows_cols:
-        nbytes = rows * cols * 2 * (4 if residual else 2)
-        sets = max(2, min(32, 3 * l2 // nbytes + 1))
-        xs = [torch.randn(rows, cols, device=dev, dtype=torch.bfloat16) for _ in range(sets)]
-        rs = [torch.randn(rows, cols, device=dev, dtype=torch.bfloat16) for _ in range(sets)]
-        w = torch.randn(cols, device=dev, dtype=torch.bfloat16) * 0.1
-        if residual:
-            name = "rmsnorm+residual"
-            f_eager = lambda i: gemma_rmsnorm_residual(xs[i], rs[i], w)
-            f_comp = lambda i: compiled_res(xs[i], rs[i], w)
-        else:
-            name = "rmsnorm"
-            f_eager = lambda i: gemma_rmsnorm(xs[i], w)
-            f_comp = lambda i: compiled(xs[i], w)
-        t = [time_us(f_eager, xs, args.reps), time_us(f_comp, xs, args.reps),
-             time_graph_us(f_eager, xs, args.reps), time_graph_us(f_comp, xs, args.reps)]
-        ours = fk.get((name, f"{rows}x{cols}"))
+    print(f"{'op':<24} {'shape':>13} " + " ".join(f"{h:>13}" for h in hdr))
+    for name, shape, fn, bind, sets in cases:
+        compiled = torch.compile(fn)
+        idx = list(range(sets))
+        t = [time_us(bind(fn), idx, args.reps), time_us(bind(compiled), idx, args.reps),
+             time_graph_us(bind(fn), idx, args.reps), time_graph_us(bind(compiled), idx, args.reps)]
+        ours = fk.get((name, shape))
         cells = [f"{v:.2f}" for v in t]
         if ours:
-            cells += [f"{ours[0]:.2f}", f"{ours[1]:.2f}", f"{min(t) / ours[1]:.2f}x"]
+            cells += [f"{ours[0]:.2f}", f"{ours[1]:.2f}", f"{min(t) / min(ours):.2f}x"]
         else:
             cells += ["-", "-", "-"]
-        print(f"{name:<18} {f'{rows}x{cols}':>11} " + " ".join(f"{c:>13}" for c in cells))
-    print("(us per call, medians; 'vs best' = fastest torch column / fusekit graph: > 1 means fusekit is faster)")
+        print(f"{name:<24} {shape:>13} " + " ".join(f"{c:>13}" for c in cells))
+    print("(us per call, medians; 'vs best' = fastest torch column / fastest fusekit column: > 1 = fusekit faster)")
 
 
 if __name__ == "__main__":
