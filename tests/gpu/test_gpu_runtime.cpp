@@ -106,9 +106,9 @@ TEST_F(Gpu, EventsTimeWork) {
 TEST_F(Gpu, LaunchErrorsNameTheKernel) {
   // A block larger than the hardware allows makes the launch itself fail.
   try {
-    hip::launch("deliberately_invalid_block", kernels::elementwise<float, true, detail::Constant<float>, float, 1>,
+    hip::launch("deliberately_invalid_block", kernels::elementwise_strided<float, detail::Constant<float>, float, 1>,
                 dim3(1), dim3(4096), 0, stream(), index_t{1}, Extents<1>{1}, detail::Constant<float>{1.f},
-                Operand<float, 1>{nullptr, Strides<1>{1}});
+                Operand<float, 1>{nullptr, Strides<1>{1}, 0});
     FAIL() << "expected a launch error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("deliberately_invalid_block"), std::string::npos) << e.what();

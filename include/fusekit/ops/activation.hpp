@@ -27,7 +27,7 @@ void activation(Ctx& ctx, Out&& out, const X& x, const Act& f) {
   detail::require_space<Ctx, decltype(o)>();
   detail::require_space<Ctx, decltype(xv)>();
   auto in = detail::broadcast_to("activation", "x", xv, o.shape());
-  detail::run_elementwise<float>(ctx, f, o, o.is_contiguous() && detail::dense_as(xv, o.shape()), in);
+  detail::run_elementwise<float>(ctx, f, o, in);
 }
 
 template <Context Ctx, TensorLike Out, TensorLike G, TensorLike U, class Act>
@@ -45,8 +45,7 @@ void gated(Ctx& ctx, Out&& out, const G& gate, const U& up, const Act& f) {
   detail::require_space<Ctx, decltype(uv)>();
   auto ig = detail::broadcast_to("gated", "gate", gv, o.shape());
   auto iu = detail::broadcast_to("gated", "up", uv, o.shape());
-  const bool dense = o.is_contiguous() && detail::dense_as(gv, o.shape()) && detail::dense_as(uv, o.shape());
-  detail::run_elementwise<float>(ctx, detail::GatedBy<Act>{f}, o, dense, ig, iu);
+  detail::run_elementwise<float>(ctx, detail::GatedBy<Act>{f}, o, ig, iu);
 }
 
 template <Context Ctx, TensorLike Out, TensorLike GU, class Act>

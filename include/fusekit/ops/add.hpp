@@ -26,8 +26,7 @@ void add(Ctx& ctx, Out&& out, const A& a, const B& b) {
   using C = common_compute_t<typename decltype(va)::value_type, typename decltype(vb)::value_type>;
   auto ia = detail::broadcast_to("add", "a", va, o.shape());
   auto ib = detail::broadcast_to("add", "b", vb, o.shape());
-  const bool dense = o.is_contiguous() && detail::dense_as(va, o.shape()) && detail::dense_as(vb, o.shape());
-  detail::run_elementwise<C>(ctx, detail::Plus<C>{}, o, dense, ia, ib);
+  detail::run_elementwise<C>(ctx, detail::Plus<C>{}, o, ia, ib);
 }
 
 }  // namespace fusekit

@@ -22,7 +22,7 @@ void copy(Ctx& ctx, Dst&& dst, const Src& src) {
   detail::require_space<Ctx, decltype(s)>();
   using I = typename decltype(s)::value_type;
   auto in = detail::broadcast_to("copy", "src", s, d.shape());
-  detail::run_elementwise<I>(ctx, detail::Identity<I>{}, d, d.is_contiguous() && detail::dense_as(s, d.shape()), in);
+  detail::run_elementwise<I>(ctx, detail::Identity<I>{}, d, in);
 }
 
 }  // namespace fusekit

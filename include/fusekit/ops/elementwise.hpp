@@ -32,19 +32,19 @@ Operand<const T, R> broadcast_to(const char* op, const char* name, const TensorV
       fail("{}: tensor '{}' of shape {} ({}) cannot be broadcast to the output shape {} (dimension {})", op, name,
            v.shape(), dtype_of<T>, out, d);
   }
-  return {v.data(), st};
+  return {v.data(), st, 0};
 }
 
-template <class T, std::size_t R, class S>
-bool dense_as(const TensorView<T, R, S>& v, const Shape<R>& out) {
-  return v.shape() == out && v.is_contiguous();
-}
-
+// Runs out = op(in...) elementwise: rows mode when every operand reads as rows, strided mode otherwise.
 template <class C, class Ctx, class Op, class O, std::size_t R, class S, class... I>
-void run_elementwise(Ctx& ctx, const Op& op, const TensorView<O, R, S>& out, bool dense, Operand<const I, R>... in) {
+void run_elementwise(Ctx& ctx, const Op& op, const TensorView<O, R, S>& out, Operand<const I, R>... in) {
   if (out.empty()) return;
-  OpImpl<op::Elementwise, backend_of<Ctx>>::template run<C>(ctx, op, out.shape(), dense,
-                                                             Operand<O, R>{out.data(), out.strides()}, in...);
+  Operand<O, R> o{out.data(), out.strides(), 0};
+  const bool rows_mode =
+      as_rows(out.shape(), o.strides, o.row_stride) && (as_rows(out.shape(), in.strides, in.row_stride) && ...);
+  const index_t cols = out.size(R - 1);
+  const ElementwiseLayout layout{rows_mode, out.numel() / cols, cols};
+  OpImpl<op::Elementwise, backend_of<Ctx>>::template run<C>(ctx, op, out.shape(), layout, o, in...);
 }
 
 }  // namespace fusekit::detail

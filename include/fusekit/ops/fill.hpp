@@ -19,7 +19,7 @@ void fill(Ctx& ctx, Out&& out, double value) {
   using O = typename decltype(o)::value_type;
   static_assert(!std::is_const_v<typename decltype(o)::element_type>, "fill: the output view is const");
   detail::require_space<Ctx, decltype(o)>();
-  detail::run_elementwise<O>(ctx, detail::Constant<O>{convert<O>(value)}, o, o.is_contiguous());
+  detail::run_elementwise<O>(ctx, detail::Constant<O>{convert<O>(value)}, o);
 }
 
 }  // namespace fusekit
