@@ -4,6 +4,7 @@
 //            broadcast row); each thread moves kVec elements per operand with vector loads and stores.
 //            Needs cols % kVec == 0 and every row start aligned to the operand's vector.
 //  strided:  anything else: unravel the row-major index per element (broadcasting = stride 0).
+#include <algorithm>
 #include <type_traits>
 
 #include "fusekit/backend/hip/launch.hpp"
@@ -67,7 +68,8 @@ struct OpImpl<op::Elementwise, HipBackend> {
     constexpr int block = 256;
     if (layout.rows_mode && layout.cols % vec == 0 && aligned(out) && (aligned(in) && ...)) {
       const index_t chunks = layout.rows * layout.cols / vec;
-      const dim3 grid(hip::grid_for(chunks, block, s.device()));
+      // One chunk per thread (no grid-stride cap): many independent 16-byte loads in flight per SM.
+      const dim3 grid(static_cast<unsigned>(std::min<index_t>((chunks + block - 1) / block, 0x7fffffff)));
       hip::launch("elementwise(rows)", kernels::elementwise_rows<C, vec, Op, O, R, I...>, grid, dim3(block), 0, s,
                   chunks, layout.cols / vec, op, out, in...);
       return;
