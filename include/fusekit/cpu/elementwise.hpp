@@ -1,9 +1,11 @@
 #pragma once
-// CPU elementwise engine: in rows mode a plain loop over each row (the compiler vectorises it), otherwise
-// a strided loop; both split across the context's threads.
+// CPU elementwise engine: in rows mode a plain loop over each row (the compiler vectorises it; Mish and
+// SiLU on float rows use Eigen's SIMD forms from cpu/activation_rows.hpp), otherwise a strided loop; both
+// split across the context's threads.
 #include <algorithm>
 
 #include "fusekit/backend/cpu/context.hpp"
+#include "fusekit/cpu/activation_rows.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/ops/operand.hpp"
 #include "fusekit/ops/tags.hpp"
@@ -21,7 +23,11 @@ struct OpImpl<op::Elementwise, CpuBackend> {
       ctx.parallel_for(layout.rows, std::max<index_t>(1, grain / cols), [&](index_t r0, index_t r1) {
         for (index_t r = r0; r < r1; ++r) {
           O* o = out.data + r * out.row_stride;
-          for (index_t c = 0; c < cols; ++c) apply_at<C>(op, o + c, (in.data + r * in.row_stride + c)...);
+          if constexpr (cpu::has_array_form<Op, O, I...>) {
+            cpu::ArrayForm<Op>::run((in.data + r * in.row_stride)..., o, cols);
+          } else {
+            for (index_t c = 0; c < cols; ++c) apply_at<C>(op, o + c, (in.data + r * in.row_stride + c)...);
+          }
         }
       });
     } else {

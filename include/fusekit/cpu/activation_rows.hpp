@@ -1,0 +1,60 @@
+#pragma once
+// Vectorised CPU forms of the costliest activations for contiguous float rows, written with Eigen's
+// array expressions (SIMD exp and tanh). The CPU elementwise engine uses them in rows mode when the op is
+// one of these functors applied float -> float; every other case runs the scalar functor. The results
+// follow the same limits as the functors (NaN -> NaN, -Inf -> 0, +Inf -> +Inf) and are tested with them.
+#include <type_traits>
+
+#include <Eigen/Core>
+
+#include "fusekit/core/shape.hpp"
+#include "fusekit/ops/activation_functors.hpp"
+
+namespace fusekit::cpu {
+
+template <class Op> struct ArrayForm;  // specialised below; absent = no vectorised form
+
+namespace detail {
+// Runs kernel(x_chunk, y_chunk) over fixed-size chunks (so intermediates live in registers/stack, and
+// each transcendental is evaluated once per element), and the scalar functor on the tail.
+inline constexpr index_t array_chunk = 256;
+using Chunk = Eigen::Array<float, array_chunk, 1>;
+
+template <class Op, class Kernel>
+void by_chunks(const float* in, float* out, index_t n, Kernel kernel) {
+  index_t i = 0;
+  for (; i + array_chunk <= n; i += array_chunk)
+    kernel(Eigen::Map<const Chunk>(in + i), Eigen::Map<Chunk>(out + i));
+  for (; i < n; ++i) out[i] = Op{}(in[i]);
+}
+}  // namespace detail
+
+template <>
+struct ArrayForm<act::Mish> {
+  static void run(const float* in, float* out, index_t n) {
+    detail::by_chunks<act::Mish>(in, out, n, [](const auto& x, auto y) {
+      const detail::Chunk e = x.min(act::detail::linear_above).exp();
+      const detail::Chunk t = e * (e + 2.0f);  // tanh(softplus(x)) = t / (t + 2)
+      y = (x > act::detail::linear_above)
+              .select(x, (x < act::detail::zero_below_exp).select(detail::Chunk::Zero(), x * t / (t + 2.0f)));
+    });
+  }
+};
+
+template <>
+struct ArrayForm<act::Silu> {
+  static void run(const float* in, float* out, index_t n) {
+    detail::by_chunks<act::Silu>(in, out, n, [](const auto& x, auto y) {
+      const detail::Chunk e = (-x).exp();
+      y = (x < act::detail::zero_below_exp).select(detail::Chunk::Zero(), x / (1.0f + e));
+    });
+  }
+};
+
+template <class Op, class O, class... I>
+inline constexpr bool has_array_form = false;
+template <class Op>
+  requires requires { ArrayForm<Op>::run; }
+inline constexpr bool has_array_form<Op, float, const float> = true;
+
+}  // namespace fusekit::cpu
