@@ -22,18 +22,25 @@ struct RowNorm {
         auto value = [&](index_t c) {
           return to_float(p.residual.data ? static_cast<T>(p.residual_out(r, c)) : p.x(r, c));
         };
-        if (p.residual.data)
-          for (index_t c = 0; c < p.cols; ++c)
-            p.residual_out(r, c) = convert<T>(to_float(p.x(r, c)) + to_float(p.residual(r, c)));
-        double mean = 0;
-        if constexpr (kLayer) {
-          for (index_t c = 0; c < p.cols; ++c) mean += value(c);
-          mean /= static_cast<double>(p.cols);
-        }
-        double ss = 0;
+        // pass 1: the residual sum (stored), and the sum (LayerNorm) or sum of squares (RMSNorm)
+        double sum = 0, ss = 0;
         for (index_t c = 0; c < p.cols; ++c) {
-          const double d = value(c) - mean;
-          ss += d * d;
+          float v = to_float(p.x(r, c));
+          if (p.residual.data) {
+            const T s = convert<T>(v + to_float(p.residual(r, c)));
+            p.residual_out(r, c) = s;
+            v = to_float(s);
+          }
+          if constexpr (kLayer) sum += v;
+          else ss += static_cast<double>(v) * v;
+        }
+        double mean = 0;
+        if constexpr (kLayer) {  // pass 2 (LayerNorm): variance from x - mean, no cancellation
+          mean = sum / static_cast<double>(p.cols);
+          for (index_t c = 0; c < p.cols; ++c) {
+            const double d = value(c) - mean;
+            ss += d * d;
+          }
         }
         const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(p.cols) + p.eps));
         const float m = static_cast<float>(mean);
