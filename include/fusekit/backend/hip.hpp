@@ -8,4 +8,5 @@
 #include "fusekit/backend/hip/graph.hpp"
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/backend/hip/stream.hpp"
+#include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/backend/hip/vendor.hpp"

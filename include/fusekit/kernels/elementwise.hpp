@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "fusekit/backend/hip/launch.hpp"
+#include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/ops/operand.hpp"
 #include "fusekit/ops/tags.hpp"
@@ -17,10 +18,7 @@ namespace fusekit {
 
 namespace kernels {
 
-template <class T, int N>
-struct alignas(sizeof(T) * N) Lanes {
-  T v[N];
-};
+using gpu::Vec;
 
 template <class C, class Op, class O, std::size_t R, class... I>
 FUSEKIT_GLOBAL void elementwise_strided(index_t n, Extents<R> shape, Op op, Operand<O, R> out, Operand<I, R>... in) {
@@ -31,7 +29,7 @@ FUSEKIT_GLOBAL void elementwise_strided(index_t n, Extents<R> shape, Op op, Oper
 }
 
 template <class C, int kVec, class Op, class O, class... L>
-FUSEKIT_DEVICE inline void apply_lanes(const Op& op, Lanes<O, kVec>& y, const L&... lanes) {
+FUSEKIT_DEVICE inline void apply_lanes(const Op& op, Vec<O, kVec>& y, const L&... lanes) {
   FUSEKIT_UNROLL
   for (int k = 0; k < kVec; ++k) y.v[k] = convert<O>(op(convert<C>(lanes.v[k])...));
 }
@@ -48,11 +46,11 @@ FUSEKIT_GLOBAL void elementwise_rows(index_t chunks, index_t chunks_per_row, Op 
     // every input's vector is loaded (as an argument) before any is used
     auto load = [&](auto operand) {
       using T = remove_const_t<std::remove_pointer_t<decltype(operand.data)>>;
-      return *reinterpret_cast<const Lanes<T, kVec>*>(operand.data + row * operand.row_stride + col);
+      return *reinterpret_cast<const Vec<T, kVec>*>(operand.data + row * operand.row_stride + col);
     };
-    Lanes<O, kVec> y;
+    Vec<O, kVec> y;
     apply_lanes<C, kVec>(op, y, load(in)...);
-    *reinterpret_cast<Lanes<O, kVec>*>(out.data + row * out.row_stride + col) = y;
+    *reinterpret_cast<Vec<O, kVec>*>(out.data + row * out.row_stride + col) = y;
   }
 }
 

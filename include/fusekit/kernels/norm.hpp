@@ -10,6 +10,7 @@
 
 #include "fusekit/backend/hip/block_reduce.hpp"
 #include "fusekit/backend/hip/launch.hpp"
+#include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/core/convert.hpp"
 #include "fusekit/ops/norm_params.hpp"
@@ -20,10 +21,7 @@ namespace fusekit {
 
 namespace kernels {
 
-template <class T, int N>
-struct alignas(sizeof(T) * N) Vec {
-  T v[N];
-};
+using gpu::Vec;
 
 inline constexpr int norm_block = 256;          // threads of the generic kernel
 inline constexpr int norm_warps_per_block = 4;  // rows per block of the warp-per-row kernel

@@ -1,8 +1,6 @@
 #pragma once
 // Warp and block reductions. Block level maps to the vendor library: CUB under nvcc, rocPRIM under
 // hipcc; warp level uses the vendor shuffle with the target's warp size.
-#include <type_traits>
-
 #include "fusekit/backend/hip/vendor.hpp"
 
 #if FUSEKIT_GPUCC
@@ -25,27 +23,11 @@ FUSEKIT_DEVICE inline float warp_sum(float v) {
   return v;
 }
 
-// N floats reduced together (one block reduction and one set of barriers for several sums, e.g. the
-// sum and sum of squares of a LayerNorm row).
-template <int N>
-struct Floats {
-  float v[N];
-};
-
-template <int N>
-struct PlusFloats {
-  FUSEKIT_HOST_DEVICE Floats<N> operator()(const Floats<N>& a, const Floats<N>& b) const {
-    Floats<N> r;
-    FUSEKIT_UNROLL
-    for (int i = 0; i < N; ++i) r.v[i] = a.v[i] + b.v[i];
-    return r;
-  }
-};
-
-// Sum over a block of kBlock threads; every thread receives the result. Value is float or Floats<N>.
-template <int kBlock, class Value = float>
+// Sum of floats over a block of kBlock threads; every thread receives the result.
+template <int kBlock>
 struct BlockSum {
-  using Plus = std::conditional_t<std::is_same_v<Value, float>, gpu_plus_float, PlusFloats<sizeof(Value) / 4>>;
+  using Value = float;
+  using Plus = gpu_plus_float;
 #if FUSEKIT_VENDOR_CUDA
   using Impl = cub::BlockReduce<Value, kBlock>;
   using Storage = typename Impl::TempStorage;
