@@ -74,6 +74,43 @@ DeviceTensor<T, R> pattern_tensor(hip::Stream& s, const Shape<R>& shape, std::ui
   return to_device(s, h);
 }
 
+// Bench-only functor variants with the vendor's fast intrinsics (__expf, __fdividef): they measure how
+// much of an op's time is arithmetic rather than memory traffic.
+struct MishFast {
+  FUSEKIT_HOST_DEVICE float operator()(float x) const {
+    if (x > 20.f) return x;
+    if (x < -104.f) return -0.f;
+#if FUSEKIT_GPU_COMPILE_PHASE
+    const float e = __expf(x);
+    const float n = e * (e + 2.f);
+    return x * __fdividef(n, n + 2.f);
+#else
+    return act::Mish{}(x);
+#endif
+  }
+};
+struct GeluTanhFast {  // x * sigmoid(2u) == 0.5 x (1 + tanh(u))
+  FUSEKIT_HOST_DEVICE float operator()(float x) const {
+    if (x < -16.f) return -0.f;
+#if FUSEKIT_GPU_COMPILE_PHASE
+    const float u = 1.5957691216057308f * (x + 0.044715f * x * x * x);
+    return __fdividef(x, 1.f + __expf(-u));
+#else
+    return act::GeluTanh{}(x);
+#endif
+  }
+};
+
+// The elementwise rows kernel launched directly with kVec elements per thread (the library uses 8).
+template <int kVec, class Op, class O, class I>
+void rows_kernel(hip::Stream& s, index_t n, const Op& op, O* out, const I* in) {
+  const index_t chunks = n / kVec;
+  Operand<O, 1> o{out, {1}, n};
+  Operand<const I, 1> x{in, {1}, n};
+  hip::launch("bench rows", kernels::elementwise_rows<float, kVec, Op, O, 1, const I>,
+              dim3(static_cast<unsigned>((chunks + 255) / 256)), dim3(256), 0, s, chunks, chunks, op, o, x);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -178,6 +215,21 @@ int main(int argc, char** argv) try {
     bench_op("gelu_tanh*mul [gate|up]", "788x2x16384", "bf16", bytes, sets,
              [&](int i) { gated(s, y[i], gu[i], act::GeluTanh{}); });
   }
+  // A copy of `bytes` (half read, half written) through cudaMemcpyAsync: the ceiling for an op of that size.
+  auto bench_copy_of = [&](const char* what, double bytes) {
+    const auto n = static_cast<index_t>(bytes / 2);
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<uint8_t, 1>> a, b;
+    for (int i = 0; i < sets; ++i) {
+      a.emplace_back(Shape<1>{n}, s);
+      b.emplace_back(Shape<1>{n}, s);
+      FUSEKIT_GPU_CHECK(gpu::memset_async(a.back().data(), 1, static_cast<std::size_t>(n), s.get()));
+    }
+    bench_op("d2d copy of the same bytes", what, "u8", bytes, sets, [&](int i) {
+      FUSEKIT_GPU_CHECK(gpu::memcpy_d2d_async(b[i].data(), a[i].data(), static_cast<std::size_t>(n), s.get()));
+    });
+  };
+  bench_copy_of("768x1152", 2.0 * 768 * 1152 * 2);
   {  // KataGo trunk activation: Mish over [256, 384, 19, 19] NHWC fp16 (dense, so a flat view)
     const index_t n = index_t{256} * 384 * 19 * 19;
     const double bytes = 2.0 * n * 2;
@@ -187,7 +239,82 @@ int main(int argc, char** argv) try {
       x.push_back(pattern_tensor<fusekit::half, 1>(s, {n}, 500 + i));
       y.emplace_back(Shape<1>{n}, s);
     }
-    bench_op("mish", "256x384x19x19", "f16", bytes, sets, [&](int i) { activation(s, y[i], x[i], act::Mish{}); });
+    const std::string shape = "256x384x19x19";
+    bench_op("mish", shape, "f16", bytes, sets, [&](int i) { activation(s, y[i], x[i], act::Mish{}); });
+    bench_op("mish (fast intrinsics)", shape, "f16", bytes, sets, [&](int i) { activation(s, y[i], x[i], MishFast{}); });
+    bench_op("identity (engine copy)", shape, "f16", bytes, sets,
+             [&](int i) { activation(s, y[i], x[i], act::Identity{}); });
+    bench_op("mish (16 per thread)", shape, "f16", bytes, sets,
+             [&](int i) { rows_kernel<16>(s, n, act::Mish{}, y[i].data(), x[i].data()); });
+    bench_op("mish (fast, 16 per thread)", shape, "f16", bytes, sets,
+             [&](int i) { rows_kernel<16>(s, n, MishFast{}, y[i].data(), x[i].data()); });
+    bench_op("identity (16 per thread)", shape, "f16", bytes, sets,
+             [&](int i) { rows_kernel<16>(s, n, act::Identity{}, y[i].data(), x[i].data()); });
+
+    // NormAct + Mish: x * scale[c] + bias[c] -> mish -> * mask[n, h, w], NHWC (the KataGo trunk's fused op)
+    const index_t N = 256, C = 384, H = 19, W = 19;
+    auto scale_c = pattern_tensor<fusekit::half, 1>(s, {C}, 600);
+    auto bias_c = pattern_tensor<fusekit::half, 1>(s, {C}, 601);
+    HostTensor<fusekit::half, 4> hm({N, 1, H, W});
+    for (index_t i = 0; i < hm.numel(); ++i) hm.data()[i] = fusekit::half(i % 7 == 0 ? 0.f : 1.f);
+    auto mask = to_device(s, hm);
+    const double na_bytes = bytes + static_cast<double>(N * H * W * 2 + 4 * C);
+    auto nhwc = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nhwc); };
+    bench_op("norm_act mish (NHWC, mask)", shape, "f16", na_bytes, sets,
+             [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, act::Mish{}); });
+    bench_op("norm_act mish (fast intrinsics)", shape, "f16", na_bytes, sets,
+             [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, MishFast{}); });
+    auto nchw = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nchw); };
+    bench_op("norm_act mish (NCHW, mask)", shape, "f16", na_bytes, sets,
+             [&](int i) { norm_act(s, nchw(y[i]), nchw(x[i]), scale_c, bias_c, mask, act::Mish{}); });
+    DeviceTensor<float, 2> pooled({N, 3 * C}, s);
+    bench_op("global_pool katago (NHWC, mask)", shape, "f16", bytes / 2, sets,
+             [&](int i) { global_pool(s, pooled, nhwc(x[i]), mask, PoolKind::katago); });
+  }
+  {  // GeGLU variants on the same shape as above
+    const index_t rows = 788, n = 16384;
+    const double bytes = 3.0 * rows * n * 2;
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<bfloat16, 2>> gu, y;
+    for (int i = 0; i < sets; ++i) {
+      gu.push_back(pattern_tensor<bfloat16, 2>(s, {rows, 2 * n}, 700 + i));
+      y.emplace_back(Shape<2>{rows, n}, s);
+    }
+    bench_op("gelu_tanh*mul (fast intrinsics)", "788x2x16384", "bf16", bytes, sets,
+             [&](int i) { gated(s, y[i], gu[i], GeluTanhFast{}); });
+    bench_op("identity*mul (engine bound)", "788x2x16384", "bf16", bytes, sets,
+             [&](int i) { gated(s, y[i], gu[i], act::Identity{}); });
+  }
+  {  // Gemma-2B prefix: RoPE on q [788, 8, 256] and k [788, 1, 256], in place; and k, v into a KV cache
+    const index_t T = 788, D = 256;
+    const double bytes = 2.0 * T * 9 * D * 2;
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<bfloat16, 3>> q, k, v, kc, vc;
+    for (int i = 0; i < sets; ++i) {
+      q.push_back(pattern_tensor<bfloat16, 3>(s, {T, 8, D}, 800 + i));
+      k.push_back(pattern_tensor<bfloat16, 3>(s, {T, 1, D}, 850 + i));
+      v.push_back(pattern_tensor<bfloat16, 3>(s, {T, 1, D}, 900 + i));
+      kc.emplace_back(Shape<3>{T, 1, D}, s);
+      vc.emplace_back(Shape<3>{T, 1, D}, s);
+    }
+    HostTensor<std::int64_t, 1> hp({T});
+    for (index_t t = 0; t < T; ++t) hp(t) = t;
+    auto pos = to_device(s, hp);
+    bench_op("rope q+k in place", "788x(8+1)x256", "bf16", bytes, sets, [&](int i) { rope_qk(s, q[i], k[i], pos); });
+    bench_op("rope q, k->cache, v->cache", "788x(8+1+1)x256", "bf16", bytes + 2.0 * T * D * 2, sets,
+             [&](int i) { rope_qkv_to_cache(s, q[i], k[i], v[i], pos, kc[i], vc[i]); });
+    bench_copy_of("788x(8+1)x256", bytes);
+  }
+  {  // attention-score softmax of the Gemma prefix: [8 heads x 788 queries, 788 keys] bf16
+    const index_t rows = 8 * 788, cols = 788;
+    const double bytes = 2.0 * rows * cols * 2;
+    const int sets = sets_for(static_cast<std::size_t>(bytes), dev);
+    std::vector<DeviceTensor<bfloat16, 2>> x, y;
+    for (int i = 0; i < sets; ++i) {
+      x.push_back(pattern_tensor<bfloat16, 2>(s, {rows, cols}, 1000 + i));
+      y.emplace_back(Shape<2>{rows, cols}, s);
+    }
+    bench_op("softmax", "6304x788", "bf16", bytes, sets, [&](int i) { softmax(s, y[i], x[i], {0.0625f}); });
   }
 
   fmt::print("GPU: {} ({}), {} SMs, L2 {} MiB | fusekit built for {} | {} reps, median\n", dev.name, dev.arch,

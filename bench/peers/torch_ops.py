@@ -30,6 +30,27 @@ def mish(x):
     return torch.nn.functional.mish(x)
 
 
+def norm_act_mish(x, scale, bias, mask):
+    # NHWC storage: x [N, H, W, C], per-channel scale/bias over the last axis, mask [N, H, W, 1]
+    return torch.nn.functional.mish(x * scale + bias) * mask
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rope_qk(q, k, cos, sin):
+    # Hugging Face apply_rotary_pos_emb with cos/sin [T, 1, D] precomputed once per forward (not timed);
+    # in place like fusekit's rope_qk
+    q.copy_(q * cos + rotate_half(q) * sin)
+    k.copy_(k * cos + rotate_half(k) * sin)
+
+
+def softmax_scaled(x):
+    return torch.softmax(x.float() * 0.0625, dim=-1).to(x.dtype)
+
+
 def gemma_rmsnorm(x, w, eps: float = 1e-6):
     h = x.float()
     y = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
@@ -118,6 +139,22 @@ def main():
     sets = max(2, min(32, 3 * l2 // (n * 4) + 1))
     mx = [rand(256, 19, 19, 384, dtype=torch.float16) for _ in range(sets)]  # NHWC storage order
     cases.append(("mish", "256x384x19x19", mish, lambda f: (lambda i: f(mx[i])), sets))
+    sc, bc = rand(384, dtype=torch.float16), rand(384, dtype=torch.float16)
+    mk = (torch.arange(256 * 19 * 19, device=dev) % 7 != 0).to(torch.float16).view(256, 19, 19, 1)
+    cases.append(("norm_act mish (NHWC, mask)", "256x384x19x19", norm_act_mish,
+                  lambda f: (lambda i: f(mx[i], sc, bc, mk)), sets))
+    T, D = 788, 256
+    sets = max(2, min(32, 3 * l2 // (T * 9 * D * 4) + 1))
+    qs = [rand(T, 8, D) for _ in range(sets)]
+    ks = [rand(T, 1, D) for _ in range(sets)]
+    inv = 1.0 / (10000.0 ** (torch.arange(0, D, 2, device=dev).float() / D))
+    ang = torch.arange(T, device=dev).float()[:, None] * inv[None, :]
+    emb = torch.cat((ang, ang), dim=-1)
+    cos, sin = emb.cos().to(torch.bfloat16)[:, None, :], emb.sin().to(torch.bfloat16)[:, None, :]
+    cases.append(("rope q+k in place", "788x(8+1)x256", rope_qk, lambda f: (lambda i: f(qs[i], ks[i], cos, sin)), sets))
+    sets = max(2, min(32, 3 * l2 // (6304 * 788 * 4) + 1))
+    sx = [rand(6304, 788) for _ in range(sets)]
+    cases.append(("softmax", "6304x788", softmax_scaled, lambda f: (lambda i: f(sx[i])), sets))
 
     fk = {}
     if args.fusekit_json:
@@ -125,7 +162,7 @@ def main():
             for r in json.load(f)["results"]:
                 fk.setdefault((r["op"], r["shape"]), (r["median_us"], r["graph_us"]))
     hdr = ["eager", "compile", "eager+graph", "compile+graph", "fusekit", "fk+graph", "vs best"]
-    print(f"{'op':<24} {'shape':>13} " + " ".join(f"{h:>13}" for h in hdr))
+    print(f"{'op':<26} {'shape':>15} " + " ".join(f"{h:>13}" for h in hdr))
     for name, shape, fn, bind, sets in cases:
         compiled = torch.compile(fn)
         idx = list(range(sets))
@@ -137,7 +174,7 @@ def main():
             cells += [f"{ours[0]:.2f}", f"{ours[1]:.2f}", f"{min(t) / min(ours):.2f}x"]
         else:
             cells += ["-", "-", "-"]
-        print(f"{name:<24} {shape:>13} " + " ".join(f"{c:>13}" for c in cells))
+        print(f"{name:<26} {shape:>15} " + " ".join(f"{c:>13}" for c in cells))
     print("(us per call, medians; 'vs best' = fastest torch column / fastest fusekit column: > 1 = fusekit faster)")
 
 

@@ -47,6 +47,14 @@
 #define FMT_USE_CONSTEXPR 1
 #endif
 
+// A kernel parameter that device code reads by reference (dynamic indexing into a parameter struct)
+// without a per-thread local copy: __grid_constant__ on CUDA; HIP kernel arguments already behave so.
+#if FUSEKIT_VENDOR_CUDA
+#define FUSEKIT_GRID_CONSTANT __grid_constant__
+#else
+#define FUSEKIT_GRID_CONSTANT
+#endif
+
 #define FUSEKIT_INLINE inline
 #if defined(__CUDACC__) || defined(__clang__)
 #define FUSEKIT_UNROLL _Pragma("unroll")

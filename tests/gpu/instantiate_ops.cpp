@@ -43,7 +43,45 @@ void activations_all(hip::Stream& s) {
   gated(s, y, x, act::GeluTanh{});
 }
 
+template <class T, class W>
+void network_ops_all(hip::Stream& s) {
+  DeviceTensor<T, 4> x({1, 8, 3, 3}, s), m({1, 1, 3, 3}, s);
+  DeviceTensor<W, 1> w({8}, s);
+  norm_act(s, x, x, w, w, m, act::Mish{});
+  norm_act(s, x, x, w, w, act::MishScale8{});
+  norm_act(s, x, x, w, w, m, act::Relu{});
+  norm_act(s, x, x, w, w, act::Identity{});
+  norm_act(s, x, x.view().permute({0, 2, 3, 1}).permute({0, 3, 1, 2}), w, w, m, act::Mish{});
+  DeviceTensor<T, 2> pooled({1, 24}, s);
+  DeviceTensor<float, 2> pooled_f({1, 24}, s);
+  global_pool(s, pooled, x, m, PoolKind::katago);
+  global_pool(s, pooled_f, x, PoolKind::value_head);
+  DeviceTensor<T, 2> logits({2, 8}, s), add_mask({1, 8}, s);
+  DeviceTensor<std::uint8_t, 2> keep({2, 8}, s);
+  DeviceTensor<bool, 2> keep_b({2, 8}, s);
+  softmax(s, logits, logits);
+  softmax(s, logits, logits, add_mask);
+  log_softmax(s, logits, logits, keep);
+  softmax(s, logits, logits, keep_b);
+  DeviceTensor<T, 4> scores({1, 2, 3, 4}, s);
+  DeviceTensor<float, 4> smask({1, 1, 3, 4}, s);
+  softmax(s, scores, scores, smask, {0.5f});
+  DeviceTensor<T, 3> q({2, 2, 8}, s), k({2, 1, 8}, s);
+  DeviceTensor<std::int32_t, 1> p32({2}, s);
+  DeviceTensor<std::int64_t, 1> p64({2}, s);
+  rope(s, q, q, p32);
+  rope_qk(s, q, k, p64, {10000.f, RopeLayout::interleaved});
+  rope_qkv_to_cache(s, q, k, k, p64, k, k);
+  axpby(s, logits, logits, add_mask, 1.0, 0.5);
+  scale(s, logits, logits, 2.0);
+  bias_add(s, logits, logits, w, 1, act::GeluTanh{});
+}
+
 void all(hip::Stream& s) {
+  network_ops_all<float, float>(s);
+  network_ops_all<half, half>(s);
+  network_ops_all<bfloat16, float>(s);
+  network_ops_all<bfloat16, bfloat16>(s);
   activations_all<float>(s);
   activations_all<half>(s);
   activations_all<bfloat16>(s);

@@ -78,6 +78,9 @@ FUSEKIT_HOST_DEVICE inline T from_float(float f) {
   }
 }
 
+// max(a, b) that propagates NaN (fmaxf drops it): a NaN in a reduction must reach its result.
+FUSEKIT_HOST_DEVICE inline float nan_max(float a, float b) { return a > b || a != a ? a : b; }
+
 // Unit roundoff of a storage type (half the distance from 1 to the next value).
 template <class T>
 constexpr double unit_roundoff() {

@@ -13,6 +13,9 @@
 
 namespace fusekit::detail {
 
+// "No tensor" for the optional arguments of the fused ops (residual, bias, mask, ...).
+inline constexpr const std::nullptr_t* none = nullptr;
+
 template <class Ctx, class View>
 constexpr void require_space() {
   static_assert(std::is_same_v<typename View::space, typename Ctx::space>,

@@ -54,6 +54,4 @@ void row_norm(const char* name, Ctx& ctx, const O& o, const X& x, const R* r, co
   OpImpl<Tag, backend_of<Ctx>>::run(ctx, p, choice);
 }
 
-inline constexpr const std::nullptr_t* none = nullptr;
-
 }  // namespace fusekit::detail

@@ -4,4 +4,8 @@ namespace fusekit::op {
 struct Elementwise {};  // fill, copy/cast, add, ... : out = f(in...) with broadcasting
 struct RmsNorm {};      // row RMS normalisation, optional fused residual add
 struct LayerNorm {};    // row mean/variance normalisation with bias, optional fused residual add
+struct NormAct {};      // per-channel scale + bias, activation, board mask (KataGo), NCHW or NHWC
+struct Softmax {};      // softmax / log-softmax over the last axis with optional masks
+struct GlobalPool {};   // KataGo's masked global pooling over H x W
+struct Rope {};         // rotary position embedding, optionally writing into a KV cache
 }  // namespace fusekit::op

@@ -2,6 +2,7 @@
 // Warp and block reductions. Block level maps to the vendor library: CUB under nvcc, rocPRIM under
 // hipcc; warp level uses the vendor shuffle with the target's warp size.
 #include "fusekit/backend/hip/vendor.hpp"
+#include "fusekit/core/dtype.hpp"
 
 #if FUSEKIT_GPUCC
 #if FUSEKIT_VENDOR_CUDA
@@ -15,6 +16,10 @@ namespace fusekit::gpu {
 struct gpu_plus_float {
   FUSEKIT_HOST_DEVICE float operator()(float a, float b) const { return a + b; }
 };
+// max that propagates NaN (fmaxf would drop it): a NaN anywhere in a row must reach the row's result.
+struct gpu_max_float {
+  FUSEKIT_HOST_DEVICE float operator()(float a, float b) const { return nan_max(a, b); }
+};
 
 // Sum over a warp; every lane receives the result.
 FUSEKIT_DEVICE inline float warp_sum(float v) {
@@ -23,11 +28,18 @@ FUSEKIT_DEVICE inline float warp_sum(float v) {
   return v;
 }
 
-// Sum of floats over a block of kBlock threads; every thread receives the result.
-template <int kBlock>
-struct BlockSum {
+// Max over a warp; every lane receives the result.
+FUSEKIT_DEVICE inline float warp_max(float v) {
+  FUSEKIT_UNROLL
+  for (int m = warp_size() / 2; m > 0; m /= 2) v = gpu_max_float{}(v, shfl_xor(v, m));
+  return v;
+}
+
+// Op (sum or max) of floats over a block of kBlock threads; every thread receives the result.
+template <int kBlock, class Op = gpu_plus_float>
+struct BlockAll {
   using Value = float;
-  using Plus = gpu_plus_float;
+  using Plus = Op;
 #if FUSEKIT_VENDOR_CUDA
   using Impl = cub::BlockReduce<Value, kBlock>;
   using Storage = typename Impl::TempStorage;
@@ -54,6 +66,9 @@ struct BlockSum {
     return result[slot];
   }
 };
+
+template <int kBlock> using BlockSum = BlockAll<kBlock, gpu_plus_float>;
+template <int kBlock> using BlockMax = BlockAll<kBlock, gpu_max_float>;
 
 }  // namespace fusekit::gpu
 #endif

@@ -1,0 +1,153 @@
+#pragma once
+// GPU NormAct. Three kernels, picked by the host:
+//  pixel:   NHWC with C % vec == 0 (KataGo's 384/192/128/96/64/48 channels): each thread moves one
+//           16-byte vector of one pixel, with vector loads of scale and bias and one mask value.
+//  flat:    x and out dense in the same order (NCHW or NHWC): each thread moves one 16-byte vector and
+//           walks the (n, c, hw) indices of its elements by increments (no divisions per element).
+//  strided: anything else: one element per thread, indices unravelled.
+#include <cstdint>
+
+#include "fusekit/backend/hip/launch.hpp"
+#include "fusekit/backend/hip/vec.hpp"
+#include "fusekit/core/backend.hpp"
+#include "fusekit/core/convert.hpp"
+#include "fusekit/ops/norm_act_params.hpp"
+#include "fusekit/ops/tags.hpp"
+
+#if FUSEKIT_GPUCC
+namespace fusekit {
+
+namespace kernels {
+
+using gpu::Vec;
+
+template <class T, class W, int kVec, bool kMask, class Act>
+FUSEKIT_GLOBAL void norm_act_pixel(NormActParams<T, W> p, Act f, std::uint32_t chunks, std::uint32_t chunks_per_pixel,
+                                   std::uint32_t hw) {
+  const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= chunks) return;
+  const std::uint32_t pixel = q / chunks_per_pixel;
+  const std::uint32_t c = (q - pixel * chunks_per_pixel) * kVec;
+  const auto x = gpu::load_streaming(reinterpret_cast<const Vec<T, kVec>*>(p.x) + q);
+  const auto s = *reinterpret_cast<const Vec<W, kVec>*>(p.scale + c);
+  const auto b = *reinterpret_cast<const Vec<W, kVec>*>(p.bias + c);
+  float m = 1.f;
+  if constexpr (kMask) {
+    const std::uint32_t n = pixel / hw;
+    const std::uint32_t k = pixel - n * hw;
+    m = to_float(p.mask[n * p.mask_strides[0] + k]);
+  }
+  Vec<T, kVec> y;
+  FUSEKIT_UNROLL
+  for (int i = 0; i < kVec; ++i) {
+    const float v = f(to_float(x.v[i]) * to_float(s.v[i]) + to_float(b.v[i]));
+    y.v[i] = convert<T>(kMask ? v * m : v);
+  }
+  gpu::store_streaming(reinterpret_cast<Vec<T, kVec>*>(p.out) + q, y);
+}
+
+// Memory order: index = (n * mid + j) * inner + i with (mid, inner) = (C, HW) for NCHW, (HW, C) for NHWC.
+template <class T, class W, int kVec, bool kNhwc, bool kMask, class Act>
+FUSEKIT_GLOBAL void norm_act_flat(NormActParams<T, W> p, Act f, std::uint32_t chunks, std::uint32_t hw) {
+  const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= chunks) return;
+  const std::uint32_t C = static_cast<std::uint32_t>(p.shape[1]);
+  const std::uint32_t inner = kNhwc ? C : hw, mid = kNhwc ? hw : C;
+  const std::uint32_t first = q * kVec;
+  std::uint32_t i = first % inner, j = first / inner % mid, n = first / inner / mid;
+  const auto x = gpu::load_streaming(reinterpret_cast<const Vec<T, kVec>*>(p.x) + q);
+  Vec<T, kVec> y;
+  FUSEKIT_UNROLL
+  for (int e = 0; e < kVec; ++e) {
+    const std::uint32_t c = kNhwc ? i : j;
+    const std::uint32_t k = kNhwc ? j : i;  // the cell (h * W + w)
+    float v = f(to_float(x.v[e]) * to_float(p.scale[c * p.scale_stride]) + to_float(p.bias[c * p.bias_stride]));
+    if constexpr (kMask) v *= to_float(p.mask[n * p.mask_strides[0] + k]);
+    y.v[e] = convert<T>(v);
+    if (++i == inner) {
+      i = 0;
+      if (++j == mid) {
+        j = 0;
+        ++n;
+      }
+    }
+  }
+  gpu::store_streaming(reinterpret_cast<Vec<T, kVec>*>(p.out) + q, y);
+}
+
+template <class T, class W, class Act>
+FUSEKIT_GLOBAL void norm_act_strided(NormActParams<T, W> p, Act f, index_t total) {
+  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
+  for (index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += step) {
+    const index_t w = e % p.shape[3], h = e / p.shape[3] % p.shape[2];
+    const index_t c = e / (p.shape[3] * p.shape[2]) % p.shape[1], n = e / (p.shape[3] * p.shape[2] * p.shape[1]);
+    const auto& xs = p.x_strides;
+    const auto& os = p.out_strides;
+    float v = f(to_float(p.x[n * xs[0] + c * xs[1] + h * xs[2] + w * xs[3]]) * to_float(p.scale[c * p.scale_stride]) +
+                to_float(p.bias[c * p.bias_stride]));
+    if (p.mask) v *= to_float(p.mask[n * p.mask_strides[0] + h * p.mask_strides[2] + w * p.mask_strides[3]]);
+    p.out[n * os[0] + c * os[1] + h * os[2] + w * os[3]] = convert<T>(v);
+  }
+}
+
+}  // namespace kernels
+
+template <>
+struct OpImpl<op::NormAct, HipBackend> {
+  template <class T, class W, class Act>
+  static void run(const hip::Stream& s, const NormActParams<T, W>& p, const Act& f) {
+    constexpr int vec = 16 / sizeof(T);
+    constexpr int block = 256;
+    const index_t N = p.shape[0], C = p.shape[1], H = p.shape[2], Wd = p.shape[3];
+    const index_t total = N * C * H * Wd;
+    const Strides<4> nchw = image_strides(p.shape, Layout::nchw), nhwc = image_strides(p.shape, Layout::nhwc);
+    const bool is_nhwc = p.x_strides == nhwc && p.out_strides == nhwc;
+    const bool is_nchw = p.x_strides == nchw && p.out_strides == nchw;
+    // the mask's (h, w) plane dense, so that cell k = h * W + w indexes it
+    const bool mask_plane = !p.mask || (p.mask_strides[3] == 1 && p.mask_strides[2] == Wd);
+    const bool vectors = total % vec == 0 && total < (index_t{1} << 31) && aligned(p.x) && aligned(p.out);
+    const auto hw = static_cast<std::uint32_t>(H * Wd);
+    if ((is_nhwc || is_nchw) && mask_plane && vectors) {
+      const auto chunks = static_cast<std::uint32_t>(total / vec);
+      const dim3 grid((chunks + block - 1) / block);
+      const bool params = p.scale_stride == 1 && p.bias_stride == 1 && aligned_to<W>(p.scale, vec) &&
+                          aligned_to<W>(p.bias, vec);
+      if (is_nhwc && C % vec == 0 && params) {
+        const auto per_pixel = static_cast<std::uint32_t>(C / vec);
+        if (p.mask) hip::launch("norm_act(pixel)", kernels::norm_act_pixel<T, W, vec, true, Act>, grid, dim3(block), 0, s,
+                                p, f, chunks, per_pixel, hw);
+        else hip::launch("norm_act(pixel)", kernels::norm_act_pixel<T, W, vec, false, Act>, grid, dim3(block), 0, s, p, f,
+                         chunks, per_pixel, hw);
+      } else if (is_nhwc) {
+        flat<true>(s, p, f, grid, chunks, hw);
+      } else {
+        flat<false>(s, p, f, grid, chunks, hw);
+      }
+      return;
+    }
+    hip::launch("norm_act(strided)", kernels::norm_act_strided<T, W, Act>, dim3(hip::grid_for(total, block, s.device())),
+                dim3(block), 0, s, p, f, total);
+  }
+
+ private:
+  template <bool kNhwc, class T, class W, class Act>
+  static void flat(const hip::Stream& s, const NormActParams<T, W>& p, const Act& f, dim3 grid, std::uint32_t chunks,
+                   std::uint32_t hw) {
+    constexpr int vec = 16 / sizeof(T);
+    if (p.mask) hip::launch("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, true, Act>, grid, dim3(256), 0, s,
+                            p, f, chunks, hw);
+    else hip::launch("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, false, Act>, grid, dim3(256), 0, s, p,
+                     f, chunks, hw);
+  }
+  template <class U>
+  static bool aligned_to(const U* q, int vec) {
+    return reinterpret_cast<std::uintptr_t>(q) % (sizeof(U) * vec) == 0;
+  }
+  template <class U>
+  static bool aligned(const U* q) {
+    return reinterpret_cast<std::uintptr_t>(q) % 16 == 0;
+  }
+};
+
+}  // namespace fusekit
+#endif
