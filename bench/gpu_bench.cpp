@@ -74,41 +74,19 @@ DeviceTensor<T, R> pattern_tensor(hip::Stream& s, const Shape<R>& shape, std::ui
   return to_device(s, h);
 }
 
-// Bench-only functor variants with the vendor's fast intrinsics (__expf, __fdividef): they measure how
-// much of an op's time is arithmetic rather than memory traffic.
-struct MishFast {
-  FUSEKIT_HOST_DEVICE float operator()(float x) const {
-    if (x > 20.f) return x;
-    if (x < -104.f) return -0.f;
-#if FUSEKIT_GPU_COMPILE_PHASE
-    const float e = __expf(x);
-    const float n = e * (e + 2.f);
-    return x * __fdividef(n, n + 2.f);
-#else
-    return act::Mish{}(x);
-#endif
-  }
-};
-struct GeluTanhFast {  // x * sigmoid(2u) == 0.5 x (1 + tanh(u))
-  FUSEKIT_HOST_DEVICE float operator()(float x) const {
-    if (x < -16.f) return -0.f;
-#if FUSEKIT_GPU_COMPILE_PHASE
-    const float u = 1.5957691216057308f * (x + 0.044715f * x * x * x);
-    return __fdividef(x, 1.f + __expf(-u));
-#else
-    return act::GeluTanh{}(x);
-#endif
-  }
-};
-
-// The elementwise rows kernel launched directly with kVec elements per thread (the library uses 8).
-template <int kVec, class Op, class O, class I>
+// The elementwise rows kernel launched directly with kVec elements per vector and kUnroll vectors per
+// thread (the library's choice is in kernels/elementwise.hpp), for a dense tensor of n elements.
+template <int kVec, int kUnroll, class Op, class O, class I>
 void rows_kernel(hip::Stream& s, index_t n, const Op& op, O* out, const I* in) {
-  const index_t chunks = n / kVec;
-  Operand<O, 1> o{out, {1}, n};
-  Operand<const I, 1> x{in, {1}, n};
-  hip::launch("bench rows", kernels::elementwise_rows<float, kVec, Op, O, 1, const I>,
-              dim3(static_cast<unsigned>((chunks + 255) / 256)), dim3(256), 0, s, chunks, chunks, op, o, x);
+  kernels::launch_rows<float, kVec, kUnroll>(s, n / kVec, n / kVec, op, Operand<O, 1>{out, {1}, n},
+                                              Operand<const I, 1>{in, {1}, n});
+}
+// The same for out = f(gate) * up from one [rows, 2n] tensor.
+template <int vec, class Act, class T>
+void gated_kernel(hip::Stream& s, index_t rows, index_t n, const Act& f, T* out, const T* gu) {
+  kernels::launch_rows<float, vec, 1>(s, rows * n / vec, n / vec, detail::GatedBy<Act>{f},
+                                             Operand<T, 2>{out, {n, 1}, n}, Operand<const T, 2>{gu, {2 * n, 1}, 2 * n},
+                                             Operand<const T, 2>{gu + n, {2 * n, 1}, 2 * n});
 }
 
 }  // namespace
@@ -202,6 +180,8 @@ int main(int argc, char** argv) try {
     auto w = pattern_tensor<bfloat16, 1>(s, {cols}, 300);
     auto b = pattern_tensor<bfloat16, 1>(s, {cols}, 301);
     bench_op("layernorm", "768x1152", "bf16", bytes, sets, [&](int i) { layernorm(s, y[i], x[i], w, b); });
+    bench_op("layernorm (128 threads x 2)", "768x1152", "bf16", bytes, sets,
+             [&](int i) { layernorm(s, y[i], x[i], w, b, {1e-6f, KernelPath::vectorized, 128}); });
   }
   {  // Gemma GeGLU: gelu_tanh(gate) * up from the fused [788, 2 x 16384] projection
     const index_t rows = 788, n = 16384;
@@ -241,15 +221,14 @@ int main(int argc, char** argv) try {
     }
     const std::string shape = "256x384x19x19";
     bench_op("mish", shape, "f16", bytes, sets, [&](int i) { activation(s, y[i], x[i], act::Mish{}); });
-    bench_op("mish (fast intrinsics)", shape, "f16", bytes, sets, [&](int i) { activation(s, y[i], x[i], MishFast{}); });
-    bench_op("identity (engine copy)", shape, "f16", bytes, sets,
-             [&](int i) { activation(s, y[i], x[i], act::Identity{}); });
-    bench_op("mish (16 per thread)", shape, "f16", bytes, sets,
-             [&](int i) { rows_kernel<16>(s, n, act::Mish{}, y[i].data(), x[i].data()); });
-    bench_op("mish (fast, 16 per thread)", shape, "f16", bytes, sets,
-             [&](int i) { rows_kernel<16>(s, n, MishFast{}, y[i].data(), x[i].data()); });
-    bench_op("identity (16 per thread)", shape, "f16", bytes, sets,
-             [&](int i) { rows_kernel<16>(s, n, act::Identity{}, y[i].data(), x[i].data()); });
+    auto variants = [&](const char* name, auto f) {
+      bench_op(fmt::format("{} (8 x 1 per thread)", name).c_str(), shape, "f16", bytes, sets,
+               [&](int i) { rows_kernel<8, 1>(s, n, f, y[i].data(), x[i].data()); });
+      bench_op(fmt::format("{} (16 x 1 per thread)", name).c_str(), shape, "f16", bytes, sets,
+               [&](int i) { rows_kernel<16, 1>(s, n, f, y[i].data(), x[i].data()); });
+    };
+    variants("mish", act::Mish{});
+    variants("identity", act::Identity{});
 
     // NormAct + Mish: x * scale[c] + bias[c] -> mish -> * mask[n, h, w], NHWC (the KataGo trunk's fused op)
     const index_t N = 256, C = 384, H = 19, W = 19;
@@ -262,8 +241,8 @@ int main(int argc, char** argv) try {
     auto nhwc = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nhwc); };
     bench_op("norm_act mish (NHWC, mask)", shape, "f16", na_bytes, sets,
              [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, act::Mish{}); });
-    bench_op("norm_act mish (fast intrinsics)", shape, "f16", na_bytes, sets,
-             [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, MishFast{}); });
+    bench_op("norm_act relu (NHWC, mask)", shape, "f16", na_bytes, sets,
+             [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, act::Relu{}); });
     auto nchw = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nchw); };
     bench_op("norm_act mish (NCHW, mask)", shape, "f16", na_bytes, sets,
              [&](int i) { norm_act(s, nchw(y[i]), nchw(x[i]), scale_c, bias_c, mask, act::Mish{}); });
@@ -280,10 +259,10 @@ int main(int argc, char** argv) try {
       gu.push_back(pattern_tensor<bfloat16, 2>(s, {rows, 2 * n}, 700 + i));
       y.emplace_back(Shape<2>{rows, n}, s);
     }
-    bench_op("gelu_tanh*mul (fast intrinsics)", "788x2x16384", "bf16", bytes, sets,
-             [&](int i) { gated(s, y[i], gu[i], GeluTanhFast{}); });
-    bench_op("identity*mul (engine bound)", "788x2x16384", "bf16", bytes, sets,
-             [&](int i) { gated(s, y[i], gu[i], act::Identity{}); });
+    bench_op("gelu_tanh*mul (8 x 1 per thread)", "788x2x16384", "bf16", bytes, sets,
+             [&](int i) { gated_kernel<8>(s, rows, n, act::GeluTanh{}, y[i].data(), gu[i].data()); });
+    bench_op("identity*mul (8 x 1 per thread)", "788x2x16384", "bf16", bytes, sets,
+             [&](int i) { gated_kernel<8>(s, rows, n, act::Identity{}, y[i].data(), gu[i].data()); });
   }
   {  // Gemma-2B prefix: RoPE on q [788, 8, 256] and k [788, 1, 256], in place; and k, v into a KV cache
     const index_t T = 788, D = 256;
@@ -315,6 +294,7 @@ int main(int argc, char** argv) try {
       y.emplace_back(Shape<2>{rows, cols}, s);
     }
     bench_op("softmax", "6304x788", "bf16", bytes, sets, [&](int i) { softmax(s, y[i], x[i], {0.0625f}); });
+    bench_copy_of("6304x788", bytes);
   }
 
   fmt::print("GPU: {} ({}), {} SMs, L2 {} MiB | fusekit built for {} | {} reps, median\n", dev.name, dev.arch,

@@ -5,11 +5,13 @@
 //            Needs cols % kVec == 0 and every row start aligned to the operand's vector.
 //  strided:  anything else: unravel the row-major index per element (broadcasting = stride 0).
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
 
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/core/backend.hpp"
+#include "fusekit/ops/activation_functors.hpp"
 #include "fusekit/ops/operand.hpp"
 #include "fusekit/ops/tags.hpp"
 
@@ -34,42 +36,85 @@ FUSEKIT_DEVICE inline void apply_lanes(const Op& op, Vec<O, kVec>& y, const L&..
   for (int k = 0; k < kVec; ++k) y.v[k] = convert<O>(op(convert<C>(lanes.v[k])...));
 }
 
-// chunks = rows * cols / kVec; chunk q covers row q / (cols / kVec), columns kVec * (q % (cols / kVec)) ...
-template <class C, int kVec, class Op, class O, std::size_t R, class... I>
-FUSEKIT_GLOBAL void elementwise_rows(index_t chunks, index_t chunks_per_row, Op op, Operand<O, R> out,
-                                     Operand<I, R>... in) {
+// kUnroll vectors per thread and operand, each operand's loads issued before any arithmetic.
+template <class T, int kVec, int kUnroll>
+struct Lanes {
+  Vec<T, kVec> v[kUnroll];
+};
+
+// chunks = rows * cols / kVec; chunk q covers row q / chunks_per_row, columns kVec * (q % chunks_per_row)
+// onwards. Thread t takes chunks t, t + step, ..., (kUnroll of them, step = the grid's thread count), so
+// each load instruction stays fully coalesced. Idx is 32-bit when the chunk count allows (integer
+// division is not free on GPUs).
+template <class C, int kVec, int kUnroll, class Idx, class Op, class O, std::size_t R, class... I>
+FUSEKIT_GLOBAL void elementwise_rows(Idx chunks, Idx chunks_per_row, Op op, Operand<O, R> out, Operand<I, R>... in) {
   using std::remove_const_t;
-  const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
-  for (index_t q = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; q < chunks; q += step) {
-    const index_t row = q / chunks_per_row;
-    const index_t col = (q - row * chunks_per_row) * kVec;
-    // every input's vector is loaded (as an argument) before any is used
-    auto load = [&](auto operand) {
-      using T = remove_const_t<std::remove_pointer_t<decltype(operand.data)>>;
-      return *reinterpret_cast<const Vec<T, kVec>*>(operand.data + row * operand.row_stride + col);
-    };
-    Vec<O, kVec> y;
-    apply_lanes<C, kVec>(op, y, load(in)...);
-    *reinterpret_cast<Vec<O, kVec>*>(out.data + row * out.row_stride + col) = y;
-  }
+  const Idx step = static_cast<Idx>(gridDim.x) * blockDim.x;
+  const Idx q0 = static_cast<Idx>(blockIdx.x) * blockDim.x + threadIdx.x;
+  auto offset = [&](Idx q, index_t row_stride) {
+    const Idx row = q / chunks_per_row;
+    return static_cast<index_t>(row) * row_stride + static_cast<index_t>(q - row * chunks_per_row) * kVec;
+  };
+  auto load = [&](auto operand) {
+    using T = remove_const_t<std::remove_pointer_t<decltype(operand.data)>>;
+    Lanes<T, kVec, kUnroll> l;
+    FUSEKIT_UNROLL
+    for (int u = 0; u < kUnroll; ++u) {
+      const Idx q = q0 + static_cast<Idx>(u) * step;
+      if (q < chunks) l.v[u] = *reinterpret_cast<const Vec<T, kVec>*>(operand.data + offset(q, operand.row_stride));
+    }
+    return l;
+  };
+  // every operand is loaded (as an argument) before the lambda body computes
+  [&](const auto&... lanes) {
+    FUSEKIT_UNROLL
+    for (int u = 0; u < kUnroll; ++u) {
+      const Idx q = q0 + static_cast<Idx>(u) * step;
+      if (q >= chunks) break;
+      Vec<O, kVec> y;
+      apply_lanes<C, kVec>(op, y, lanes.v[u]...);
+      *reinterpret_cast<Vec<O, kVec>*>(out.data + offset(q, out.row_stride)) = y;
+    }
+  }(load(in)...);
+}
+
+// Launches elementwise_rows with kUnroll chunks per thread (32-bit indices when they fit).
+template <class C, int kVec, int kUnroll, class Op, class O, std::size_t R, class... I>
+void launch_rows(const hip::Stream& s, index_t chunks, index_t chunks_per_row, const Op& op, Operand<O, R> out,
+                 Operand<I, R>... in) {
+  constexpr int block = 256;
+  const index_t threads = (chunks + kUnroll - 1) / kUnroll;
+  const dim3 grid(static_cast<unsigned>(std::min<index_t>((threads + block - 1) / block, 0x7fffffff)));
+  if (chunks < (index_t{1} << 31))
+    hip::launch("elementwise(rows)", elementwise_rows<C, kVec, kUnroll, std::uint32_t, Op, O, R, I...>, grid, dim3(block),
+                0, s, static_cast<std::uint32_t>(chunks), static_cast<std::uint32_t>(chunks_per_row), op, out, in...);
+  else
+    hip::launch("elementwise(rows)", elementwise_rows<C, kVec, kUnroll, index_t, Op, O, R, I...>, grid, dim3(block), 0,
+                s, chunks, chunks_per_row, op, out, in...);
 }
 
 }  // namespace kernels
 
 template <>
 struct OpImpl<op::Elementwise, HipBackend> {
-  static constexpr int vec = 8;  // elements per thread in rows mode (16 bytes of 16-bit data)
+  // Elements per thread in rows mode: 8 (16 bytes of 16-bit data), 16 for arithmetic-heavy functors.
+  // One chunk per thread: on H200, 2 or 4 chunks per thread (a grid apart) measured slower for the
+  // two-input gated ops (84% -> 71% of copy bandwidth) and no better for Mish (docs/performance.md).
+  static constexpr int vec = 8;
 
   template <class C, class Op, class O, std::size_t R, class... I>
   static void run(const hip::Stream& s, const Op& op, const Extents<R>& shape, const ElementwiseLayout& layout,
                   Operand<O, R> out, Operand<I, R>... in) {
     constexpr int block = 256;
-    if (layout.rows_mode && layout.cols % vec == 0 && aligned(out) && (aligned(in) && ...)) {
-      const index_t chunks = layout.rows * layout.cols / vec;
-      // One chunk per thread (no grid-stride cap): many independent 16-byte loads in flight per SM.
-      const dim3 grid(static_cast<unsigned>(std::min<index_t>((chunks + block - 1) / block, 0x7fffffff)));
-      hip::launch("elementwise(rows)", kernels::elementwise_rows<C, vec, Op, O, R, I...>, grid, dim3(block), 0, s,
-                  chunks, layout.cols / vec, op, out, in...);
+    if constexpr (act::arithmetic_heavy<Op>()) {
+      constexpr int wide = 2 * vec;
+      if (layout.rows_mode && layout.cols % wide == 0 && aligned<wide>(out) && (aligned<wide>(in) && ...)) {
+        kernels::launch_rows<C, wide, 1>(s, layout.rows * layout.cols / wide, layout.cols / wide, op, out, in...);
+        return;
+      }
+    }
+    if (layout.rows_mode && layout.cols % vec == 0 && aligned<vec>(out) && (aligned<vec>(in) && ...)) {
+      kernels::launch_rows<C, vec, 1>(s, layout.rows * layout.cols / vec, layout.cols / vec, op, out, in...);
       return;
     }
     const index_t n = numel(shape);
@@ -79,9 +124,9 @@ struct OpImpl<op::Elementwise, HipBackend> {
   }
 
  private:
-  template <class T, std::size_t R>
+  template <int kVec, class T, std::size_t R>
   static bool aligned(const Operand<T, R>& o) {
-    return reinterpret_cast<std::uintptr_t>(o.data) % (sizeof(T) * vec) == 0 && o.row_stride % vec == 0;
+    return reinterpret_cast<std::uintptr_t>(o.data) % (sizeof(T) * kVec) == 0 && o.row_stride % kVec == 0;
   }
 };
 

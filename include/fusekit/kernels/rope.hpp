@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "fusekit/backend/hip/launch.hpp"
+#include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/cpu/rope.hpp"
 #include "fusekit/ops/rope_params.hpp"
@@ -13,6 +14,8 @@
 namespace fusekit {
 
 namespace kernels {
+
+using gpu::Vec;
 
 template <class T, class P>
 FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
@@ -28,6 +31,60 @@ FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, 
   rope_apply(p, p.t[i], token, h, j, pos);
 }
 
+// Dense heads (inner stride 1, 16-byte aligned rows, rotary_dim == head_dim, head_dim % 8 == 0): thread
+// t of a head moves 4 pairs: half_split elements [4t, 4t + 4) and [4t + D/2, ...) (8-byte vectors,
+// threads t < D/8), interleaved elements [8t, 8t + 8); a copied tensor moves [8t, 8t + 8).
+template <class T, class P>
+FUSEKIT_GLOBAL void rope_vector(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
+                                std::uint32_t heads_all) {
+  const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
+  if (q >= total) return;
+  const auto per_head = static_cast<std::uint32_t>(p.head_dim / 8);
+  const std::uint32_t t = q % per_head, hg = q / per_head % heads_all, token = q / per_head / heads_all;
+  std::uint32_t h = hg;
+  int i = 0;
+  while (i + 1 < p.count && h >= p.t[i].heads) h -= static_cast<std::uint32_t>(p.t[i++].heads);
+  const RopeTensor<T>& rt = p.t[i];
+  const T* src = rt.src + token * rt.src_strides[0] + h * rt.src_strides[1];
+  T* dst = rt.dst + token * rt.dst_strides[0] + h * rt.dst_strides[1];
+  const float pos = static_cast<float>(p.positions[token * p.position_stride]);
+  auto rotate = [&](float a, float b, std::uint32_t j, float& ya, float& yb) {
+    float sn, cs;
+    rope_sincos(pos * p.inv_freq[j], &sn, &cs);
+    ya = a * cs - b * sn;
+    yb = b * cs + a * sn;
+  };
+  if (rt.rotate && p.layout == RopeLayout::half_split) {
+    const auto half = static_cast<std::uint32_t>(p.head_dim / 2);
+    using V4 = Vec<T, 4>;
+    const V4 a = *reinterpret_cast<const V4*>(src + 4 * t), b = *reinterpret_cast<const V4*>(src + 4 * t + half);
+    V4 ya, yb;
+    FUSEKIT_UNROLL
+    for (int k = 0; k < 4; ++k) {
+      float fa, fb;
+      rotate(to_float(a.v[k]), to_float(b.v[k]), 4 * t + k, fa, fb);
+      ya.v[k] = convert<T>(fa);
+      yb.v[k] = convert<T>(fb);
+    }
+    *reinterpret_cast<V4*>(dst + 4 * t) = ya;
+    *reinterpret_cast<V4*>(dst + 4 * t + half) = yb;
+    return;
+  }
+  using V8 = Vec<T, 8>;
+  const V8 x = *reinterpret_cast<const V8*>(src + 8 * t);
+  V8 y = x;
+  if (rt.rotate) {
+    FUSEKIT_UNROLL
+    for (int k = 0; k < 4; ++k) {
+      float fa, fb;
+      rotate(to_float(x.v[2 * k]), to_float(x.v[2 * k + 1]), 4 * t + k, fa, fb);
+      y.v[2 * k] = convert<T>(fa);
+      y.v[2 * k + 1] = convert<T>(fb);
+    }
+  }
+  *reinterpret_cast<V8*>(dst + 8 * t) = y;
+}
+
 }  // namespace kernels
 
 template <>
@@ -38,9 +95,29 @@ struct OpImpl<op::Rope, HipBackend> {
     for (int i = 0; i < p.count; ++i) heads += p.t[i].heads;
     const index_t total = p.tokens * heads * (p.head_dim / 2);
     FUSEKIT_CHECK(total < (index_t{1} << 32), "rope: {} pairs exceed one launch (2^32)", total);
+    FUSEKIT_CHECK(p.tokens * heads * p.head_dim < (index_t{1} << 31), "rope: {} tokens x {} heads exceed 2^31 elements",
+                  p.tokens, heads);
     constexpr int block = 256;
+    if (vectorizable(p)) {
+      const index_t vectors = p.tokens * heads * (p.head_dim / 8);
+      hip::launch("rope(vector)", kernels::rope_vector<T, P>, dim3(static_cast<unsigned>((vectors + block - 1) / block)),
+                  dim3(block), 0, s, p, static_cast<std::uint32_t>(vectors), static_cast<std::uint32_t>(heads));
+      return;
+    }
     hip::launch("rope", kernels::rope_kernel<T, P>, dim3(static_cast<unsigned>((total + block - 1) / block)), dim3(block),
                 0, s, p, static_cast<std::uint32_t>(total), static_cast<std::uint32_t>(heads));
+  }
+
+ private:
+  template <class T, class P>
+  static bool vectorizable(const RopeParams<T, P>& p) {
+    if (p.rotary_dim != p.head_dim || p.head_dim % 8 != 0) return false;
+    auto dense = [](const T* q, const Strides<3>& st) {
+      return st[2] == 1 && st[0] % 8 == 0 && st[1] % 8 == 0 && reinterpret_cast<std::uintptr_t>(q) % (8 * sizeof(T)) == 0;
+    };
+    for (int i = 0; i < p.count; ++i)
+      if (!dense(p.t[i].src, p.t[i].src_strides) || !dense(p.t[i].dst, p.t[i].dst_strides)) return false;
+    return true;
   }
 };
 

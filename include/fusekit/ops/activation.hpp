@@ -12,6 +12,7 @@ namespace fusekit {
 namespace detail {
 template <class Act>
 struct GatedBy {
+  static constexpr bool arithmetic_heavy = ::fusekit::act::arithmetic_heavy<Act>();
   Act act;
   FUSEKIT_HOST_DEVICE float operator()(float gate, float up) const { return act(gate) * up; }
 };

@@ -11,6 +11,7 @@ namespace fusekit {
 namespace detail {
 template <class Act>
 struct BiasAct {
+  static constexpr bool arithmetic_heavy = ::fusekit::act::arithmetic_heavy<Act>();
   Act act;
   FUSEKIT_HOST_DEVICE float operator()(float x, float b) const { return act(x + b); }
 };
