@@ -97,17 +97,15 @@ struct OpImpl<op::Softmax, HipBackend> {
     FUSEKIT_CHECK(p.rows <= index_t{0x7fffffff}, "softmax: {} rows exceed the GPU grid limit (2^31 - 1)", p.rows);
     const int warp = s.device().warp_size;
     const dim3 rows_grid(static_cast<unsigned>(p.rows));
-    // One warp per row up to 32 values per lane (1024 columns on NVIDIA): no block barriers, and rows
-    // enough in flight (a block per 788-column row was latency-bound on H200: docs/performance.md).
-    if (p.cols <= index_t{32} * warp) {
+    // One warp per row up to 16 values per lane. (Up to 32, so that 788-column attention rows take a warp
+    // instead of a block, measured slower on H200: 45 us against 32 us at 6304x788 bf16.)
+    if (p.cols <= index_t{16} * warp) {
       const dim3 grid(static_cast<unsigned>((p.rows + kernels::softmax_warps_per_block - 1) /
                                             kernels::softmax_warps_per_block));
       const dim3 block(static_cast<unsigned>(warp * kernels::softmax_warps_per_block));
       if (p.cols <= index_t{4} * warp)
         hip::launch("softmax(warp rows)", kernels::softmax_warp_rows<4, T, M, L>, grid, block, 0, s, p);
-      else if (p.cols <= index_t{16} * warp)
-        hip::launch("softmax(warp rows)", kernels::softmax_warp_rows<16, T, M, L>, grid, block, 0, s, p);
-      else hip::launch("softmax(warp rows)", kernels::softmax_warp_rows<32, T, M, L>, grid, block, 0, s, p);
+      else hip::launch("softmax(warp rows)", kernels::softmax_warp_rows<16, T, M, L>, grid, block, 0, s, p);
     } else if (p.cols <= 256 * 8) {
       hip::launch("softmax(block rows)", kernels::softmax_block_rows<256, 8, T, M, L>, rows_grid, dim3(256), 0, s, p);
     } else if (p.cols <= 1024 * 16) {
