@@ -17,18 +17,28 @@ namespace kernels {
 
 using gpu::Vec;
 
+// Thread q's place: work item `item` (of per_head) of head `head` of tensor `tensor`, token `token`.
+struct RopeWork {
+  std::uint32_t item, token, head;
+  int tensor;
+};
+template <class T, class P>
+FUSEKIT_DEVICE inline RopeWork rope_work(const RopeParams<T, P>& p, std::uint32_t q, std::uint32_t per_head,
+                                         std::uint32_t heads_all) {
+  RopeWork w{q % per_head, q / per_head / heads_all, q / per_head % heads_all, 0};
+  while (w.tensor + 1 < p.count && w.head >= p.t[w.tensor].heads)
+    w.head -= static_cast<std::uint32_t>(p.t[w.tensor++].heads);
+  return w;
+}
+
 template <class T, class P>
 FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
                                 std::uint32_t heads_all) {
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
-  const auto pairs = static_cast<std::uint32_t>(p.head_dim / 2);
-  const std::uint32_t j = q % pairs, hg = q / pairs % heads_all, token = q / pairs / heads_all;
-  std::uint32_t h = hg;
-  int i = 0;
-  while (i + 1 < p.count && h >= p.t[i].heads) h -= static_cast<std::uint32_t>(p.t[i++].heads);
-  const float pos = static_cast<float>(p.positions[token * p.position_stride]);
-  rope_apply(p, p.t[i], token, h, j, pos);
+  const RopeWork w = rope_work(p, q, static_cast<std::uint32_t>(p.head_dim / 2), heads_all);
+  const float pos = static_cast<float>(p.positions[w.token * p.position_stride]);
+  rope_apply(p, p.t[w.tensor], w.token, w.head, w.item, pos);
 }
 
 // Dense heads (inner stride 1, 16-byte aligned rows, rotary_dim == head_dim, head_dim % 8 == 0): thread
@@ -39,15 +49,12 @@ FUSEKIT_GLOBAL void rope_vector(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, 
                                 std::uint32_t heads_all) {
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
-  const auto per_head = static_cast<std::uint32_t>(p.head_dim / 8);
-  const std::uint32_t t = q % per_head, hg = q / per_head % heads_all, token = q / per_head / heads_all;
-  std::uint32_t h = hg;
-  int i = 0;
-  while (i + 1 < p.count && h >= p.t[i].heads) h -= static_cast<std::uint32_t>(p.t[i++].heads);
-  const RopeTensor<T>& rt = p.t[i];
-  const T* src = rt.src + token * rt.src_strides[0] + h * rt.src_strides[1];
-  T* dst = rt.dst + token * rt.dst_strides[0] + h * rt.dst_strides[1];
-  const float pos = static_cast<float>(p.positions[token * p.position_stride]);
+  const RopeWork w = rope_work(p, q, static_cast<std::uint32_t>(p.head_dim / 8), heads_all);
+  const std::uint32_t t = w.item;
+  const RopeTensor<T>& rt = p.t[w.tensor];
+  const T* src = rt.src + w.token * rt.src_strides[0] + w.head * rt.src_strides[1];
+  T* dst = rt.dst + w.token * rt.dst_strides[0] + w.head * rt.dst_strides[1];
+  const float pos = static_cast<float>(p.positions[w.token * p.position_stride]);
   auto rotate = [&](float a, float b, std::uint32_t j, float& ya, float& yb) {
     float sn, cs;
     rope_sincos(pos * p.inv_freq[j], &sn, &cs);

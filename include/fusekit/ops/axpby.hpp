@@ -4,7 +4,7 @@
 //                                        broadcast to out's shape, dtypes may differ: the cast is fused)
 //   scale(ctx, out, x, alpha)            out = alpha * x              (scale and cast in one pass)
 // Plain residual adds are add(ctx, out, a, b) (ops/add.hpp) and casts copy(ctx, out, x) (ops/copy.hpp).
-#include "fusekit/ops/elementwise.hpp"
+#include "fusekit/ops/add.hpp"
 
 namespace fusekit {
 
@@ -23,19 +23,11 @@ struct Scale {
 
 template <Context Ctx, TensorLike Out, TensorLike A, TensorLike B>
 void axpby(Ctx& ctx, Out&& out, const A& a, const B& b, double alpha, double beta) {
-  auto o = out.view();
-  auto va = a.view().as_const();
-  auto vb = b.view().as_const();
-  static_assert(decltype(o)::rank == decltype(va)::rank && decltype(o)::rank == decltype(vb)::rank,
-                "axpby: out, a and b must have the same rank (add extent-1 dimensions to broadcast)");
-  static_assert(!std::is_const_v<typename decltype(o)::element_type>, "axpby: the output view is const");
-  detail::require_space<Ctx, decltype(o)>();
-  detail::require_space<Ctx, decltype(va)>();
-  detail::require_space<Ctx, decltype(vb)>();
+  const auto va = a.view().as_const();
+  const auto vb = b.view().as_const();
   using C = common_compute_t<typename decltype(va)::value_type, typename decltype(vb)::value_type>;
-  auto ia = detail::broadcast_to("axpby", "a", va, o.shape());
-  auto ib = detail::broadcast_to("axpby", "b", vb, o.shape());
-  detail::run_elementwise<C>(ctx, detail::Axpby<C>{static_cast<C>(alpha), static_cast<C>(beta)}, o, ia, ib);
+  detail::binary_elementwise<C>("axpby", ctx, out.view(), va, vb,
+                                detail::Axpby<C>{static_cast<C>(alpha), static_cast<C>(beta)});
 }
 
 template <Context Ctx, TensorLike Out, TensorLike X>
