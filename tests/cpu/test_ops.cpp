@@ -2,17 +2,11 @@
 #include <gtest/gtest.h>
 
 #include "../op_cases.hpp"
-#include "fusekit/backend/cpu/context.hpp"
+#include "cpu_context.hpp"
 
 using namespace fusekit;
 using namespace fusekit::test;
 
-namespace {
-cpu::Context& ctx() {
-  static cpu::Context c(2);
-  return c;
-}
-}  // namespace
 
 TEST(CpuOps, Fill) { fill_cases(ctx()); }
 

@@ -3,16 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "../op_cases_nn.hpp"
-#include "fusekit/backend/cpu/context.hpp"
+#include "cpu_context.hpp"
 
 using namespace fusekit;
 using namespace fusekit::test;
 
 namespace {
-cpu::Context& ctx() {
-  static cpu::Context c(2);
-  return c;
-}
 
 // Runs fn, expects a fusekit::Error whose message contains every fragment.
 template <class Fn>

@@ -6,6 +6,7 @@
 // x is a logical (N, C, H, W) view (NCHW, NHWC or any strides); mask (N, 1, H, W) with x's dtype; out a
 // rank-2 [N, 3C] view of any float dtype. fp32 accumulation.
 #include "fusekit/cpu/global_pool.hpp"
+#include "fusekit/ops/board_mask.hpp"
 #include "fusekit/ops/elementwise.hpp"
 #if FUSEKIT_GPUCC
 #include "fusekit/kernels/global_pool.hpp"
@@ -31,10 +32,7 @@ void global_pool_impl(Ctx& ctx, const O& o, const X& x, const M* mask, PoolKind 
     static_assert(M::rank == 4 && std::is_same_v<typename M::value_type, T>,
                   "global_pool: mask must be a rank-4 (N, 1, H, W) view with x's dtype");
     require_space<Ctx, M>();
-    FUSEKIT_CHECK(mask->size(0) == x.size(0) && mask->size(1) == 1 && mask->size(2) == x.size(2) &&
-                      mask->size(3) == x.size(3),
-                  "global_pool: mask has shape {} but x has shape {}: the mask must be (N, 1, H, W) = [{}, 1, {}, {}]",
-                  mask->shape(), x.shape(), x.size(0), x.size(2), x.size(3));
+    check_board_mask("global_pool", *mask, x);
     p.mask = mask->data();
     p.mask_strides = mask->strides();
   }

@@ -9,6 +9,7 @@
 // +-Inf times a zero mask gives NaN, as the multiplication does in KataGo.
 #include "fusekit/cpu/norm_act.hpp"
 #include "fusekit/ops/activation_functors.hpp"
+#include "fusekit/ops/board_mask.hpp"
 #include "fusekit/ops/elementwise.hpp"
 #if FUSEKIT_GPUCC
 #include "fusekit/kernels/norm_act.hpp"
@@ -42,10 +43,7 @@ void norm_act_impl(Ctx& ctx, const O& o, const X& x, const S& scale, const B& bi
     static_assert(M::rank == 4 && std::is_same_v<typename M::value_type, T>,
                   "norm_act: mask must be a rank-4 (N, 1, H, W) view with x's dtype");
     require_space<Ctx, M>();
-    FUSEKIT_CHECK(mask->size(0) == x.size(0) && mask->size(1) == 1 && mask->size(2) == x.size(2) &&
-                      mask->size(3) == x.size(3),
-                  "norm_act: mask has shape {} but x has shape {}: the mask must be (N, 1, H, W) = [{}, 1, {}, {}]",
-                  mask->shape(), x.shape(), x.size(0), x.size(2), x.size(3));
+    check_board_mask("norm_act", *mask, x);
     p.mask = mask->data();
     p.mask_strides = mask->strides();
   }
