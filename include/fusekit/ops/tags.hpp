@@ -7,5 +7,6 @@ struct LayerNorm {};    // row mean/variance normalisation with bias, optional f
 struct NormAct {};      // per-channel scale + bias, activation, board mask (KataGo), NCHW or NHWC
 struct Softmax {};      // softmax / log-softmax over the last axis with optional masks
 struct GlobalPool {};   // KataGo's masked global pooling over H x W
-struct Rope {};         // rotary position embedding, optionally writing into a KV cache
+struct Rope {};
+struct Gemm {};         // C = epilogue(alpha A B + beta C), strided batches         // rotary position embedding, optionally writing into a KV cache
 }  // namespace fusekit::op

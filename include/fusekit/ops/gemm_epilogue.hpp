@@ -1,0 +1,250 @@
+#pragma once
+// GEMM/conv epilogues: small functors composed into a chain that every backend applies to the fp32
+// accumulator of each output element, in order:
+//
+//   v = alpha * acc (+ beta * C)                       (beta only without a gate)
+//   v = stage_1(v, at), stage_2(v, at), ...            stages before a Gate see accumulator columns
+//   out = Gate(v[gate column], v[up column])           optional: halves the width (GeGLU / SwiGLU)
+//   v = stage_k(v, at), ...                            stages after the Gate see output columns
+//   C = convert<O>(v)
+//
+// Stages (namespace epi, built from views so that the front end can check dtype, shape and space):
+//   epi::bias(b)               v + b[col]                       b: fp32 [cols]
+//   epi::scale_bias(s, b)      v * s[col] + b[col]              folded batch norm; fp32 [cols]
+//   epi::activation<Op>()      Op(v)                            any act:: functor
+//   epi::gate<Op>(layout)      Op(gate) * up                    [gate | up] concatenated or interleaved
+//   epi::residual(r)           v + r(row, col)                  r: [M, cols] or [batch, M, cols], C's dtype
+// Per-column vectors are fp32: they are tiny, and loaders convert them once.
+#include <cstddef>
+#include <type_traits>
+
+#include "fusekit/core/convert.hpp"
+#include "fusekit/core/format.hpp"
+#include "fusekit/core/matrix_ref.hpp"
+#include "fusekit/core/tensor_view.hpp"
+#include "fusekit/ops/activation_functors.hpp"
+
+namespace fusekit {
+
+// How the gate and up halves of a gated projection sit in the accumulator's columns.
+//   concatenated: [gate_0 .. gate_{n-1} | up_0 .. up_{n-1}]   (HF checkpoints fused by concatenation)
+//   interleaved:  [gate_0, up_0, gate_1, up_1, ...]
+enum class GateLayout { concatenated, interleaved };
+
+// Where an epilogue stage is applied: batch entry, row, and column (accumulator or output column).
+struct EpiCoord {
+  index_t batch, row, col;
+};
+
+namespace epi {
+
+// A per-column fp32 vector.
+struct ColumnVector {
+  const float* data;
+  index_t stride;
+  index_t size;
+  FUSEKIT_HOST_DEVICE float operator[](index_t c) const { return data[c * stride]; }
+};
+
+template <class Space>
+struct Bias {
+  using space = Space;
+  ColumnVector b;
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return v + b[at.col]; }
+  void check(const char* op, index_t cols, const char* where) const {
+    FUSEKIT_CHECK(b.size == cols, "{}: bias has {} elements but the {} has {} columns", op, b.size, where, cols);
+  }
+};
+
+template <class Space>
+struct ScaleBias {
+  using space = Space;
+  ColumnVector s, b;
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return v * s[at.col] + b[at.col]; }
+  void check(const char* op, index_t cols, const char* where) const {
+    FUSEKIT_CHECK(s.size == cols && b.size == cols,
+                  "{}: scale_bias has scale of {} and bias of {} elements but the {} has {} columns", op, s.size,
+                  b.size, where, cols);
+  }
+};
+
+template <class Op>
+struct Activation {
+  using space = void;  // no tensor
+  Op op;
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord) const { return op(v); }
+  void check(const char*, index_t, const char*) const {}
+};
+
+template <class Op>
+struct Gate {
+  using space = void;
+  Op op;
+  GateLayout layout;
+  FUSEKIT_HOST_DEVICE float combine(float gate, float up) const { return op(gate) * up; }
+};
+
+template <class T, class Space>
+struct Residual {
+  using space = Space;
+  using element = T;
+  MatrixRef<const T> r;
+  index_t batch_stride;
+  index_t batch, rows, cols;  // extents, for the front end's check
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const {
+    return v + to_float(r.data[at.batch * batch_stride + at.row * r.row_stride + at.col * r.col_stride]);
+  }
+  void check(const char* op, index_t cols_here, const char* where) const {
+    FUSEKIT_CHECK(cols == cols_here, "{}: residual has {} columns but the {} has {} columns", op, cols, where,
+                  cols_here);
+  }
+};
+
+template <class S>
+ColumnVector column_vector(const TensorView<const float, 1, S>& v) {
+  return {v.data(), v.stride(0), v.size(0)};
+}
+
+template <class V>
+auto bias(const V& b) {
+  const auto v = b.view().as_const();
+  static_assert(std::is_same_v<typename decltype(v)::value_type, float> && decltype(v)::rank == 1,
+                "epi::bias: the bias must be a rank-1 fp32 [cols] tensor (convert it once at load time)");
+  return Bias<typename decltype(v)::space>{column_vector(v)};
+}
+
+template <class VS, class VB>
+auto scale_bias(const VS& scale, const VB& bias) {
+  const auto s = scale.view().as_const();
+  const auto b = bias.view().as_const();
+  static_assert(std::is_same_v<typename decltype(s)::value_type, float> &&
+                    std::is_same_v<typename decltype(b)::value_type, float> && decltype(s)::rank == 1 &&
+                    decltype(b)::rank == 1,
+                "epi::scale_bias: scale and bias must be rank-1 fp32 [cols] tensors");
+  static_assert(std::is_same_v<typename decltype(s)::space, typename decltype(b)::space>,
+                "epi::scale_bias: scale and bias must live in one memory space");
+  return ScaleBias<typename decltype(s)::space>{column_vector(s), column_vector(b)};
+}
+
+template <class Op>
+Activation<Op> activation(Op op = {}) {
+  return {op};
+}
+
+template <class Op>
+Gate<Op> gate(GateLayout layout, Op op = {}) {
+  return {op, layout};
+}
+
+// r: [M, cols] (shared by every batch entry) or [batch, M, cols].
+template <class V>
+auto residual(const V& r) {
+  const auto v = r.view().as_const();
+  using VT = decltype(v);
+  using T = typename VT::value_type;
+  static_assert(FloatStorage<T>, "epi::residual: the residual must be f32, f16 or bf16");
+  static_assert(VT::rank == 2 || VT::rank == 3, "epi::residual: the residual must be [M, cols] or [batch, M, cols]");
+  constexpr std::size_t R = VT::rank;
+  return Residual<T, typename VT::space>{{v.data(), v.stride(R - 2), v.stride(R - 1)},
+                                         R == 3 ? v.stride(0) : 0,
+                                         R == 3 ? v.size(0) : 1,
+                                         v.size(R - 2),
+                                         v.size(R - 1)};
+}
+
+template <class S> inline constexpr bool is_gate = false;
+template <class Op> inline constexpr bool is_gate<Gate<Op>> = true;
+
+}  // namespace epi
+
+// The chain of stages, stored in a tiny tuple that device code can index without std::tuple.
+template <class... S>
+struct EpiChain;
+template <>
+struct EpiChain<> {};
+template <class H, class... R>
+struct EpiChain<H, R...> {
+  H head;
+  EpiChain<R...> tail;
+};
+
+template <class... S>
+struct Epilogue {
+  static constexpr std::size_t count = sizeof...(S);
+  static constexpr int gate_index = [] {
+    constexpr bool g[] = {epi::is_gate<S>..., false};
+    for (std::size_t i = 0; i < sizeof...(S); ++i)
+      if (g[i]) return static_cast<int>(i);
+    return -1;
+  }();
+  static constexpr bool gated = gate_index >= 0;
+  static_assert(((epi::is_gate<S> ? 1 : 0) + ... + 0) <= 1, "fusekit epilogue: at most one epi::gate per epilogue");
+
+  EpiChain<S...> stages;
+
+  // Stages [0, gate) (all of them without a gate), at accumulator column at.col.
+  FUSEKIT_HOST_DEVICE float pre(float v, EpiCoord at) const {
+    return apply<0, 0, gated ? gate_index : static_cast<int>(count)>(stages, v, at);
+  }
+  // Stages after the gate, at output column at.col.
+  FUSEKIT_HOST_DEVICE float post(float v, EpiCoord at) const {
+    if constexpr (gated) return apply<0, gate_index + 1, static_cast<int>(count)>(stages, v, at);
+    else return v;
+  }
+  FUSEKIT_HOST_DEVICE float combine(float gate, float up) const {
+    if constexpr (gated) return stage<gate_index>(stages).combine(gate, up);
+    else return gate;
+  }
+  FUSEKIT_HOST_DEVICE GateLayout gate_layout() const {
+    if constexpr (gated) return stage<gate_index>(stages).layout;
+    else return GateLayout::concatenated;
+  }
+
+  template <int I, class C>
+  FUSEKIT_HOST_DEVICE static const auto& stage(const C& c) {
+    if constexpr (I == 0) return c.head;
+    else return stage<I - 1>(c.tail);
+  }
+
+  // Visits every stage on the host (front-end checks): fn(stage, index).
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    visit<0>(stages, fn);
+  }
+
+ private:
+  // Applies the stages with index in [Begin, End); I is the index of c's head in the whole chain.
+  template <int I, int Begin, int End, class C>
+  FUSEKIT_HOST_DEVICE static float apply(const C& c, float v, EpiCoord at) {
+    if constexpr (I >= End || std::is_same_v<C, EpiChain<>>) {
+      return v;
+    } else {
+      if constexpr (I >= Begin && !epi::is_gate<std::remove_cvref_t<decltype(c.head)>>) v = c.head(v, at);
+      return apply<I + 1, Begin, End>(c.tail, v, at);
+    }
+  }
+  template <int I, class C, class Fn>
+  static void visit(const C& c, Fn& fn) {
+    if constexpr (!std::is_same_v<C, EpiChain<>>) {
+      fn(c.head, I);
+      visit<I + 1>(c.tail, fn);
+    }
+  }
+};
+
+namespace detail {
+template <class C, class H, class... R>
+void assign_chain(C& c, const H& h, const R&... r) {
+  c.head = h;
+  if constexpr (sizeof...(R) > 0) assign_chain(c.tail, r...);
+}
+}  // namespace detail
+
+template <class... S>
+Epilogue<S...> make_epilogue(const S&... s) {
+  Epilogue<S...> e{};
+  if constexpr (sizeof...(S) > 0) detail::assign_chain(e.stages, s...);
+  return e;
+}
+
+}  // namespace fusekit

@@ -1,0 +1,69 @@
+#pragma once
+// What a GEMM launch needs, shared by the front end (ops/gemm.hpp) and the backends (cpu/gemm.hpp,
+// kernels/gemm.hpp):  C[b] = epilogue(alpha * A[b] B[b] + beta * C[b]),  A: [M, K], B: [K, N].
+// Operands are strided matrices (any row and column stride, so op(A) = A^T is a permuted view) with a
+// batch stride (0 broadcasts one matrix to every batch entry).
+#include "fusekit/core/matrix_ref.hpp"
+#include "fusekit/ops/gemm_epilogue.hpp"
+
+namespace fusekit {
+
+// Which GPU kernel runs: the policy's choice, the matrix-core (MMA) kernel, or the SIMT kernel that runs
+// everywhere (fp32, any strides, AMD until its matrix-core atoms can be run).
+enum class GemmPath { automatic, mma, simt };
+
+struct GemmOptions {
+  float alpha = 1.f;
+  float beta = 0.f;  // beta = 0: C is not read (NaN in C does not propagate), as in BLAS
+  GemmPath path = GemmPath::automatic;
+  int tile = -1;  // GPU tile configuration index (kernels/gemm_policy.hpp); -1: the policy's choice
+};
+
+// One strided matrix of a batch: element (b, r, c) at data[b * batch_stride + r * row_stride + c * col_stride].
+template <class T>
+struct GemmOperand {
+  T* data;
+  index_t row_stride, col_stride, batch_stride;
+
+  FUSEKIT_HOST_DEVICE T* at(index_t b, index_t r, index_t c) const {
+    return data + b * batch_stride + r * row_stride + c * col_stride;
+  }
+};
+
+// n: accumulator columns (B's columns); n_out: C's columns (n, or n / 2 behind a gate).
+template <class T, class O, class Epi>
+struct GemmParams {
+  GemmOperand<const T> a;  // [batch, M, K]
+  GemmOperand<const T> b;  // [batch, K, N]
+  GemmOperand<O> c;        // [batch, M, n_out]
+  index_t batch, m, n, k, n_out;
+  float alpha, beta;
+  Epi epi;
+
+  // Accumulator column of output column j's gate and up values (gated epilogues).
+  FUSEKIT_HOST_DEVICE index_t gate_col(index_t j, GateLayout layout) const {
+    return layout == GateLayout::interleaved ? 2 * j : j;
+  }
+  FUSEKIT_HOST_DEVICE index_t up_col(index_t j, GateLayout layout) const {
+    return layout == GateLayout::interleaved ? 2 * j + 1 : j + n_out;
+  }
+
+  // The value stored at output element (bi, r, j), given acc(col) = the accumulator at column col of
+  // row r. Every backend ends in this function, so they agree on the order of operations.
+  template <class Acc>
+  FUSEKIT_HOST_DEVICE float output(const Acc& acc, index_t bi, index_t r, index_t j) const {
+    if constexpr (Epi::gated) {
+      const GateLayout layout = epi.gate_layout();
+      const index_t gc = gate_col(j, layout), uc = up_col(j, layout);
+      const float g = epi.pre(alpha * acc(gc), {bi, r, gc});
+      const float u = epi.pre(alpha * acc(uc), {bi, r, uc});
+      return epi.post(epi.combine(g, u), {bi, r, j});
+    } else {
+      float v = alpha * acc(j);
+      if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
+      return epi.pre(v, {bi, r, j});
+    }
+  }
+};
+
+}  // namespace fusekit

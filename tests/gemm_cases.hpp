@@ -1,0 +1,222 @@
+#pragma once
+// GEMM cases shared by the CPU and GPU tests: fresh random operands in [-1, 1] in every storage order
+// (row-major, transposed views, strided column ranges of wider tensors, batches and broadcast weights),
+// poisoned outputs, a float64 reference product, and every epilogue stage applied in double from its
+// definition.
+#include <functional>
+
+#include "op_cases_nn.hpp"
+#include "fusekit/ops/gemm.hpp"
+#include "fusekit/reference/gemm.hpp"
+
+namespace fusekit::test {
+
+// How an operand is stored: dense in its logical order, as the transpose of a dense tensor (column-major
+// A; B = transposed(W) for a [N, K] weight), or as a column range of a wider dense tensor (row stride >
+// cols, as q/k/v columns of a fused projection).
+enum class Storage { dense, transposed, wide };
+
+struct GemmCase {
+  index_t batch, m, n, k;
+  Storage a = Storage::dense, b = Storage::transposed;
+  bool batched_a = false, batched_b = false;  // rank-3 operands (else shared by every batch entry)
+  int tile = -1;
+  GemmPath path = GemmPath::automatic;
+};
+
+inline std::string describe(const GemmCase& g) {
+  auto st = [](Storage s) { return s == Storage::dense ? "dense" : s == Storage::transposed ? "T" : "wide"; };
+  return fmt::format("batch {} M {} N {} K {} a {}{} b {}{} path {} tile {}", g.batch, g.m, g.n, g.k, st(g.a),
+                     g.batched_a ? "[b]" : "", st(g.b), g.batched_b ? "[b]" : "", static_cast<int>(g.path), g.tile);
+}
+
+// Host memory for a logical [batch?, rows, cols] operand in the given storage; returns the memory and
+// (through the callback) the logical view of it.
+template <class T>
+struct StoredOperand {
+  HostTensor<T, 3> memory;
+  Storage storage;
+  index_t rows, cols;
+
+  StoredOperand(index_t batch, index_t r, index_t c, Storage s, std::uint64_t salt)
+      : memory(random_tensor<T, 3>(s == Storage::transposed ? Shape<3>{batch, c, r}
+                                   : s == Storage::wide     ? Shape<3>{batch, r, c + 24}
+                                                            : Shape<3>{batch, r, c},
+                                   salt, -1.0, 1.0)),
+        storage(s), rows(r), cols(c) {}
+
+  // The logical [batch, rows, cols] view over `mem` (host or device memory of the same layout).
+  template <class V>
+  auto logical(const V& mem) const {
+    if (storage == Storage::transposed) return mem.permute({0, 2, 1});
+    if (storage == Storage::wide) return mem.slice(2, 8, 8 + cols);  // offset by 16 bytes in bf16
+    return mem;
+  }
+};
+
+// Batch entry 0 of a rank-3 view, as a rank-2 view.
+template <class T, class S>
+TensorView<T, 2, S> matrix_of(const TensorView<T, 3, S>& v) {
+  return TensorView<T, 2, S>(v.data(), {v.size(1), v.size(2)}, {v.stride(1), v.stride(2)});
+}
+
+// The double reference of one output element, given the reference product `acc` [batch, M, N] and
+// the output element's coordinates: per epilogue.
+using RefEpilogue = std::function<double(const HostTensor<double, 3>& acc, index_t b, index_t r, index_t j)>;
+
+template <class Ctx, class T, class O, class MakeEpi>
+void gemm_case(Ctx& ctx, const GemmCase& g, index_t n_out, const MakeEpi& make_epi, const RefEpilogue& ref,
+               std::uint64_t salt, double beta = 0.0, double alpha = 1.0) {
+  using B = Backend<Ctx>;
+  SCOPED_TRACE(describe(g) + fmt::format(" {} -> {}", dtype_of<T>, dtype_of<O>));
+  StoredOperand<T> a(g.batched_a ? g.batch : 1, g.m, g.k, g.a, salt);
+  StoredOperand<T> b(g.batched_b ? g.batch : 1, g.k, g.n, g.b, salt + 1);
+  auto da = B::upload(ctx, a.memory);
+  auto db = B::upload(ctx, b.memory);
+  const auto av = a.logical(a.memory.view());
+  const auto bv = b.logical(b.memory.view());
+  const auto dav = a.logical(da.view());
+  const auto dbv = b.logical(db.view());
+  auto c_init = random_tensor<O, 3>({g.batch, g.m, n_out}, salt + 2, -1.0, 1.0);
+  auto c = beta != 0.0 ? B::upload(ctx, c_init) : B::template poisoned<O, 3>(ctx, {g.batch, g.m, n_out});
+  // Rank-2 views for shared operands, rank-3 for batched ones.
+  auto drop = [](const auto& v3) { return matrix_of(v3); };
+  const GemmOptions opt{static_cast<float>(alpha), static_cast<float>(beta), g.path, g.tile};
+  const auto epi = make_epi();
+  if (!g.batched_a && !g.batched_b && g.batch == 1) {
+    auto c2 = drop(c.view());
+    gemm(ctx, c2, drop(dav), drop(dbv), epi, opt);
+  } else if (g.batched_a && g.batched_b) {
+    gemm(ctx, c, dav, dbv, epi, opt);
+  } else if (g.batched_a) {
+    gemm(ctx, c, dav, drop(dbv), epi, opt);
+  } else {
+    gemm(ctx, c, drop(dav), dbv, epi, opt);
+  }
+  auto got = B::download(ctx, c);
+
+  HostTensor<double, 3> acc;
+  if (g.batched_a && g.batched_b) acc = reference::gemm<T, 3, 3>(av.as_const(), bv.as_const(), g.batch, alpha);
+  else if (g.batched_a) acc = reference::gemm<T, 3, 2>(av.as_const(), drop(bv).as_const(), g.batch, alpha);
+  else if (g.batched_b) acc = reference::gemm<T, 2, 3>(drop(av).as_const(), bv.as_const(), g.batch, alpha);
+  else acc = reference::gemm<T, 2, 2>(drop(av).as_const(), drop(bv).as_const(), g.batch, alpha);
+  HostTensor<double, 3> expect(Shape<3>{g.batch, g.m, n_out});
+  for (index_t bi = 0; bi < g.batch; ++bi)
+    for (index_t r = 0; r < g.m; ++r)
+      for (index_t j = 0; j < n_out; ++j) {
+        double v = ref(acc, bi, r, j);
+        if (beta != 0.0) v += beta * static_cast<double>(c_init(bi, r, j));
+        expect(bi, r, j) = v;
+      }
+  // fp32 accumulation of k products of values in [-1, 1], a few epilogue roundings, one rounding into O.
+  auto tol = reference::tolerance_for<O>();
+  tol.rtol = std::max(tol.rtol, 2e-5);
+  tol.atol = std::max(tol.atol, 4e-6 * std::sqrt(static_cast<double>(std::max<index_t>(g.k, 1))) * 4);
+  EXPECT_TRUE(matches(got.view(), expect.view(), tol, "gemm"));
+}
+
+// -------- epilogue references (double, from the definitions in ops/gemm_epilogue.hpp) --------
+
+inline double acc_at(const HostTensor<double, 3>& acc, index_t b, index_t r, index_t c) {
+  return acc.view()(b, r, c);
+}
+
+template <bool kHalfTypes, class Ctx>
+void gemm_plain_cases(Ctx& ctx, std::vector<GemmCase> cases) {
+  std::uint64_t salt = 4000;
+  const RefEpilogue plain = [](const auto& acc, index_t b, index_t r, index_t j) { return acc_at(acc, b, r, j); };
+  auto none = [] { return Epilogue<>{}; };
+  for (const auto& g : cases) {
+    gemm_case<Ctx, float, float>(ctx, g, g.n, none, plain, salt++);
+    if constexpr (kHalfTypes) {
+      gemm_case<Ctx, bfloat16, bfloat16>(ctx, g, g.n, none, plain, salt++);
+      gemm_case<Ctx, half, half>(ctx, g, g.n, none, plain, salt++);
+    }
+  }
+}
+
+// Every epilogue stage on one problem shape (N even): alpha/beta, bias + GELU-tanh, folded batch norm +
+// Mish + residual, and both gate layouts with stages before and after the gate.
+template <class Ctx, class T, class O>
+void gemm_epilogue_cases(Ctx& ctx, GemmCase g, std::uint64_t salt) {
+  using B = Backend<Ctx>;
+  namespace ra = reference::act;
+  const index_t n = g.n, h = g.n / 2;
+  auto bias_h = random_tensor<float, 1>({n}, salt + 10, -1.0, 1.0);
+  auto scale_h = random_tensor<float, 1>({n}, salt + 11, 0.5, 1.5);
+  auto res_h = random_tensor<O, 3>({g.batch, g.m, n}, salt + 12, -1.0, 1.0);
+  auto res_gate_h = random_tensor<O, 2>({g.m, h}, salt + 13, -1.0, 1.0);
+  auto bias = B::upload(ctx, bias_h);
+  auto scale = B::upload(ctx, scale_h);
+  auto res = B::upload(ctx, res_h);
+  auto res_gate = B::upload(ctx, res_gate_h);
+  const auto bv = bias.view().as_const();
+  const auto sv = scale.view().as_const();
+  const auto rv = res.view().as_const();
+  const auto rgv = res_gate.view().as_const();
+  auto bias_at = [&](index_t c) { return static_cast<double>(bias_h(c)); };
+
+  // C = 0.5 A B - 1.25 C
+  gemm_case<Ctx, T, O>(
+      ctx, g, n, [] { return Epilogue<>{}; },
+      [](const auto& acc, index_t b, index_t r, index_t j) { return acc_at(acc, b, r, j); }, salt, -1.25, 0.5);
+  // GELU-tanh(A B + bias)
+  gemm_case<Ctx, T, O>(
+      ctx, g, n, [&] { return make_epilogue(epi::bias(bv), epi::activation<act::GeluTanh>()); },
+      [&](const auto& acc, index_t b, index_t r, index_t j) { return ra::gelu_tanh(acc_at(acc, b, r, j) + bias_at(j)); },
+      salt + 1);
+  // Mish(A B * scale + bias) + residual
+  gemm_case<Ctx, T, O>(
+      ctx, g, n, [&] { return make_epilogue(epi::scale_bias(sv, bv), epi::activation<act::Mish>(), epi::residual(rv)); },
+      [&](const auto& acc, index_t b, index_t r, index_t j) {
+        return ra::mish(acc_at(acc, b, r, j) * static_cast<double>(scale_h(j)) + bias_at(j)) +
+               static_cast<double>(res_h(b, r, j));
+      },
+      salt + 2);
+  // GeGLU, concatenated [gate | up], then a residual of the output's width
+  gemm_case<Ctx, T, O>(
+      ctx, g, h,
+      [&] { return make_epilogue(epi::gate<act::GeluTanh>(GateLayout::concatenated), epi::residual(rgv)); },
+      [&](const auto& acc, index_t b, index_t r, index_t j) {
+        return ra::gelu_tanh(acc_at(acc, b, r, j)) * acc_at(acc, b, r, j + h) + static_cast<double>(res_gate_h(r, j));
+      },
+      salt + 3);
+  // SwiGLU, interleaved [g0, u0, g1, u1, ...], bias before the gate
+  gemm_case<Ctx, T, O>(
+      ctx, g, h, [&] { return make_epilogue(epi::bias(bv), epi::gate<act::Silu>(GateLayout::interleaved)); },
+      [&](const auto& acc, index_t b, index_t r, index_t j) {
+        return ra::silu(acc_at(acc, b, r, 2 * j) + bias_at(2 * j)) * (acc_at(acc, b, r, 2 * j + 1) + bias_at(2 * j + 1));
+      },
+      salt + 4);
+}
+
+// Wrong shapes, dtypes of epilogue tensors and aliasing fail with a message naming the shapes.
+template <class Ctx>
+void gemm_bad_input_cases(Ctx& ctx) {
+  using B = Backend<Ctx>;
+  auto a = B::upload(ctx, random_tensor<float, 2>({5, 7}, 1));
+  auto b = B::upload(ctx, random_tensor<float, 2>({6, 3}, 2));
+  auto b_ok = B::upload(ctx, random_tensor<float, 2>({7, 4}, 3));
+  auto c = B::template poisoned<float, 2>(ctx, {5, 3});
+  auto c4 = B::template poisoned<float, 2>(ctx, {5, 4});
+  auto c2 = B::template poisoned<float, 2>(ctx, {5, 2});
+  auto bias3 = B::upload(ctx, random_tensor<float, 1>({3}, 4));
+  auto expect_error = [](auto&& fn, const std::string& needle) {
+    try {
+      fn();
+      ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error([&] { gemm(ctx, c, a, b); }, "inner dimensions differ: a [5, 7]");
+  expect_error([&] { gemm(ctx, c, a, b_ok); }, "c must be [5, 4]");
+  expect_error([&] { gemm(ctx, c4, a, b_ok, make_epilogue(epi::bias(bias3))); }, "bias has 3 elements");
+  expect_error([&] { gemm(ctx, c4, a, b_ok, make_epilogue(epi::gate<act::Silu>(GateLayout::concatenated))); },
+               "c must be [5, 2]");
+  expect_error([&] { gemm(ctx, c2, a, b_ok, make_epilogue(epi::gate<act::Silu>(GateLayout::concatenated)), {1.f, 1.f}); },
+               "beta must be 0");
+  expect_error([&] { gemm(ctx, a.view().slice(1, 0, 4), a.view().slice(1, 0, 7), b_ok); }, "overlaps");
+}
+
+}  // namespace fusekit::test
