@@ -1,7 +1,7 @@
 // One GPU benchmark executable for fusekit's ops. Device events around every repetition, warm-up, the
 // median of many repetitions, inputs rotated across sets larger than L2 so the cache does not flatter,
 // and the device-to-device copy bandwidth measured in the same run as the yardstick.
-//   fusekit_gpu_bench [--json FILE] [--reps N]
+//   fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm]
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -18,6 +18,7 @@ struct Result {
   std::string name, shape, dtype;
   double median_us, min_us, graph_us, gbps, pct_copy;  // GB/s and % of copy from the faster launch mode
   double bytes;
+  double tflops = 0;  // compute-bound ops (GEMM): TFLOP/s from the faster launch mode
 };
 
 struct Timing {
@@ -91,14 +92,17 @@ void gated_kernel(hip::Stream& s, index_t rows, index_t n, const Act& f, T* out,
 
 }  // namespace
 
+#include "gemm_bench.hpp"
+
 int main(int argc, char** argv) try {
-  std::string json;
+  std::string json, only;
   int reps = 50;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
-    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N])", a);
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm])", a);
   }
   if (hip::device_count() == 0) fail("no GPU visible");
   hip::Stream s;
@@ -117,6 +121,7 @@ int main(int argc, char** argv) try {
     results.push_back({"d2d copy", "1 GiB", "u8", t.median_us, t.min_us, t.graph_us, copy_gbps, 100.0, 2.0 * n});
   }
 
+  if (only.empty() || only == "ops") {
   // The same bytes as the RMSNorm benchmark (51.6 MB read + 51.6 MB written) through a copy: what a
   // memory-bound op of this size can reach, ramp-up and tail included.
   {
@@ -297,13 +302,16 @@ int main(int argc, char** argv) try {
     bench_copy_of("6304x788", bytes);
   }
 
+  }
+  if (only.empty() || only == "gemm") bench_gemms(s, reps, copy_gbps, results);
+
   fmt::print("GPU: {} ({}), {} SMs, L2 {} MiB | fusekit built for {} | {} reps, median\n", dev.name, dev.arch,
              dev.multiprocessors, dev.l2_bytes >> 20, gpu_vendor_name(), reps);
-  fmt::print("{:<36} {:>10} {:>5} {:>10} {:>8} {:>9} {:>7} {:>7}\n", "op", "shape", "dtype", "stream us", "min us",
-             "graph us", "GB/s", "% copy");
+  fmt::print("{:<36} {:>18} {:>5} {:>10} {:>8} {:>9} {:>7} {:>7} {:>7}\n", "op", "shape", "dtype", "stream us",
+             "min us", "graph us", "GB/s", "% copy", "TFLOP/s");
   for (const auto& r : results)
-    fmt::print("{:<36} {:>10} {:>5} {:>10.2f} {:>8.2f} {:>9.2f} {:>7.0f} {:>6.1f}%\n", r.name, r.shape, r.dtype,
-               r.median_us, r.min_us, r.graph_us, r.gbps, r.pct_copy);
+    fmt::print("{:<36} {:>18} {:>5} {:>10.2f} {:>8.2f} {:>9.2f} {:>7.0f} {:>6.1f}% {:>7.1f}\n", r.name, r.shape,
+               r.dtype, r.median_us, r.min_us, r.graph_us, r.gbps, r.pct_copy, r.tflops);
   fmt::print("(stream us: calls launched one by one; graph us: the same calls replayed from a CUDA/HIP graph;\n"
              " GB/s and % copy use the faster of the two, against the 1 GiB copy's faster one)\n");
   if (!json.empty()) {
@@ -314,8 +322,8 @@ int main(int argc, char** argv) try {
     for (std::size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
       fmt::print(f, "  {{\"op\": \"{}\", \"shape\": \"{}\", \"dtype\": \"{}\", \"median_us\": {:.3f}, \"min_us\": {:.3f}, "
-                 "\"graph_us\": {:.3f}, \"gbps\": {:.1f}, \"pct_copy\": {:.1f}}}{}\n",
-                 r.name, r.shape, r.dtype, r.median_us, r.min_us, r.graph_us, r.gbps, r.pct_copy,
+                 "\"graph_us\": {:.3f}, \"gbps\": {:.1f}, \"pct_copy\": {:.1f}, \"tflops\": {:.1f}}}{}\n",
+                 r.name, r.shape, r.dtype, r.median_us, r.min_us, r.graph_us, r.gbps, r.pct_copy, r.tflops,
                  i + 1 < results.size() ? "," : "");
     }
     fmt::print(f, "]}}\n");

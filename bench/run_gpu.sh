@@ -3,6 +3,7 @@
 # the GPU benchmark and the PyTorch peer in the same session. Logs and tables go to $OUT (or ./out).
 #   bash bench/run_gpu.sh                  (needs .deps from ../shared/tools/stage-gpu-deps)
 #   FUSEKIT_BENCH=0 bash bench/run_gpu.sh  tests only
+#   FUSEKIT_BENCH_ONLY=gemm bash ...       one group of benchmarks (ops or gemm), fusekit and torch
 set -uo pipefail
 OUT=${OUT:-$PWD/out}
 mkdir -p "$OUT"
@@ -17,7 +18,9 @@ tail -5 "$OUT/ctest_gpu.log"
 ctest --test-dir build-gpu -L cpu -j 8 > "$OUT/ctest_cpu.log" 2>&1; cpu_rc=$?
 tail -3 "$OUT/ctest_cpu.log"
 if [ "${FUSEKIT_BENCH:-1}" = "0" ]; then echo "ctest gpu rc=$gpu_rc cpu rc=$cpu_rc (benchmarks skipped)"; exit 0; fi
-build-gpu/bench/fusekit_gpu_bench --json "$OUT/fusekit_bench_first.json" > "$OUT/bench_first.txt" 2>&1  # spread check
-build-gpu/bench/fusekit_gpu_bench --json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/bench.txt"
-python3 bench/peers/torch_ops.py --fusekit-json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/peers.txt"
+only=()
+[ -n "${FUSEKIT_BENCH_ONLY:-}" ] && only=(--only "$FUSEKIT_BENCH_ONLY")
+build-gpu/bench/fusekit_gpu_bench "${only[@]}" --json "$OUT/fusekit_bench_first.json" > "$OUT/bench_first.txt" 2>&1  # spread check
+build-gpu/bench/fusekit_gpu_bench "${only[@]}" --json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/bench.txt"
+python3 bench/peers/torch_ops.py "${only[@]}" --fusekit-json "$OUT/fusekit_bench.json" 2>&1 | tee "$OUT/peers.txt"
 echo "ctest gpu rc=$gpu_rc cpu rc=$cpu_rc"

@@ -57,6 +57,15 @@ def gemma_rmsnorm(x, w, eps: float = 1e-6):
     return (y * (1.0 + w.float())).to(x.dtype)
 
 
+def linear(x, w):
+    return torch.nn.functional.linear(x, w)
+
+
+def linear_geglu(x, w):
+    g, u = torch.nn.functional.linear(x, w).chunk(2, dim=-1)
+    return torch.nn.functional.gelu(g, approximate="tanh") * u
+
+
 def time_us(fn, sets, reps=50, batch=10):
     """Median microseconds per call; events bracket batches of `batch` calls, as in fusekit_gpu_bench."""
     for i in range(2 * batch):
@@ -96,6 +105,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fusekit-json")
     ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--only", choices=["ops", "gemm"], help="one group of cases (default: all)")
     args = ap.parse_args()
     dev = torch.device("cuda")
     props = torch.cuda.get_device_properties(dev)
@@ -115,7 +125,9 @@ def main():
 
     # (fusekit op name, shape label, torch function, binder: f -> (set index -> call), number of input sets)
     cases = []
-    for rows, cols, residual in [(6304, 2048, True), (6304, 2048, False), (788, 2048, True), (11, 2048, True),
+    if args.only in (None, "gemm"):
+        add_gemm_cases(cases, rand, l2)
+    for rows, cols, residual in [] if args.only == "gemm" else [(6304, 2048, True), (6304, 2048, False), (788, 2048, True), (11, 2048, True),
                                  (6304, 16384, True)]:
         nbytes = rows * cols * 2 * (4 if residual else 2)
         sets = max(2, min(32, 3 * l2 // nbytes + 1))
@@ -128,6 +140,8 @@ def main():
         else:
             cases.append(("rmsnorm", f"{rows}x{cols}", gemma_rmsnorm,
                           lambda f, xs=xs, w=w: (lambda i: f(xs[i], w)), sets))
+    if args.only == "gemm":
+        return report(cases, args)
     sets = max(2, min(32, 3 * l2 // (768 * 1152 * 4) + 1))
     lx = [rand(768, 1152) for _ in range(sets)]
     lw, lb = rand(1152), rand(1152)
@@ -156,25 +170,52 @@ def main():
     sx = [rand(6304, 788) for _ in range(sets)]
     cases.append(("softmax", "6304x788", softmax_scaled, lambda f: (lambda i: f(sx[i])), sets))
 
+    return report(cases, args)
+
+
+def add_gemm_cases(cases, rand, l2):
+    """Linear layers y = x W^T in bf16 (cuBLAS), the Pi0 shapes of fusekit_gpu_bench's GEMM rows."""
+    shapes = [(788, n, k) for n, k in [(2560, 2048), (2048, 2048), (32768, 2048), (2048, 16384)]]
+    shapes += [(768, n, k) for n, k in [(3456, 1152), (4304, 1152), (1152, 4304)]]
+    shapes += [(11, n, k) for n, k in [(2560, 1024), (8192, 1024), (1024, 4096), (2048, 2048), (32768, 2048)]]
+    for m, n, k in shapes + [(8192, 8192, 8192)]:
+        nbytes = 2 * (n * k + m * k + m * n)
+        sets = max(2, min(8, 3 * l2 // nbytes + 1))
+        xs = [rand(m, k) for _ in range(sets)]
+        ws = [rand(n, k) for _ in range(sets)]
+        cases.append(("gemm", f"{m}x{n}x{k}", linear, lambda f, xs=xs, ws=ws: (lambda i: f(xs[i], ws[i])), sets, False))
+    m, n, k = 788, 32768, 2048
+    sets = max(2, min(8, 3 * l2 // (2 * (n * k + m * k + m * n // 2)) + 1))
+    xs = [rand(m, k) for _ in range(sets)]
+    ws = [rand(n, k) for _ in range(sets)]
+    cases.append(("gemm geglu (gate fused)", f"{m}x{n}x{k}", linear_geglu,
+                  lambda f, xs=xs, ws=ws: (lambda i: f(xs[i], ws[i])), sets, True))
+
+
+def report(cases, args):
     fk = {}
     if args.fusekit_json:
         with open(args.fusekit_json) as f:
             for r in json.load(f)["results"]:
                 fk.setdefault((r["op"], r["shape"]), (r["median_us"], r["graph_us"]))
     hdr = ["eager", "compile", "eager+graph", "compile+graph", "fusekit", "fk+graph", "vs best"]
-    print(f"{'op':<26} {'shape':>15} " + " ".join(f"{h:>13}" for h in hdr))
-    for name, shape, fn, bind, sets in cases:
-        compiled = torch.compile(fn)
+    print(f"{'op':<26} {'shape':>17} " + " ".join(f"{h:>13}" for h in hdr))
+    for case in cases:
+        name, shape, fn, bind, sets = case[:5]
+        use_compile = case[5] if len(case) > 5 else True  # a lone GEMM: torch.compile calls the same cuBLAS
         idx = list(range(sets))
-        t = [time_us(bind(fn), idx, args.reps), time_us(bind(compiled), idx, args.reps),
-             time_graph_us(bind(fn), idx, args.reps), time_graph_us(bind(compiled), idx, args.reps)]
+        t = [time_us(bind(fn), idx, args.reps), time_graph_us(bind(fn), idx, args.reps)]
+        if use_compile:
+            compiled = torch.compile(fn)
+            t += [time_us(bind(compiled), idx, args.reps), time_graph_us(bind(compiled), idx, args.reps)]
         ours = fk.get((name, shape))
-        cells = [f"{v:.2f}" for v in t]
+        cells = [f"{v:.2f}" for v in t] + ["-"] * (4 - len(t))
+        cells = [cells[0], cells[2], cells[1], cells[3]]  # eager, compile, eager+graph, compile+graph
         if ours:
             cells += [f"{ours[0]:.2f}", f"{ours[1]:.2f}", f"{min(t) / min(ours):.2f}x"]
         else:
             cells += ["-", "-", "-"]
-        print(f"{name:<26} {shape:>15} " + " ".join(f"{c:>13}" for c in cells))
+        print(f"{name:<26} {shape:>17} " + " ".join(f"{c:>13}" for c in cells))
     print("(us per call, medians; 'vs best' = fastest torch column / fastest fusekit column: > 1 = fusekit faster)")
 
 

@@ -69,6 +69,14 @@
 #define FUSEKIT_AMD_GFX9 0
 #endif
 
+// NVIDIA architecture of the device pass (800 for sm_80, 900 for sm_90a), 0 elsewhere: picks the
+// matrix-core atoms (mma.sync needs sm_80+) and asynchronous copies.
+#if FUSEKIT_GPU_COMPILE_PHASE && FUSEKIT_VENDOR_CUDA
+#define FUSEKIT_CUDA_ARCH __CUDA_ARCH__
+#else
+#define FUSEKIT_CUDA_ARCH 0
+#endif
+
 #define FUSEKIT_VERSION_MAJOR 0
 #define FUSEKIT_VERSION_MINOR 1
 #define FUSEKIT_VERSION_PATCH 0

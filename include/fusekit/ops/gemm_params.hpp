@@ -33,6 +33,7 @@ struct GemmOperand {
 // n: accumulator columns (B's columns); n_out: C's columns (n, or n / 2 behind a gate).
 template <class T, class O, class Epi>
 struct GemmParams {
+  using epilogue_type = Epi;
   GemmOperand<const T> a;  // [batch, M, K]
   GemmOperand<const T> b;  // [batch, K, N]
   GemmOperand<O> c;        // [batch, M, n_out]

@@ -76,6 +76,15 @@ template <class Kernel>
 inline error_t func_set_max_dynamic_smem(Kernel k, int bytes) {
   return cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
 }
+// The architecture a kernel's loaded binary was built for (90 for sm_90a), to refuse code paths that
+// need a newer one than the build targeted.
+template <class Kernel>
+inline error_t func_binary_arch(Kernel k, int* arch) {
+  cudaFuncAttributes a{};
+  const error_t e = cudaFuncGetAttributes(&a, k);
+  *arch = a.binaryVersion;
+  return e;
+}
 inline std::size_t shared_memory_per_block_optin(const device_prop_t& p) { return p.sharedMemPerBlockOptin; }
 inline const char* arch_name(const device_prop_t& p, char* buf, std::size_t n) {
   // "sm_90": compute capability, as nvcc names targets.
@@ -145,6 +154,11 @@ inline error_t graph_exec_destroy(graph_exec_t x) { return hipGraphExecDestroy(x
 template <class Kernel>
 inline error_t func_set_max_dynamic_smem(Kernel k, int bytes) {
   return hipFuncSetAttribute(reinterpret_cast<const void*>(k), hipFuncAttributeMaxDynamicSharedMemorySize, bytes);
+}
+template <class Kernel>
+inline error_t func_binary_arch(Kernel, int* arch) {
+  *arch = 0;  // not used on AMD: the AMD paths need no minimum architecture
+  return hipSuccess;
 }
 inline std::size_t shared_memory_per_block_optin(const device_prop_t& p) { return p.sharedMemPerBlock; }
 inline const char* arch_name(const device_prop_t& p, char*, std::size_t) { return p.gcnArchName; }

@@ -1,0 +1,45 @@
+// GEMM rows of fusekit_gpu_bench (included by gpu_bench.cpp after its timing helpers): the Pi0 shapes of
+// issue #4 as Linear layers (y = x W^T, W [N, K] bf16), the GeGLU projection with its gate fused, the
+// mma kernel's tile configurations and the SIMT kernel on one shape, and 8192^3.
+namespace {
+
+void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>& results) {
+  const auto& dev = s.device();
+  using T = bfloat16;
+  auto one = [&](const std::string& name, index_t M, index_t N, index_t K, bool geglu, GemmOptions opt) {
+    const index_t n_out = geglu ? N / 2 : N;
+    const double wbytes = 2.0 * N * K, bytes = wbytes + 2.0 * M * K + 2.0 * M * n_out;
+    const int sets = std::min(sets_for(static_cast<std::size_t>(bytes), dev), 8);
+    std::vector<DeviceTensor<T, 2>> x, w, y;
+    for (int i = 0; i < sets; ++i) {
+      x.push_back(pattern_tensor<T, 2>(s, {M, K}, 3000 + i));
+      w.push_back(pattern_tensor<T, 2>(s, {N, K}, 3100 + i));
+      y.emplace_back(Shape<2>{M, n_out}, s);
+    }
+    const auto gate = make_epilogue(epi::gate<act::GeluTanh>(GateLayout::concatenated));
+    const Timing t = time_us(s, sets, reps, [&](int i) {
+      if (geglu) gemm(s, y[i], x[i], transposed(w[i]), gate, opt);
+      else gemm(s, y[i], x[i], transposed(w[i]), opt);
+    });
+    const double us = std::min(t.median_us, t.graph_us);
+    Result r{name, fmt::format("{}x{}x{}", M, N, K), "bf16", t.median_us, t.min_us, t.graph_us, bytes / (us * 1e3),
+             0, bytes};
+    r.pct_copy = 100.0 * r.gbps / copy_gbps;
+    r.tflops = 2.0 * M * N * K / (us * 1e6);
+    results.push_back(r);
+  };
+  const GemmOptions def{};
+  for (auto [N, K] : {std::pair<index_t, index_t>{2560, 2048}, {2048, 2048}, {32768, 2048}, {2048, 16384}})
+    one("gemm", 788, N, K, false, def);
+  for (auto [N, K] : {std::pair<index_t, index_t>{3456, 1152}, {4304, 1152}, {1152, 4304}})
+    one("gemm", 768, N, K, false, def);
+  for (auto [N, K] : {std::pair<index_t, index_t>{2560, 1024}, {8192, 1024}, {1024, 4096}, {2048, 2048}, {32768, 2048}})
+    one("gemm", 11, N, K, false, def);
+  one("gemm geglu (gate fused)", 788, 32768, 2048, true, def);
+  for (int tile = 0; tile < kernels::mma_tile_count; ++tile)
+    one(fmt::format("gemm (mma tile {})", tile), 788, 2048, 2048, false, {1.f, 0.f, GemmPath::mma, tile});
+  one("gemm (simt)", 788, 2048, 2048, false, {1.f, 0.f, GemmPath::simt});
+  one("gemm", 8192, 8192, 8192, false, def);
+}
+
+}  // namespace

@@ -1,0 +1,289 @@
+#pragma once
+// GPU GEMM. Two kernels, one epilogue (kernels/gemm_tile.hpp), the policy at the bottom:
+//  mma:  matrix-core tiles (MmaSm80 atoms: NVIDIA sm_80+), a kStages-deep cp.async pipeline of swizzled
+//        shared tiles, warps of kWarpM x kWarpN atoms. Needs f16/bf16, A with dense rows (k contiguous),
+//        B with dense k (Linear weight) or dense n, 16-byte aligned rows.
+//  simt: fp32 FMA tiles for everything else (fp32, any strides and alignment, AMD until its matrix-core
+//        atoms can be run): 64 x 64 tiles, 4 x 4 outputs per thread.
+#include <algorithm>
+#include <string>
+#include <tuple>
+
+#include "fusekit/backend/hip/async_copy.hpp"
+#include "fusekit/backend/hip/launch.hpp"
+#include "fusekit/core/backend.hpp"
+#include "fusekit/kernels/gemm_tile.hpp"
+#include "fusekit/kernels/mma_atom.hpp"
+#include "fusekit/ops/tags.hpp"
+
+#if FUSEKIT_GPUCC
+namespace fusekit {
+
+namespace kernels {
+
+// Tile configuration of the mma kernel: block tile BM x BN x BK, warps arranged WM x WN.
+template <int BM_, int BN_, int WM_, int WN_, int kStages_>
+struct MmaTile {
+  static constexpr int BM = BM_, BN = BN_, BK = 32, WM = WM_, WN = WN_, kStages = kStages_;
+  static constexpr int threads = 32 * WM * WN;
+  static constexpr int ld_acc = BN + 8;  // fp32 accumulator tile row (see MmaSm80::store_c)
+};
+
+template <class T, class Cfg, bool kBKMajor>
+struct MmaSmem {
+  using TileA = SwizzledTile<T, Cfg::BM, Cfg::BK>;                                  // [m][k]
+  using TileB = std::conditional_t<kBKMajor, SwizzledTile<T, Cfg::BN, Cfg::BK>,    // [n][k]
+                                   SwizzledTile<T, Cfg::BK, Cfg::BN>>;              // [k][n]
+  static constexpr int stage_elems = TileA::elements + TileB::elements;
+  static constexpr std::size_t bytes = std::max<std::size_t>(
+      static_cast<std::size_t>(Cfg::kStages) * stage_elems * sizeof(T), std::size_t{4} * Cfg::BM * Cfg::ld_acc);
+};
+
+// Copies one k-tile of A and B into a pipeline stage (zero-filled outside the matrices).
+template <class T, class Cfg, bool kBKMajor, class O, class Epi>
+FUSEKIT_DEVICE void load_stage(const GemmParams<T, O, Epi>& p, const GemmTileCoords<Cfg::BM, Cfg::BN, Epi>& tc,
+                               index_t bi, index_t k0, T* sa, T* sb) {
+  using S = MmaSmem<T, Cfg, kBKMajor>;
+  constexpr int ch = S::TileA::chunk;
+  // A: [BM rows][BK]
+  for (int q = threadIdx.x; q < Cfg::BM * (Cfg::BK / ch); q += Cfg::threads) {
+    const int r = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
+    const index_t m = tc.m0 + r, k = k0 + c * ch;
+    const bool ok = m < p.m && k < p.k;
+    gpu::copy_async16(sa + S::TileA::offset(r, c), ok ? p.a.at(bi, m, k) : p.a.data, ok);
+  }
+  if constexpr (kBKMajor) {  // B: [BN rows = columns][BK]
+    for (int q = threadIdx.x; q < Cfg::BN * (Cfg::BK / ch); q += Cfg::threads) {
+      const int t = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
+      const index_t n = tc.acc_col(t, p.n), k = k0 + c * ch;
+      const bool ok = n >= 0 && k < p.k;
+      gpu::copy_async16(sb + S::TileB::offset(t, c), ok ? p.b.at(bi, k, n) : p.b.data, ok);
+    }
+  } else {  // B: [BK rows][BN columns]
+    for (int q = threadIdx.x; q < Cfg::BK * (Cfg::BN / ch); q += Cfg::threads) {
+      const int r = q / (Cfg::BN / ch), c = q % (Cfg::BN / ch);
+      const index_t n = tc.acc_col(c * ch, p.n), k = k0 + r;
+      const bool ok = n >= 0 && k < p.k;
+      gpu::copy_async16(sb + S::TileB::offset(r, c), ok ? p.b.at(bi, k, n) : p.b.data, ok);
+    }
+  }
+}
+
+template <class T, class O, class Epi, class Cfg, bool kBKMajor>
+FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p) {
+  using Atom = MmaSm80<T>;
+  using S = MmaSmem<T, Cfg, kBKMajor>;
+  constexpr int WTM = Cfg::BM / Cfg::WM, WTN = Cfg::BN / Cfg::WN;  // warp tile
+  constexpr int MT = WTM / Atom::kM, NT = WTN / Atom::kN;            // atoms per warp
+  extern __shared__ __align__(16) unsigned char gemm_smem[];
+  T* smem = reinterpret_cast<T*>(gemm_smem);  // (stage): [A tile | B tile]
+
+  const index_t bi = blockIdx.z;
+  const GemmTileCoords<Cfg::BM, Cfg::BN, Epi> tc(p, blockIdx.x);
+  const int warp = threadIdx.x / 32;
+  const int wm0 = (warp / Cfg::WN) * WTM, wn0 = (warp % Cfg::WN) * WTN;
+
+  typename Atom::C acc[MT][NT];  // (mt, nt): the warp's WTM x WTN outputs
+  FUSEKIT_UNROLL
+  for (int i = 0; i < MT; ++i)
+    FUSEKIT_UNROLL
+    for (int j = 0; j < NT; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
+
+  const int tiles_k = static_cast<int>((p.k + Cfg::BK - 1) / Cfg::BK);
+  auto stage_a = [&](int s) { return smem + s * S::stage_elems; };
+  auto stage_b = [&](int s) { return smem + s * S::stage_elems + S::TileA::elements; };
+  FUSEKIT_UNROLL
+  for (int s = 0; s < Cfg::kStages - 1; ++s) {
+    if (s < tiles_k) load_stage<T, Cfg, kBKMajor>(p, tc, bi, index_t{s} * Cfg::BK, stage_a(s), stage_b(s));
+    gpu::copy_async_commit();
+  }
+  for (int kt = 0; kt < tiles_k; ++kt) {
+    gpu::copy_async_wait<Cfg::kStages - 2>();  // k-tile kt has landed
+    __syncthreads();                            // ... for every thread, and stage kt - 1 is free
+    const int next = kt + Cfg::kStages - 1;
+    if (next < tiles_k)
+      load_stage<T, Cfg, kBKMajor>(p, tc, bi, index_t{next} * Cfg::BK, stage_a(next % Cfg::kStages),
+                                   stage_b(next % Cfg::kStages));
+    gpu::copy_async_commit();
+    const T* sa = stage_a(kt % Cfg::kStages);
+    const T* sb = stage_b(kt % Cfg::kStages);
+    FUSEKIT_UNROLL
+    for (int kk = 0; kk < Cfg::BK; kk += Atom::kK) {
+      typename Atom::A a[MT];
+      typename Atom::B b[NT];
+      Atom::template load_a<MT, typename S::TileA>(a, sa, wm0, kk);
+      if constexpr (kBKMajor) Atom::template load_b_kmajor<NT, typename S::TileB>(b, sb, wn0, kk);
+      else Atom::template load_b_nmajor<NT, typename S::TileB>(b, sb, wn0, kk);
+      FUSEKIT_UNROLL
+      for (int i = 0; i < MT; ++i)
+        FUSEKIT_UNROLL
+        for (int j = 0; j < NT; ++j) Atom::mma(acc[i][j], a[i], b[j]);
+    }
+  }
+  gpu::copy_async_wait<0>();
+  __syncthreads();  // the pipeline's shared memory becomes the accumulator tile
+  float* sc = reinterpret_cast<float*>(gemm_smem);
+  FUSEKIT_UNROLL
+  for (int i = 0; i < MT; ++i)
+    FUSEKIT_UNROLL
+    for (int j = 0; j < NT; ++j) Atom::store_c(sc, Cfg::ld_acc, wm0 + i * Atom::kM, wn0 + j * Atom::kN, acc[i][j]);
+  __syncthreads();
+  store_tile<Cfg::BM, Cfg::BN, Cfg::threads>(p, tc, bi, sc, Cfg::ld_acc);
+}
+
+// ---- SIMT kernel: 64 x 64 x 16 tiles, 256 threads, 4 x 4 outputs each ----
+inline constexpr int simt_bm = 64, simt_bn = 64, simt_bk = 16, simt_threads = 256;
+
+template <class T, class O, class Epi>
+FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p) {
+  __shared__ float sa[simt_bk][simt_bm];                 // (k, m)
+  __shared__ float sb[simt_bk][simt_bn];                 // (k, n): tile columns
+  __shared__ float sc[simt_bm * (simt_bn + 4)];          // (m, n) accumulators for the epilogue
+  const index_t bi = blockIdx.z;
+  const GemmTileCoords<simt_bm, simt_bn, Epi> tc(p, blockIdx.x);
+  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+  float acc[4][4] = {};
+  for (index_t k0 = 0; k0 < p.k; k0 += simt_bk) {
+    for (int q = threadIdx.x; q < simt_bk * simt_bm; q += simt_threads) {
+      const int kk = q % simt_bk, r = q / simt_bk;  // consecutive threads walk k: A rows are k-dense
+      const index_t m = tc.m0 + r, k = k0 + kk;
+      sa[kk][r] = m < p.m && k < p.k ? to_float(*p.a.at(bi, m, k)) : 0.f;
+    }
+    for (int q = threadIdx.x; q < simt_bk * simt_bn; q += simt_threads) {
+      const int t = q % simt_bn, kk = q / simt_bn;
+      const index_t n = tc.acc_col(t, p.n), k = k0 + kk;
+      sb[kk][t] = n >= 0 && k < p.k ? to_float(*p.b.at(bi, k, n)) : 0.f;
+    }
+    __syncthreads();
+    FUSEKIT_UNROLL
+    for (int kk = 0; kk < simt_bk; ++kk) {
+      float x[4], y[4];
+      FUSEKIT_UNROLL
+      for (int i = 0; i < 4; ++i) x[i] = sa[kk][ty * 4 + i];
+      FUSEKIT_UNROLL
+      for (int j = 0; j < 4; ++j) y[j] = sb[kk][tx * 4 + j];
+      FUSEKIT_UNROLL
+      for (int i = 0; i < 4; ++i)
+        FUSEKIT_UNROLL
+        for (int j = 0; j < 4; ++j) acc[i][j] += x[i] * y[j];
+    }
+    __syncthreads();
+  }
+  FUSEKIT_UNROLL
+  for (int i = 0; i < 4; ++i)
+    FUSEKIT_UNROLL
+    for (int j = 0; j < 4; ++j) sc[(ty * 4 + i) * (simt_bn + 4) + tx * 4 + j] = acc[i][j];
+  __syncthreads();
+  store_tile<simt_bm, simt_bn, simt_threads>(p, tc, bi, sc, simt_bn + 4);
+}
+
+// The mma kernel's tile configurations, largest first (GemmOptions::tile indexes this list).
+using MmaTiles = std::tuple<MmaTile<128, 128, 2, 2, 4>, MmaTile<128, 64, 2, 2, 4>, MmaTile<64, 128, 2, 2, 4>,
+                            MmaTile<64, 64, 2, 2, 4>>;
+inline constexpr int mma_tile_count = 4;
+
+}  // namespace kernels
+
+// Kernel choice (the policy):
+//   mma   when the operands allow it (see kernels above) on NVIDIA sm_80+: the largest tile of
+//         MmaTiles that still gives every multiprocessor a block, else the one with the most blocks
+//   simt  otherwise
+template <>
+struct OpImpl<op::Gemm, HipBackend> {
+  template <class T, class O, class Epi>
+  static void run(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
+    FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
+    const std::string why = mma_blocker(s, p);
+    FUSEKIT_CHECK(opt.path != GemmPath::mma || why.empty(), "gemm: the mma path was forced but {}", why);
+    FUSEKIT_CHECK(opt.tile < kernels::mma_tile_count, "gemm: tile {} does not exist (0..{})", opt.tile,
+                  kernels::mma_tile_count - 1);
+    if (opt.path != GemmPath::simt && why.empty()) {
+      if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
+        if (p.b.row_stride == 1 && p.k > 1) run_mma<true>(s, p, opt.tile);  // k-major B (Linear weight)
+        else run_mma<false>(s, p, opt.tile);
+        return;
+      }
+    }
+    const index_t tiles = tiles_of(p, kernels::simt_bm, kernels::simt_bn);
+    hip::launch("gemm_simt", kernels::gemm_simt<T, O, Epi>, dim3(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(p.batch)),
+                dim3(kernels::simt_threads), 0, s, p);
+  }
+
+ private:
+  template <class P>
+  static index_t tiles_of(const P& p, int bm, int bn) {
+    const int out_cols = P::epilogue_type::gated ? bn / 2 : bn;
+    return ((p.m + bm - 1) / bm) * ((p.n_out + out_cols - 1) / out_cols);
+  }
+
+  // Empty when the mma kernel can run this problem, else the reason.
+  template <class T, class O, class Epi>
+  static std::string mma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
+    if constexpr (!(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+      return fmt::format("it needs f16 or bf16 operands (got {})", dtype_of<T>);
+    } else {
+      if (!FUSEKIT_VENDOR_CUDA) return "its AMD matrix-core atoms are not written yet (docs/platforms.md)";
+      const std::string& arch = s.device().arch;
+      if (arch.rfind("sm_", 0) != 0 || std::stoi(arch.substr(3)) < 80)
+        return fmt::format("it needs an NVIDIA sm_80+ GPU (this one is {})", arch);
+      auto aligned = [](const void* ptr, index_t stride) {
+        return reinterpret_cast<std::uintptr_t>(ptr) % 16 == 0 && stride % 8 == 0;
+      };
+      if (p.a.col_stride != 1 || !aligned(p.a.data, p.a.row_stride) || p.a.batch_stride % 8 != 0 || p.k % 8 != 0)
+        return fmt::format("A needs dense rows (column stride 1), 16-byte aligned rows and K % 8 == 0 (A strides "
+                           "[{}, {}], K {})", p.a.row_stride, p.a.col_stride, p.k);
+      const bool kmajor = p.b.row_stride == 1 && p.k > 1;
+      const index_t lead = kmajor ? p.b.col_stride : p.b.row_stride;
+      const index_t inner = kmajor ? p.k : (Epi::gated && p.epi.gate_layout() == GateLayout::concatenated ? p.n_out : p.n);
+      if ((!kmajor && p.b.col_stride != 1) || !aligned(p.b.data, lead) || p.b.batch_stride % 8 != 0 || inner % 8 != 0)
+        return fmt::format("B needs k or n dense (stride 1), 16-byte aligned lines and that extent % 8 == 0 (B "
+                           "strides [{}, {}], K {}, N {})", p.b.row_stride, p.b.col_stride, p.k, p.n);
+      return {};
+    }
+  }
+
+  template <bool kBKMajor, class T, class O, class Epi>
+  static void run_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int tile) {
+    if (tile < 0) {  // the largest tile that still fills the device, else the one with the most blocks
+      tile = kernels::mma_tile_count - 1;
+      const index_t sms = s.device().multiprocessors;
+      const int bms[] = {128, 128, 64, 64}, bns[] = {128, 64, 128, 64};
+      for (int i = 0; i < kernels::mma_tile_count; ++i)
+        if (tiles_of(p, bms[i], bns[i]) * p.batch >= sms) {
+          tile = i;
+          break;
+        }
+    }
+    switch (tile) {
+      case 0: return launch_mma<std::tuple_element_t<0, kernels::MmaTiles>, kBKMajor>(s, p);
+      case 1: return launch_mma<std::tuple_element_t<1, kernels::MmaTiles>, kBKMajor>(s, p);
+      case 2: return launch_mma<std::tuple_element_t<2, kernels::MmaTiles>, kBKMajor>(s, p);
+      default: return launch_mma<std::tuple_element_t<3, kernels::MmaTiles>, kBKMajor>(s, p);
+    }
+  }
+
+  template <class Cfg, bool kBKMajor, class T, class O, class Epi>
+  static void launch_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
+    auto* kernel = kernels::gemm_mma<T, O, Epi, Cfg, kBKMajor>;
+    constexpr std::size_t smem = kernels::MmaSmem<T, Cfg, kBKMajor>::bytes;
+    static const bool ready = [&] {  // once per kernel: opt in to > 48 KiB and check the binary's arch
+      int arch = 0;
+      FUSEKIT_GPU_CHECK(gpu::func_binary_arch(kernel, &arch));
+      FUSEKIT_CHECK(!FUSEKIT_VENDOR_CUDA || arch >= 80,
+                    "gemm: the mma kernel was compiled for sm_{}; it needs sm_80 or newer (set "
+                    "CMAKE_CUDA_ARCHITECTURES, e.g. 90a)", arch);
+      FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(kernel, static_cast<int>(smem)));
+      return true;
+    }();
+    (void)ready;
+    FUSEKIT_CHECK(smem <= s.device().shared_memory_per_block_optin,
+                  "gemm: tile {}x{} needs {} bytes of shared memory, the device allows {}", Cfg::BM, Cfg::BN, smem,
+                  s.device().shared_memory_per_block_optin);
+    const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
+    hip::launch("gemm_mma", kernel, dim3(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(p.batch)),
+                dim3(Cfg::threads), smem, s, p);
+  }
+};
+
+}  // namespace fusekit
+#endif

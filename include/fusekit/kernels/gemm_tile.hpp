@@ -1,0 +1,91 @@
+#pragma once
+// Pieces shared by the GPU GEMM kernels (kernels/gemm.hpp):
+//   GemmTileCoords  which output tile a block owns (grouped raster order, for L2 reuse of B) and which
+//                   accumulator columns its B tile holds (gates put gate and up columns side by side)
+//   store_tile      the fused epilogue: an fp32 accumulator tile in shared memory -> C, through
+//                   GemmParams::output, 8 output columns per thread, vector stores where aligned
+#include "fusekit/backend/hip/vec.hpp"
+#include "fusekit/backend/hip/vendor.hpp"
+#include "fusekit/ops/gemm_params.hpp"
+
+#if FUSEKIT_GPUCC
+namespace fusekit::kernels {
+
+// Blocks of one batch entry walk the (m, n) tiles in groups of kGroupM tile rows: a wave of blocks then
+// shares a few rows of A and a band of B instead of streaming all of B once per tile row.
+inline constexpr int gemm_group_m = 8;
+
+template <int BM, int BN, class Epi>
+struct GemmTileCoords {
+  index_t m0;       // first row
+  index_t acc0;     // first accumulator column of the tile (gate half for concatenated gates)
+  index_t out0;     // first output column
+  int out_cols;     // output columns per tile: BN, or BN / 2 behind a gate
+  bool concat;      // concatenated gate: tile column t < BN / 2 is gate column acc0 + t, else up column
+  index_t n_out;
+
+  template <class P>
+  FUSEKIT_DEVICE GemmTileCoords(const P& p, index_t tile) {
+    const index_t tiles_m = (p.m + BM - 1) / BM;
+    out_cols = Epi::gated ? BN / 2 : BN;
+    const index_t tiles_n = (p.n_out + out_cols - 1) / out_cols;
+    const index_t group = tile / (gemm_group_m * tiles_n);
+    const index_t first_m = group * gemm_group_m;
+    const index_t group_rows = tiles_m - first_m < gemm_group_m ? tiles_m - first_m : gemm_group_m;
+    const index_t in_group = tile % (gemm_group_m * tiles_n);
+    m0 = (first_m + in_group % group_rows) * BM;
+    const index_t tn = in_group / group_rows;
+    out0 = tn * out_cols;
+    concat = Epi::gated && p.epi.gate_layout() == GateLayout::concatenated;
+    acc0 = Epi::gated && !concat ? 2 * out0 : out0;
+    n_out = p.n_out;
+  }
+
+  // Accumulator column held by tile column t, or -1 past the matrix.
+  FUSEKIT_DEVICE index_t acc_col(int t, index_t n) const {
+    if (concat) {
+      const int half = BN / 2;
+      const index_t j = out0 + (t < half ? t : t - half);
+      return j < n_out ? (t < half ? j : j + n_out) : -1;
+    }
+    const index_t c = acc0 + t;
+    return c < n ? c : -1;
+  }
+  // Tile column of accumulator column c (inverse of acc_col).
+  FUSEKIT_DEVICE int tile_col(index_t c) const {
+    if (concat) return static_cast<int>(c >= n_out ? c - n_out - out0 + BN / 2 : c - out0);
+    return static_cast<int>(c - acc0);
+  }
+};
+
+// C[bi, m0 + r, out0 + j] for the tile's rows and output columns, from acc (fp32, [BM][ld] in shared
+// memory, tile columns). All kThreads threads of the block take part.
+template <int BM, int BN, int kThreads, class T, class O, class Epi>
+FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi>& p, const GemmTileCoords<BM, BN, Epi>& tc, index_t bi,
+                               const float* acc, int ld) {
+  constexpr int kVec = 8;
+  const int groups = tc.out_cols / kVec;  // column groups per row
+  for (int idx = threadIdx.x; idx < BM * groups; idx += kThreads) {
+    const int r = idx / groups;
+    const index_t m = tc.m0 + r;
+    if (m >= p.m) continue;
+    const index_t j0 = tc.out0 + (idx % groups) * kVec;
+    if (j0 >= p.n_out) continue;
+    const float* row = acc + r * ld;
+    auto value = [&](index_t c) { return row[tc.tile_col(c)]; };
+    O* dst = p.c.at(bi, m, j0);
+    using V = gpu::Vec<O, kVec>;
+    const bool vec = p.c.col_stride == 1 && j0 + kVec <= p.n_out && reinterpret_cast<std::uintptr_t>(dst) % sizeof(V) == 0;
+    if (vec) {
+      V v;
+      FUSEKIT_UNROLL
+      for (int e = 0; e < kVec; ++e) v.v[e] = convert<O>(p.output(value, bi, m, j0 + e));
+      *reinterpret_cast<V*>(dst) = v;
+    } else {
+      for (int e = 0; e < kVec && j0 + e < p.n_out; ++e) *p.c.at(bi, m, j0 + e) = convert<O>(p.output(value, bi, m, j0 + e));
+    }
+  }
+}
+
+}  // namespace fusekit::kernels
+#endif
