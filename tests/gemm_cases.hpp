@@ -22,12 +22,14 @@ struct GemmCase {
   bool batched_a = false, batched_b = false;  // rank-3 operands (else shared by every batch entry)
   int tile = -1;
   GemmPath path = GemmPath::automatic;
+  int splits = 0;
 };
 
 inline std::string describe(const GemmCase& g) {
   auto st = [](Storage s) { return s == Storage::dense ? "dense" : s == Storage::transposed ? "T" : "wide"; };
-  return fmt::format("batch {} M {} N {} K {} a {}{} b {}{} path {} tile {}", g.batch, g.m, g.n, g.k, st(g.a),
-                     g.batched_a ? "[b]" : "", st(g.b), g.batched_b ? "[b]" : "", static_cast<int>(g.path), g.tile);
+  return fmt::format("batch {} M {} N {} K {} a {}{} b {}{} path {} tile {} splits {}", g.batch, g.m, g.n, g.k,
+                     st(g.a), g.batched_a ? "[b]" : "", st(g.b), g.batched_b ? "[b]" : "", static_cast<int>(g.path),
+                     g.tile, g.splits);
 }
 
 // Host memory for a logical [batch?, rows, cols] operand in the given storage; returns the memory and
@@ -81,7 +83,7 @@ void gemm_case(Ctx& ctx, const GemmCase& g, index_t n_out, const MakeEpi& make_e
   auto c = beta != 0.0 ? B::upload(ctx, c_init) : B::template poisoned<O, 3>(ctx, {g.batch, g.m, n_out});
   // Rank-2 views for shared operands, rank-3 for batched ones.
   auto drop = [](const auto& v3) { return matrix_of(v3); };
-  const GemmOptions opt{static_cast<float>(alpha), static_cast<float>(beta), g.path, g.tile};
+  const GemmOptions opt{static_cast<float>(alpha), static_cast<float>(beta), g.path, g.tile, g.splits};
   const auto epi = make_epi();
   if (!g.batched_a && !g.batched_b && g.batch == 1) {
     auto c2 = drop(c.view());
@@ -127,7 +129,9 @@ void gemm_plain_cases(Ctx& ctx, std::vector<GemmCase> cases) {
   const RefEpilogue plain = [](const auto& acc, index_t b, index_t r, index_t j) { return acc_at(acc, b, r, j); };
   auto none = [] { return Epilogue<>{}; };
   for (const auto& g : cases) {
-    gemm_case<Ctx, float, float>(ctx, g, g.n, none, plain, salt++);
+    GemmCase f32 = g;  // fp32 operands never take the mma path
+    if (f32.path == GemmPath::mma) f32.path = GemmPath::automatic;
+    gemm_case<Ctx, float, float>(ctx, f32, g.n, none, plain, salt++);
     if constexpr (kHalfTypes) {
       gemm_case<Ctx, bfloat16, bfloat16>(ctx, g, g.n, none, plain, salt++);
       gemm_case<Ctx, half, half>(ctx, g, g.n, none, plain, salt++);

@@ -77,7 +77,25 @@ void network_ops_all(hip::Stream& s) {
   bias_add(s, logits, logits, w, 1, act::GeluTanh{});
 }
 
+template <class T, class O>
+void gemm_all(hip::Stream& s) {
+  DeviceTensor<T, 2> a({16, 16}, s), w({32, 16}, s);
+  DeviceTensor<T, 3> a3({2, 16, 16}, s);
+  DeviceTensor<O, 2> c({16, 32}, s), c_half({16, 16}, s);
+  DeviceTensor<O, 3> c3({2, 16, 32}, s);
+  DeviceTensor<float, 1> v({32}, s);
+  gemm(s, c, a, transposed(w));
+  gemm(s, c3, a3, transposed(w), make_epilogue(epi::bias(v), epi::activation<act::GeluTanh>()), {1.f, 0.f, GemmPath::simt});
+  gemm(s, c, a, transposed(w), make_epilogue(epi::scale_bias(v, v), epi::activation<act::Mish>(), epi::residual(c)));
+  gemm(s, c_half, a, transposed(w), make_epilogue(epi::gate<act::GeluTanh>(GateLayout::concatenated)));
+  gemm(s, c_half, a, transposed(w), make_epilogue(epi::bias(v), epi::gate<act::Silu>(GateLayout::interleaved), epi::residual(c_half)));
+}
+
 void all(hip::Stream& s) {
+  gemm_all<float, float>(s);
+  gemm_all<half, half>(s);
+  gemm_all<bfloat16, bfloat16>(s);
+  gemm_all<bfloat16, float>(s);
   network_ops_all<float, float>(s);
   network_ops_all<half, half>(s);
   network_ops_all<bfloat16, float>(s);

@@ -7,12 +7,19 @@ namespace fusekit::test {
 
 TEST_F(Gpu, GemmMmaTilesAndStorageOrders) {
   std::vector<GemmCase> cases;
-  for (int tile = 0; tile < 4; ++tile) {
+  for (int tile = 0; tile < kernels::mma_tile_count; ++tile) {
     cases.push_back({1, 130, 200, 72, Storage::dense, Storage::transposed, false, false, tile, GemmPath::mma});
     cases.push_back({1, 77, 264, 40, Storage::wide, Storage::dense, false, false, tile, GemmPath::mma});
     cases.push_back({3, 33, 136, 24, Storage::dense, Storage::wide, true, true, tile, GemmPath::mma});
   }
   cases.push_back({1, 1, 8, 8, Storage::dense, Storage::transposed, false, false, -1, GemmPath::mma});
+  // split-K: forced factors (uneven k ranges), and the policy's on thin shapes; two calls in a row
+  // check that the tile counters were left at zero
+  cases.push_back({1, 150, 264, 1000, Storage::dense, Storage::transposed, false, false, 0, GemmPath::mma, 3});
+  cases.push_back({2, 40, 136, 520, Storage::dense, Storage::dense, true, false, 3, GemmPath::mma, 5});
+  cases.push_back({1, 11, 1032, 4096, Storage::dense, Storage::transposed, false, false, 4, GemmPath::mma, 7});
+  cases.push_back({1, 11, 1032, 4096, Storage::dense, Storage::transposed, false, false, 4, GemmPath::mma, 7});
+  cases.push_back({1, 16, 2048, 1024, Storage::dense, Storage::transposed, false, false, -1, GemmPath::mma});
   cases.push_back({1, 11, 2048, 2048, Storage::dense, Storage::transposed, false, false, -1, GemmPath::mma});
   cases.push_back({2, 197, 136, 264, Storage::dense, Storage::transposed, true, false, -1, GemmPath::mma});
   gemm_plain_cases<true>(stream(), cases);
@@ -46,6 +53,8 @@ TEST_F(Gpu, GemmEpiloguesMma) {
       stream(), {2, 70, 272, 40, Storage::dense, Storage::dense, true, false, 3, GemmPath::mma}, 4700);
   gemm_epilogue_cases<hip::Stream, bfloat16, half>(
       stream(), {1, 64, 1040, 64, Storage::dense, Storage::transposed, false, false, 0, GemmPath::mma}, 4800);
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
+      stream(), {1, 11, 272, 512, Storage::dense, Storage::transposed, false, false, 4, GemmPath::mma, 4}, 4850);
 }
 
 TEST_F(Gpu, GemmEpiloguesSimt) {

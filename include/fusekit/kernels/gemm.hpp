@@ -39,38 +39,122 @@ struct MmaSmem {
       static_cast<std::size_t>(Cfg::kStages) * stage_elems * sizeof(T), std::size_t{4} * Cfg::BM * Cfg::ld_acc);
 };
 
-// Copies one k-tile of A and B into a pipeline stage (zero-filled outside the matrices).
-template <class T, class Cfg, bool kBKMajor, class O, class Epi>
-FUSEKIT_DEVICE void load_stage(const GemmParams<T, O, Epi>& p, const GemmTileCoords<Cfg::BM, Cfg::BN, Epi>& tc,
-                               index_t bi, index_t k0, T* sa, T* sb) {
+// The 16-byte chunks one thread copies into every pipeline stage, with their source pointers computed
+// once: a k-tile only moves each pointer by k0 * kstep. (Recomputing tile coordinates per chunk and
+// k-tile cost more issue slots than the MMAs themselves.) Chunks outside the matrix are zero-filled.
+template <class T, int kChunks>
+struct ChunkCopier {
+  const T* src[kChunks];  // at k0 = 0
+  int dst[kChunks];       // element offset in the stage's tile
+  int k_at[kChunks];      // the chunk's k at k0 = 0 (k beyond K reads zeros)
+  bool row_ok[kChunks];   // inside the matrix in its non-k dimension
+  index_t kstep;          // elements between k and k + 1
+
+  FUSEKIT_DEVICE void copy(T* tile, index_t k0, index_t k) const {
+    FUSEKIT_UNROLL
+    for (int i = 0; i < kChunks; ++i) {
+      if (dst[i] < 0) continue;  // a thread beyond the tile's chunks (tiles smaller than the block)
+      const bool ok = row_ok[i] && k0 + k_at[i] < k;
+      gpu::copy_async16(tile + dst[i], ok ? src[i] + k0 * kstep : src[i], ok);
+    }
+  }
+};
+
+template <class T, class Cfg, bool kBKMajor>
+struct StageCopier {
   using S = MmaSmem<T, Cfg, kBKMajor>;
-  constexpr int ch = S::TileA::chunk;
-  // A: [BM rows][BK]
-  for (int q = threadIdx.x; q < Cfg::BM * (Cfg::BK / ch); q += Cfg::threads) {
-    const int r = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
-    const index_t m = tc.m0 + r, k = k0 + c * ch;
-    const bool ok = m < p.m && k < p.k;
-    gpu::copy_async16(sa + S::TileA::offset(r, c), ok ? p.a.at(bi, m, k) : p.a.data, ok);
-  }
-  if constexpr (kBKMajor) {  // B: [BN rows = columns][BK]
-    for (int q = threadIdx.x; q < Cfg::BN * (Cfg::BK / ch); q += Cfg::threads) {
-      const int t = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
-      const index_t n = tc.acc_col(t, p.n), k = k0 + c * ch;
-      const bool ok = n >= 0 && k < p.k;
-      gpu::copy_async16(sb + S::TileB::offset(t, c), ok ? p.b.at(bi, k, n) : p.b.data, ok);
+  static constexpr int ch = S::TileA::chunk;
+  static constexpr int a_total = Cfg::BM * Cfg::BK / ch, b_total = Cfg::BN * Cfg::BK / ch;
+  static constexpr int a_chunks = (a_total + Cfg::threads - 1) / Cfg::threads;
+  static constexpr int b_chunks = (b_total + Cfg::threads - 1) / Cfg::threads;
+  ChunkCopier<T, a_chunks> a;
+  ChunkCopier<T, b_chunks> b;
+
+  template <class O, class Epi>
+  FUSEKIT_DEVICE StageCopier(const GemmParams<T, O, Epi>& p, const GemmTileCoords<Cfg::BM, Cfg::BN, Epi>& tc,
+                             index_t bi) {
+    a.kstep = 1;  // A: [BM rows][BK], k contiguous
+    FUSEKIT_UNROLL
+    for (int i = 0; i < a_chunks; ++i) {
+      const int q = threadIdx.x + i * Cfg::threads, r = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
+      const index_t m = tc.m0 + r;
+      a.row_ok[i] = m < p.m && q < a_total;
+      a.src[i] = a.row_ok[i] ? p.a.at(bi, m, c * ch) : p.a.data;
+      a.dst[i] = q < a_total ? S::TileA::offset(r, c) : -1;
+      a.k_at[i] = c * ch;
     }
-  } else {  // B: [BK rows][BN columns]
-    for (int q = threadIdx.x; q < Cfg::BK * (Cfg::BN / ch); q += Cfg::threads) {
-      const int r = q / (Cfg::BN / ch), c = q % (Cfg::BN / ch);
-      const index_t n = tc.acc_col(c * ch, p.n), k = k0 + r;
-      const bool ok = n >= 0 && k < p.k;
-      gpu::copy_async16(sb + S::TileB::offset(r, c), ok ? p.b.at(bi, k, n) : p.b.data, ok);
+    FUSEKIT_UNROLL
+    for (int i = 0; i < b_chunks; ++i) {
+      const int q = threadIdx.x + i * Cfg::threads;
+      if constexpr (kBKMajor) {  // B: [BN rows = columns][BK], k contiguous
+        const int t = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
+        const index_t n = q < b_total ? tc.acc_col(t, p.n) : -1;
+        b.row_ok[i] = n >= 0;
+        b.src[i] = n >= 0 ? p.b.at(bi, c * ch, n) : p.b.data;
+        b.dst[i] = q < b_total ? S::TileB::offset(t, c) : -1;
+        b.k_at[i] = c * ch;
+      } else {  // B: [BK rows][BN columns], n contiguous
+        const int r = q / (Cfg::BN / ch), c = q % (Cfg::BN / ch);
+        const index_t n = q < b_total ? tc.acc_col(c * ch, p.n) : -1;
+        b.row_ok[i] = n >= 0;
+        b.src[i] = n >= 0 ? p.b.at(bi, r, n) : p.b.data;
+        b.dst[i] = q < b_total ? S::TileB::offset(r, c) : -1;
+        b.k_at[i] = r;
+      }
+    }
+    b.kstep = kBKMajor ? 1 : p.b.row_stride;
+  }
+
+  FUSEKIT_DEVICE void copy(T* stage_a, T* stage_b, index_t k0, index_t k) const {
+    a.copy(stage_a, k0, k);
+    b.copy(stage_b, k0, k);
+  }
+};
+
+// Split-K: blockIdx.y picks a range of k-tiles; every split adds its fp32 partial tile to the
+// workspace, and the last split of a tile to arrive (a per-tile counter, reset by that block, so the
+// workspace stays ready for the next call and graph replays) sums the others into its registers and
+// runs the epilogue. splits == 1: no workspace.
+struct SplitK {
+  int splits = 1;
+  int tiles_per_split = 0;  // k-tiles per split
+  float* partials = nullptr;     // [batch][tiles][splits][threads x accumulators]
+  unsigned* counters = nullptr;  // [batch][tiles]
+};
+
+// Split-K hand-off: stores this block's kCount accumulators as its partial; returns true in the last
+// split to arrive for the tile, with the sum of all splits in acc.
+template <class Cfg, int kCount>
+FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[kCount]) {
+  __shared__ unsigned arrived;
+  constexpr index_t stride = static_cast<index_t>(Cfg::threads) * kCount;  // floats per split
+  float* mine = sk.partials + (tile * sk.splits + blockIdx.y) * stride;
+  FUSEKIT_UNROLL
+  for (int i = 0; i < kCount; i += 4)  // float4 per thread, consecutive threads side by side
+    *reinterpret_cast<float4*>(mine + static_cast<index_t>(i) * Cfg::threads + 4 * threadIdx.x) =
+        make_float4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]);
+  __threadfence();  // partial visible device-wide before the count says so
+  __syncthreads();
+  if (threadIdx.x == 0) arrived = atomicAdd(sk.counters + tile, 1u);
+  __syncthreads();
+  if (arrived != static_cast<unsigned>(sk.splits - 1)) return false;
+  __threadfence();  // acquire the other splits' partials
+  for (int s = 0; s < sk.splits; ++s) {
+    if (s == static_cast<int>(blockIdx.y)) continue;
+    const float* other = sk.partials + (tile * sk.splits + s) * stride;
+    FUSEKIT_UNROLL
+    for (int i = 0; i < kCount; i += 4) {
+      const float4 v = gpu::load_global_coherent(reinterpret_cast<const float4*>(other + static_cast<index_t>(i) * Cfg::threads + 4 * threadIdx.x));
+      acc[i] += v.x, acc[i + 1] += v.y, acc[i + 2] += v.z, acc[i + 3] += v.w;
     }
   }
+  if (threadIdx.x == 0) sk.counters[tile] = 0;  // ready for the next call
+  return true;
 }
 
 template <class T, class O, class Epi, class Cfg, bool kBKMajor>
-FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p) {
+FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p,
+                                                             const SplitK sk) {
   using Atom = MmaSm80<T>;
   using S = MmaSmem<T, Cfg, kBKMajor>;
   constexpr int WTM = Cfg::BM / Cfg::WM, WTN = Cfg::BN / Cfg::WN;  // warp tile
@@ -89,12 +173,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
     FUSEKIT_UNROLL
     for (int j = 0; j < NT; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
 
-  const int tiles_k = static_cast<int>((p.k + Cfg::BK - 1) / Cfg::BK);
+  const StageCopier<T, Cfg, kBKMajor> copier(p, tc, bi);
+  const int all_tiles_k = static_cast<int>((p.k + Cfg::BK - 1) / Cfg::BK);
+  const int kt0 = sk.splits > 1 ? static_cast<int>(blockIdx.y) * sk.tiles_per_split : 0;
+  const int tiles_k = sk.splits > 1 ? std::min(sk.tiles_per_split, all_tiles_k - kt0) : all_tiles_k;
   auto stage_a = [&](int s) { return smem + s * S::stage_elems; };
   auto stage_b = [&](int s) { return smem + s * S::stage_elems + S::TileA::elements; };
   FUSEKIT_UNROLL
   for (int s = 0; s < Cfg::kStages - 1; ++s) {
-    if (s < tiles_k) load_stage<T, Cfg, kBKMajor>(p, tc, bi, index_t{s} * Cfg::BK, stage_a(s), stage_b(s));
+    if (s < tiles_k) copier.copy(stage_a(s), stage_b(s), index_t{kt0 + s} * Cfg::BK, p.k);
     gpu::copy_async_commit();
   }
   for (int kt = 0; kt < tiles_k; ++kt) {
@@ -102,8 +189,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
     __syncthreads();                            // ... for every thread, and stage kt - 1 is free
     const int next = kt + Cfg::kStages - 1;
     if (next < tiles_k)
-      load_stage<T, Cfg, kBKMajor>(p, tc, bi, index_t{next} * Cfg::BK, stage_a(next % Cfg::kStages),
-                                   stage_b(next % Cfg::kStages));
+      copier.copy(stage_a(next % Cfg::kStages), stage_b(next % Cfg::kStages), index_t{kt0 + next} * Cfg::BK, p.k);
     gpu::copy_async_commit();
     const T* sa = stage_a(kt % Cfg::kStages);
     const T* sb = stage_b(kt % Cfg::kStages);
@@ -121,6 +207,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
     }
   }
   gpu::copy_async_wait<0>();
+  if (sk.splits > 1 && !reduce_splits<Cfg>(sk, bi * gridDim.x + blockIdx.x, reinterpret_cast<float(&)[MT * NT * 4]>(acc)))
+    return;
   __syncthreads();  // the pipeline's shared memory becomes the accumulator tile
   float* sc = reinterpret_cast<float*>(gemm_smem);
   FUSEKIT_UNROLL
@@ -178,15 +266,18 @@ FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID
 }
 
 // The mma kernel's tile configurations, largest first (GemmOptions::tile indexes this list).
+// The last one is for M <= 16 (decode-time projections): one atom row, a deeper pipeline to keep
+// enough weight bytes in flight, usually with split-K.
 using MmaTiles = std::tuple<MmaTile<128, 128, 2, 2, 4>, MmaTile<128, 64, 2, 2, 4>, MmaTile<64, 128, 2, 2, 4>,
-                            MmaTile<64, 64, 2, 2, 4>>;
-inline constexpr int mma_tile_count = 4;
+                            MmaTile<64, 64, 2, 2, 4>, MmaTile<16, 128, 1, 4, 6>>;
+inline constexpr int mma_tile_count = 5;
+inline constexpr int mma_small_m_tile = 4;
 
 }  // namespace kernels
 
 // Kernel choice (the policy):
-//   mma   when the operands allow it (see kernels above) on NVIDIA sm_80+: the largest tile of
-//         MmaTiles that still gives every multiprocessor a block, else the one with the most blocks
+//   mma   when the operands allow it (see kernels above) on NVIDIA sm_80+: tile and split-K in run_mma
+//         and plan_splits
 //   simt  otherwise
 template <>
 struct OpImpl<op::Gemm, HipBackend> {
@@ -198,9 +289,9 @@ struct OpImpl<op::Gemm, HipBackend> {
     FUSEKIT_CHECK(opt.tile < kernels::mma_tile_count, "gemm: tile {} does not exist (0..{})", opt.tile,
                   kernels::mma_tile_count - 1);
     if (opt.path != GemmPath::simt && why.empty()) {
-      if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
-        if (p.b.row_stride == 1 && p.k > 1) run_mma<true>(s, p, opt.tile);  // k-major B (Linear weight)
-        else run_mma<false>(s, p, opt.tile);
+      if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+        if (p.b.row_stride == 1 && p.k > 1) run_mma<true>(s, p, opt);  // k-major B (Linear weight)
+        else run_mma<false>(s, p, opt);
         return;
       }
     }
@@ -242,28 +333,56 @@ struct OpImpl<op::Gemm, HipBackend> {
     }
   }
 
+  // Tile: M <= 16 takes the small-M tile; otherwise the largest tile that still gives every
+  // multiprocessor a block, else the 64 x 64 one.
   template <bool kBKMajor, class T, class O, class Epi>
-  static void run_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int tile) {
-    if (tile < 0) {  // the largest tile that still fills the device, else the one with the most blocks
-      tile = kernels::mma_tile_count - 1;
+  static void run_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
+    int tile = opt.tile;
+    if (tile < 0) {
+      tile = p.m <= 16 ? kernels::mma_small_m_tile : kernels::mma_small_m_tile - 1;
       const index_t sms = s.device().multiprocessors;
-      const int bms[] = {128, 128, 64, 64}, bns[] = {128, 64, 128, 64};
-      for (int i = 0; i < kernels::mma_tile_count; ++i)
+      const int bms[] = {128, 128, 64}, bns[] = {128, 64, 128};
+      for (int i = 0; i < 3 && p.m > 16; ++i)
         if (tiles_of(p, bms[i], bns[i]) * p.batch >= sms) {
           tile = i;
           break;
         }
     }
     switch (tile) {
-      case 0: return launch_mma<std::tuple_element_t<0, kernels::MmaTiles>, kBKMajor>(s, p);
-      case 1: return launch_mma<std::tuple_element_t<1, kernels::MmaTiles>, kBKMajor>(s, p);
-      case 2: return launch_mma<std::tuple_element_t<2, kernels::MmaTiles>, kBKMajor>(s, p);
-      default: return launch_mma<std::tuple_element_t<3, kernels::MmaTiles>, kBKMajor>(s, p);
+      case 0: return launch_mma<std::tuple_element_t<0, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
+      case 1: return launch_mma<std::tuple_element_t<1, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
+      case 2: return launch_mma<std::tuple_element_t<2, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
+      case 3: return launch_mma<std::tuple_element_t<3, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
+      default: return launch_mma<std::tuple_element_t<4, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
     }
   }
 
+  // Split-K when the tiles alone leave multiprocessors idle: enough splits for two blocks per
+  // multiprocessor, each with at least 4 k-tiles, at most 16.
+  static kernels::SplitK plan_splits(const hip::Stream& s, index_t tiles, index_t k, int bk, int bm, int bn,
+                                     int forced) {
+    kernels::SplitK sk;
+    const index_t tiles_k = (k + bk - 1) / bk;
+    index_t splits = forced;
+    if (splits <= 0) {
+      const index_t target = 2 * static_cast<index_t>(s.device().multiprocessors);
+      splits = tiles >= target / 2 ? 1 : std::min<index_t>({(target + tiles - 1) / tiles, tiles_k / 4, 16});
+    }
+    splits = std::clamp<index_t>(splits, 1, std::max<index_t>(tiles_k, 1));
+    if (splits <= 1) return sk;
+    sk.tiles_per_split = static_cast<int>((tiles_k + splits - 1) / splits);
+    sk.splits = static_cast<int>((tiles_k + sk.tiles_per_split - 1) / sk.tiles_per_split);  // none empty
+    if (sk.splits <= 1) return kernels::SplitK{};
+    const std::size_t counter_bytes = (static_cast<std::size_t>(tiles) * sizeof(unsigned) + 255) / 256 * 256;
+    const std::size_t partial_bytes = static_cast<std::size_t>(tiles) * sk.splits * bm * bn * sizeof(float);
+    auto* ws = static_cast<unsigned char*>(s.workspace(counter_bytes + partial_bytes));
+    sk.counters = reinterpret_cast<unsigned*>(ws);
+    sk.partials = reinterpret_cast<float*>(ws + counter_bytes);
+    return sk;
+  }
+
   template <class Cfg, bool kBKMajor, class T, class O, class Epi>
-  static void launch_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
+  static void launch_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int splits) {
     auto* kernel = kernels::gemm_mma<T, O, Epi, Cfg, kBKMajor>;
     constexpr std::size_t smem = kernels::MmaSmem<T, Cfg, kBKMajor>::bytes;
     static const bool ready = [&] {  // once per kernel: opt in to > 48 KiB and check the binary's arch
@@ -280,8 +399,10 @@ struct OpImpl<op::Gemm, HipBackend> {
                   "gemm: tile {}x{} needs {} bytes of shared memory, the device allows {}", Cfg::BM, Cfg::BN, smem,
                   s.device().shared_memory_per_block_optin);
     const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
-    hip::launch("gemm_mma", kernel, dim3(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(p.batch)),
-                dim3(Cfg::threads), smem, s, p);
+    const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits);
+    hip::launch("gemm_mma", kernel, dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits),
+                                         static_cast<unsigned>(p.batch)),
+                dim3(Cfg::threads), smem, s, p, sk);
   }
 };
 

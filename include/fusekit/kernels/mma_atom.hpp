@@ -35,7 +35,7 @@ struct MmaSm80 {
                  : "r"(s));
 #else
     (void)r, (void)p;
-    __trap();
+    gpu::trap();
 #endif
   }
   FUSEKIT_DEVICE static void ldmatrix_x4_trans(unsigned (&r)[4], const T* p) {
@@ -46,7 +46,7 @@ struct MmaSm80 {
                  : "r"(s));
 #else
     (void)r, (void)p;
-    __trap();
+    gpu::trap();
 #endif
   }
 
@@ -101,7 +101,7 @@ struct MmaSm80 {
                    : "r"(a.r[0]), "r"(a.r[1]), "r"(a.r[2]), "r"(a.r[3]), "r"(b.r[0]), "r"(b.r[1]));
 #else
     (void)c, (void)a, (void)b;
-    __trap();
+    gpu::trap();
 #endif
   }
 

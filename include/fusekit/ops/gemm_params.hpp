@@ -16,7 +16,8 @@ struct GemmOptions {
   float alpha = 1.f;
   float beta = 0.f;  // beta = 0: C is not read (NaN in C does not propagate), as in BLAS
   GemmPath path = GemmPath::automatic;
-  int tile = -1;  // GPU tile configuration index (kernels/gemm_policy.hpp); -1: the policy's choice
+  int tile = -1;    // GPU mma tile configuration (kernels::MmaTiles); -1: the policy's choice
+  int splits = 0;   // GPU split-K factor for the mma kernel; 0: the policy's choice
 };
 
 // One strided matrix of a batch: element (b, r, c) at data[b * batch_stride + r * row_stride + c * col_stride].

@@ -22,6 +22,7 @@ class Stream {
   ~Stream() {
     if (stream_) {
       (void)gpu::stream_synchronize(stream_);
+      if (workspace_) allocator_->deallocate(workspace_, workspace_bytes_);
       allocator_.reset();  // tensors still alive keep the allocator; their blocks are freed with it
       (void)gpu::stream_destroy(stream_);
     }
@@ -40,10 +41,27 @@ class Stream {
   std::shared_ptr<MemoryResource> memory() const { return allocator_; }
   CachingAllocator& allocator() const { return *allocator_; }
 
+  // Scratch device memory for ops that need some (GEMM split-K partial sums and tile counters), at
+  // least `bytes`, zeroed when it grows. Ops leave any counters they use back at zero. It grows only
+  // outside graph capture: run a captured op once before capturing it (the allocator says so otherwise).
+  void* workspace(std::size_t bytes) const {
+    if (bytes > workspace_bytes_) {
+      if (workspace_) allocator_->deallocate(workspace_, workspace_bytes_);  // stream-ordered reuse
+      workspace_ = nullptr;
+      workspace_bytes_ = 0;
+      workspace_ = allocator_->allocate(bytes);
+      workspace_bytes_ = bytes;
+      FUSEKIT_GPU_CHECK(gpu::memset_async(workspace_, 0, bytes, stream_));
+    }
+    return workspace_;
+  }
+
  private:
   Device device_;
   gpu::stream_t stream_ = nullptr;
   std::shared_ptr<CachingAllocator> allocator_;
+  mutable void* workspace_ = nullptr;
+  mutable std::size_t workspace_bytes_ = 0;
 };
 
 class Event {

@@ -189,6 +189,25 @@ FUSEKIT_DEVICE inline T shfl_xor(T v, int lane_mask) {
 }
 #endif
 
+// Stops the kernel with an error (code paths that must never run on the architecture compiled for).
+FUSEKIT_DEVICE inline void trap() {
+#if FUSEKIT_VENDOR_CUDA
+  __trap();
+#else
+  __builtin_trap();
+#endif
+}
+
+// A load that bypasses this multiprocessor's L1 (which other blocks' writes do not update): data
+// another block published with a fence and a counter. (AMD: plain load; no AMD path uses it yet.)
+FUSEKIT_DEVICE inline float4 load_global_coherent(const float4* p) {
+#if FUSEKIT_VENDOR_CUDA
+  return __ldcg(p);
+#else
+  return *p;
+#endif
+}
+
 // 16-byte loads and stores for data touched once (streamed rows): a cache hint on NVIDIA (evict first,
 // ld/st .cs) so streamed bytes do not push reused ones (weights) out of L2; plain accesses on AMD.
 template <class V>
