@@ -193,18 +193,23 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
     gpu::copy_async_commit();
     const T* sa = stage_a(kt % Cfg::kStages);
     const T* sb = stage_b(kt % Cfg::kStages);
+    // Every fragment of the k-tile is loaded before the first MMA, so the loads of later k-steps
+    // overlap the MMAs of earlier ones.
+    constexpr int KS = Cfg::BK / Atom::kK;
+    typename Atom::A a[KS][MT];  // (k-step, mt)
+    typename Atom::B b[KS][NT];  // (k-step, nt)
     FUSEKIT_UNROLL
-    for (int kk = 0; kk < Cfg::BK; kk += Atom::kK) {
-      typename Atom::A a[MT];
-      typename Atom::B b[NT];
-      Atom::template load_a<MT, typename S::TileA>(a, sa, wm0, kk);
-      if constexpr (kBKMajor) Atom::template load_b_kmajor<NT, typename S::TileB>(b, sb, wn0, kk);
-      else Atom::template load_b_nmajor<NT, typename S::TileB>(b, sb, wn0, kk);
+    for (int ks = 0; ks < KS; ++ks) {
+      Atom::template load_a<MT, typename S::TileA>(a[ks], sa, wm0, ks * Atom::kK);
+      if constexpr (kBKMajor) Atom::template load_b_kmajor<NT, typename S::TileB>(b[ks], sb, wn0, ks * Atom::kK);
+      else Atom::template load_b_nmajor<NT, typename S::TileB>(b[ks], sb, wn0, ks * Atom::kK);
+    }
+    FUSEKIT_UNROLL
+    for (int ks = 0; ks < KS; ++ks)
       FUSEKIT_UNROLL
       for (int i = 0; i < MT; ++i)
         FUSEKIT_UNROLL
-        for (int j = 0; j < NT; ++j) Atom::mma(acc[i][j], a[i], b[j]);
-    }
+        for (int j = 0; j < NT; ++j) Atom::mma(acc[i][j], a[ks][i], b[ks][j]);
   }
   gpu::copy_async_wait<0>();
   if (sk.splits > 1 && !reduce_splits<Cfg>(sk, bi * gridDim.x + blockIdx.x, reinterpret_cast<float(&)[MT * NT * 4]>(acc)))
@@ -268,7 +273,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID
 // The mma kernel's tile configurations, largest first (GemmOptions::tile indexes this list).
 // The last one is for M <= 16 (decode-time projections): one atom row, a deeper pipeline to keep
 // enough weight bytes in flight, usually with split-K.
-using MmaTiles = std::tuple<MmaTile<128, 128, 2, 2, 4>, MmaTile<128, 64, 2, 2, 4>, MmaTile<64, 128, 2, 2, 4>,
+using MmaTiles = std::tuple<MmaTile<128, 128, 2, 4, 4>, MmaTile<128, 64, 2, 2, 4>, MmaTile<64, 128, 2, 2, 4>,
                             MmaTile<64, 64, 2, 2, 4>, MmaTile<16, 128, 1, 4, 6>>;
 inline constexpr int mma_tile_count = 5;
 inline constexpr int mma_small_m_tile = 4;
