@@ -81,27 +81,26 @@ void gemm_case(Ctx& ctx, const GemmCase& g, index_t n_out, const MakeEpi& make_e
   const auto dbv = b.logical(db.view());
   auto c_init = random_tensor<O, 3>({g.batch, g.m, n_out}, salt + 2, -1.0, 1.0);
   auto c = beta != 0.0 ? B::upload(ctx, c_init) : B::template poisoned<O, 3>(ctx, {g.batch, g.m, n_out});
-  // Rank-2 views for shared operands, rank-3 for batched ones.
-  auto drop = [](const auto& v3) { return matrix_of(v3); };
+  // Rank-2 views (matrix_of) for shared operands, rank-3 for batched ones.
   const GemmOptions opt{static_cast<float>(alpha), static_cast<float>(beta), g.path, g.tile, g.splits};
   const auto epi = make_epi();
   if (!g.batched_a && !g.batched_b && g.batch == 1) {
-    auto c2 = drop(c.view());
-    gemm(ctx, c2, drop(dav), drop(dbv), epi, opt);
+    auto c2 = matrix_of(c.view());
+    gemm(ctx, c2, matrix_of(dav), matrix_of(dbv), epi, opt);
   } else if (g.batched_a && g.batched_b) {
     gemm(ctx, c, dav, dbv, epi, opt);
   } else if (g.batched_a) {
-    gemm(ctx, c, dav, drop(dbv), epi, opt);
+    gemm(ctx, c, dav, matrix_of(dbv), epi, opt);
   } else {
-    gemm(ctx, c, drop(dav), dbv, epi, opt);
+    gemm(ctx, c, matrix_of(dav), dbv, epi, opt);
   }
   auto got = B::download(ctx, c);
 
   HostTensor<double, 3> acc;
   if (g.batched_a && g.batched_b) acc = reference::gemm<T, 3, 3>(av.as_const(), bv.as_const(), g.batch, alpha);
-  else if (g.batched_a) acc = reference::gemm<T, 3, 2>(av.as_const(), drop(bv).as_const(), g.batch, alpha);
-  else if (g.batched_b) acc = reference::gemm<T, 2, 3>(drop(av).as_const(), bv.as_const(), g.batch, alpha);
-  else acc = reference::gemm<T, 2, 2>(drop(av).as_const(), drop(bv).as_const(), g.batch, alpha);
+  else if (g.batched_a) acc = reference::gemm<T, 3, 2>(av.as_const(), matrix_of(bv).as_const(), g.batch, alpha);
+  else if (g.batched_b) acc = reference::gemm<T, 2, 3>(matrix_of(av).as_const(), bv.as_const(), g.batch, alpha);
+  else acc = reference::gemm<T, 2, 2>(matrix_of(av).as_const(), matrix_of(bv).as_const(), g.batch, alpha);
   HostTensor<double, 3> expect(Shape<3>{g.batch, g.m, n_out});
   for (index_t bi = 0; bi < g.batch; ++bi)
     for (index_t r = 0; r < g.m; ++r)

@@ -204,13 +204,12 @@ def report(cases, args):
         name, shape, fn, bind, sets = case[:5]
         use_compile = case[5] if len(case) > 5 else True  # a lone GEMM: torch.compile calls the same cuBLAS
         idx = list(range(sets))
-        t = [time_us(bind(fn), idx, args.reps), time_graph_us(bind(fn), idx, args.reps)]
-        if use_compile:
-            compiled = torch.compile(fn)
-            t += [time_us(bind(compiled), idx, args.reps), time_graph_us(bind(compiled), idx, args.reps)]
+        compiled = torch.compile(fn) if use_compile else None
+        t = [time_us(bind(fn), idx, args.reps), compiled and time_us(bind(compiled), idx, args.reps),
+             time_graph_us(bind(fn), idx, args.reps), compiled and time_graph_us(bind(compiled), idx, args.reps)]
         ours = fk.get((name, shape))
-        cells = [f"{v:.2f}" for v in t] + ["-"] * (4 - len(t))
-        cells = [cells[0], cells[2], cells[1], cells[3]]  # eager, compile, eager+graph, compile+graph
+        cells = [f"{v:.2f}" if v else "-" for v in t]
+        t = [v for v in t if v]
         if ours:
             cells += [f"{ours[0]:.2f}", f"{ours[1]:.2f}", f"{min(t) / min(ours):.2f}x"]
         else:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <string>
 #include <tuple>
+#include <utility>
 
 #include "fusekit/backend/hip/async_copy.hpp"
 #include "fusekit/backend/hip/launch.hpp"
@@ -229,7 +230,7 @@ inline constexpr int simt_bm = 64, simt_bn = 64, simt_bk = 16, simt_threads = 25
 
 template <class T, class O, class Epi>
 FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p) {
-  __shared__ float sa[simt_bk][simt_bm];                 // (k, m)
+  __shared__ float sa[simt_bk][simt_bm + 1];             // (k, m); +1: the k-fastest writes hit 16 banks
   __shared__ float sb[simt_bk][simt_bn];                 // (k, n): tile columns
   __shared__ float sc[simt_bm * (simt_bn + 4)];          // (m, n) accumulators for the epilogue
   const index_t bi = blockIdx.z;
@@ -275,8 +276,18 @@ FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID
 // enough weight bytes in flight, usually with split-K.
 using MmaTiles = std::tuple<MmaTile<128, 128, 2, 4, 4>, MmaTile<128, 64, 2, 2, 4>, MmaTile<64, 128, 2, 2, 4>,
                             MmaTile<64, 64, 2, 2, 4>, MmaTile<16, 128, 1, 4, 6>>;
-inline constexpr int mma_tile_count = 5;
-inline constexpr int mma_small_m_tile = 4;
+inline constexpr int mma_tile_count = static_cast<int>(std::tuple_size_v<MmaTiles>);
+inline constexpr int mma_small_m_tile = mma_tile_count - 1;
+
+// fn(MmaTiles element `tile`), the tile as a value of its type.
+template <class Fn, std::size_t... I>
+void with_mma_tile(int tile, Fn&& fn, std::index_sequence<I...>) {
+  ((tile == static_cast<int>(I) ? (fn(std::tuple_element_t<I, MmaTiles>{}), 0) : 0), ...);
+}
+template <class Fn>
+void with_mma_tile(int tile, Fn&& fn) {
+  with_mma_tile(tile, fn, std::make_index_sequence<std::tuple_size_v<MmaTiles>>{});
+}
 
 }  // namespace kernels
 
@@ -346,20 +357,12 @@ struct OpImpl<op::Gemm, HipBackend> {
     if (tile < 0) {
       tile = p.m <= 16 ? kernels::mma_small_m_tile : kernels::mma_small_m_tile - 1;
       const index_t sms = s.device().multiprocessors;
-      const int bms[] = {128, 128, 64}, bns[] = {128, 64, 128};
-      for (int i = 0; i < 3 && p.m > 16; ++i)
-        if (tiles_of(p, bms[i], bns[i]) * p.batch >= sms) {
-          tile = i;
-          break;
-        }
+      for (int i = kernels::mma_small_m_tile - 2; i >= 0 && p.m > 16; --i)  // smaller tiles first: keep the
+        kernels::with_mma_tile(i, [&](auto cfg) {                           // largest that fills the device
+          if (tiles_of(p, decltype(cfg)::BM, decltype(cfg)::BN) * p.batch >= sms) tile = i;
+        });
     }
-    switch (tile) {
-      case 0: return launch_mma<std::tuple_element_t<0, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
-      case 1: return launch_mma<std::tuple_element_t<1, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
-      case 2: return launch_mma<std::tuple_element_t<2, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
-      case 3: return launch_mma<std::tuple_element_t<3, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
-      default: return launch_mma<std::tuple_element_t<4, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
-    }
+    kernels::with_mma_tile(tile, [&](auto cfg) { launch_mma<decltype(cfg), kBKMajor>(s, p, opt.splits); });
   }
 
   // Split-K when the tiles alone leave multiprocessors idle: enough splits for two blocks per

@@ -27,23 +27,19 @@ struct MmaSm80 {
   struct B { unsigned r[2]; };  // k pairs 2q, 2q+8 x column g
   struct C { float v[4]; };     // (g, 2q), (g, 2q+1), (g+8, 2q), (g+8, 2q+1)
 
+  // Four 8x8 b16 matrices from shared memory; kTrans delivers each transposed (for n-major B).
+  template <bool kTrans = false>
   FUSEKIT_DEVICE static void ldmatrix_x4(unsigned (&r)[4], const T* p) {
 #if FUSEKIT_CUDA_ARCH >= 800
     const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
-#else
-    (void)r, (void)p;
-    gpu::trap();
-#endif
-  }
-  FUSEKIT_DEVICE static void ldmatrix_x4_trans(unsigned (&r)[4], const T* p) {
-#if FUSEKIT_CUDA_ARCH >= 800
-    const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(p));
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(s));
+    if constexpr (kTrans)
+      asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                   : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                   : "r"(s));
+    else
+      asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                   : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                   : "r"(s));
 #else
     (void)r, (void)p;
     gpu::trap();
@@ -81,7 +77,7 @@ struct MmaSm80 {
     FUSEKIT_UNROLL
     for (int nt = 0; nt < NT; nt += 2) {
       unsigned r[4];
-      ldmatrix_x4_trans(r, tile + Tile::offset(k0 + ((lane / 8) % 2) * 8 + lane % 8, (col0 + nt * kN) / Tile::chunk + lane / 16));
+      ldmatrix_x4<true>(r, tile + Tile::offset(k0 + ((lane / 8) % 2) * 8 + lane % 8, (col0 + nt * kN) / Tile::chunk + lane / 16));
       b[nt] = {{r[0], r[1]}};
       b[nt + 1] = {{r[2], r[3]}};
     }

@@ -88,13 +88,8 @@ void gemm_impl(Ctx& ctx, const C& c, const A& a, const B& b, const Epilogue<S...
       if constexpr (!std::is_void_v<typename St::space>)
         static_assert(std::is_same_v<typename St::space, typename Ctx::space>,
                       "gemm: an epilogue tensor lives in another memory space than the context runs on");
-      const bool after_gate = E::gated && i > E::gate_index;
-      st.check("gemm", after_gate || !E::gated ? n_out : n, after_gate || !E::gated ? "output" : "accumulator");
-      if constexpr (requires { typename St::element; }) {
-        FUSEKIT_CHECK(st.rows == m && (st.batch == 1 || st.batch == batch),
-                      "gemm: residual is [{}, {}, {}] but the output is [{}, {}, {}]", st.batch, st.rows, st.cols,
-                      batch, m, n_out);
-      }
+      const bool acc_cols = E::gated && i < E::gate_index;  // before the gate: accumulator columns
+      st.check({"gemm", batch, m, acc_cols ? n : n_out, acc_cols ? "accumulator" : "output"});
     }
   });
   GemmParams<T, O, E> p{gemm_operand(a), gemm_operand(b), gemm_operand(c), batch, m, n, k, n_out,

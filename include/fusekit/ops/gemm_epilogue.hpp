@@ -36,6 +36,13 @@ struct EpiCoord {
   index_t batch, row, col;
 };
 
+// What a stage sees, for the front end's checks: the extents and which columns (accumulator or output).
+struct EpiExtents {
+  const char* op;
+  index_t batch, rows, cols;
+  const char* where;
+};
+
 namespace epi {
 
 // A per-column fp32 vector.
@@ -51,8 +58,8 @@ struct Bias {
   using space = Space;
   ColumnVector b;
   FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return v + b[at.col]; }
-  void check(const char* op, index_t cols, const char* where) const {
-    FUSEKIT_CHECK(b.size == cols, "{}: bias has {} elements but the {} has {} columns", op, b.size, where, cols);
+  void check(const EpiExtents& e) const {
+    FUSEKIT_CHECK(b.size == e.cols, "{}: bias has {} elements but the {} has {} columns", e.op, b.size, e.where, e.cols);
   }
 };
 
@@ -61,10 +68,10 @@ struct ScaleBias {
   using space = Space;
   ColumnVector s, b;
   FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return v * s[at.col] + b[at.col]; }
-  void check(const char* op, index_t cols, const char* where) const {
-    FUSEKIT_CHECK(s.size == cols && b.size == cols,
-                  "{}: scale_bias has scale of {} and bias of {} elements but the {} has {} columns", op, s.size,
-                  b.size, where, cols);
+  void check(const EpiExtents& e) const {
+    FUSEKIT_CHECK(s.size == e.cols && b.size == e.cols,
+                  "{}: scale_bias has scale of {} and bias of {} elements but the {} has {} columns", e.op, s.size,
+                  b.size, e.where, e.cols);
   }
 };
 
@@ -73,7 +80,7 @@ struct Activation {
   using space = void;  // no tensor
   Op op;
   FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord) const { return op(v); }
-  void check(const char*, index_t, const char*) const {}
+  void check(const EpiExtents&) const {}
 };
 
 template <class Op>
@@ -87,16 +94,17 @@ struct Gate {
 template <class T, class Space>
 struct Residual {
   using space = Space;
-  using element = T;
   MatrixRef<const T> r;
   index_t batch_stride;
-  index_t batch, rows, cols;  // extents, for the front end's check
+  index_t batch, rows, cols;  // extents, for check
   FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const {
     return v + to_float(r.data[at.batch * batch_stride + at.row * r.row_stride + at.col * r.col_stride]);
   }
-  void check(const char* op, index_t cols_here, const char* where) const {
-    FUSEKIT_CHECK(cols == cols_here, "{}: residual has {} columns but the {} has {} columns", op, cols, where,
-                  cols_here);
+  void check(const EpiExtents& e) const {
+    FUSEKIT_CHECK(cols == e.cols, "{}: residual has {} columns but the {} has {} columns", e.op, cols, e.where, e.cols);
+    FUSEKIT_CHECK(rows == e.rows && (batch == 1 || batch == e.batch),
+                  "{}: residual is [{}, {}, {}] but the output is [{}, {}, {}]", e.op, batch, rows, cols, e.batch,
+                  e.rows, e.cols);
   }
 };
 
