@@ -4,6 +4,8 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#define EIGEN_USE_THREADS  // Eigen::ThreadPoolDevice for the threaded Tensor contraction
+#include <unsupported/Eigen/CXX11/Tensor>
 
 #include <fusekit/fusekit.hpp>
 
@@ -76,5 +78,60 @@ static void BM_MishFusekit(benchmark::State& st) {
   st.SetItemsProcessed(st.iterations() * static_cast<int64_t>(x.size()));
 }
 BENCHMARK(BM_MishFusekit)->Unit(benchmark::kMillisecond);
+
+// ---- convolution: KataGo's trunk conv, 3x3 192 -> 192 on 19x19, batch 8 ----
+// Effective GFLOP/s = the direct convolution's 2 N H W Cout Cin 9 flops per second, for fusekit's conv2d
+// (Winograd or im2col, prepared weights, NHWC) and for Eigen's own GEMM on the equivalent im2col product
+// [N H W, 9 Cin] x [9 Cin, Cout] (the yardstick of issue #4). Arguments: batch, threads.
+static constexpr index_t conv_c = 192, conv_hw = 19;
+
+static double conv_flops(index_t n) { return 2.0 * static_cast<double>(n * conv_hw * conv_hw * conv_c * conv_c * 9); }
+
+static void BM_Conv3x3(benchmark::State& st, ConvAlgo algo, bool fused) {
+  const index_t n = st.range(0);
+  cpu::Context ctx(static_cast<int>(st.range(1)));
+  HostTensor<float, 4> x({n, conv_hw, conv_hw, conv_c}), y({n, conv_hw, conv_hw, conv_c}), r({n, conv_hw, conv_hw, conv_c});
+  HostTensor<float, 4> w({conv_c, conv_c, 3, 3}), mask({n, 1, conv_hw, conv_hw});
+  HostTensor<float, 1> s({conv_c}), b({conv_c});
+  fill(ctx, x, 0.5);
+  fill(ctx, r, 0.25);
+  fill(ctx, w, 0.01);
+  fill(ctx, mask, 1.0);
+  fill(ctx, s, 1.1);
+  fill(ctx, b, 0.1);
+  const auto pw = cpu::prepare_conv_weights(w.view().as_const());
+  const auto xl = x.view().permute({0, 3, 1, 2});
+  auto yl = y.view().permute({0, 3, 1, 2});
+  const auto rl = r.view().permute({0, 3, 1, 2});
+  for (auto _ : st) {
+    if (fused)
+      conv2d(ctx, yl, xl, pw, input_norm_act(s, b, mask, act::Mish{}), make_epilogue(epi::residual(rl)), {algo});
+    else conv2d(ctx, yl, xl, pw, {algo});
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(conv_flops(n) * static_cast<double>(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK_CAPTURE(BM_Conv3x3, winograd, ConvAlgo::winograd, false)->Args({8, 1})->Args({8, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv3x3, winograd_normact_residual, ConvAlgo::winograd, true)->Args({8, 1})->Args({8, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Conv3x3, im2col, ConvAlgo::implicit_gemm, false)->Args({8, 1})->Args({8, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Eigen's GEMM on the im2col product: Matrix product on one thread, the Tensor contraction on a
+// ThreadPoolDevice for several (Eigen's Matrix product threads only through OpenMP).
+static void BM_EigenIm2colGemm(benchmark::State& st) {
+  const index_t n = st.range(0), threads = st.range(1);
+  const Eigen::Index m = n * conv_hw * conv_hw, k = 9 * conv_c;
+  Eigen::MatrixXf a = Eigen::MatrixXf::Constant(m, k, 0.5f), bm = Eigen::MatrixXf::Constant(k, conv_c, 0.01f), c(m, conv_c);
+  Eigen::ThreadPool pool(static_cast<int>(threads));
+  Eigen::ThreadPoolDevice dev(&pool, static_cast<int>(threads));
+  Eigen::TensorMap<Eigen::Tensor<float, 2>> ta(a.data(), m, k), tb(bm.data(), k, conv_c), tc(c.data(), m, conv_c);
+  const Eigen::array<Eigen::IndexPair<int>, 1> dims = {Eigen::IndexPair<int>(1, 0)};
+  for (auto _ : st) {
+    if (threads == 1) c.noalias() = a * bm;
+    else tc.device(dev) = ta.contract(tb, dims);
+    benchmark::DoNotOptimize(c.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(conv_flops(n) * static_cast<double>(st.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_EigenIm2colGemm)->Args({8, 1})->Args({8, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();

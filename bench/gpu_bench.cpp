@@ -1,7 +1,7 @@
 // One GPU benchmark executable for fusekit's ops. Device events around every repetition, warm-up, the
 // median of many repetitions, inputs rotated across sets larger than L2 so the cache does not flatter,
 // and the device-to-device copy bandwidth measured in the same run as the yardstick.
-//   fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm]
+//   fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv]
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -93,6 +93,7 @@ void gated_kernel(hip::Stream& s, index_t rows, index_t n, const Act& f, T* out,
 }  // namespace
 
 #include "gemm_bench.hpp"
+#include "conv_bench.hpp"
 
 int main(int argc, char** argv) try {
   std::string json, only;
@@ -102,7 +103,7 @@ int main(int argc, char** argv) try {
     if (a == "--json" && i + 1 < argc) json = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm])", a);
+    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv])", a);
   }
   if (hip::device_count() == 0) fail("no GPU visible");
   hip::Stream s;
@@ -304,6 +305,7 @@ int main(int argc, char** argv) try {
 
   }
   if (only.empty() || only == "gemm") bench_gemms(s, reps, copy_gbps, results);
+  if (only.empty() || only == "conv") bench_convs(s, reps, copy_gbps, results);
 
   fmt::print("GPU: {} ({}), {} SMs, L2 {} MiB | fusekit built for {} | {} reps, median\n", dev.name, dev.arch,
              dev.multiprocessors, dev.l2_bytes >> 20, gpu_vendor_name(), reps);

@@ -66,6 +66,15 @@ def linear_geglu(x, w):
     return torch.nn.functional.gelu(g, approximate="tanh") * u
 
 
+def normact_conv_residual(x, scale, bias, mask, w, r):
+    a = torch.nn.functional.mish(x * scale + bias) * mask
+    return torch.nn.functional.conv2d(a, w, padding=1) + r
+
+
+def conv3x3(x, w):
+    return torch.nn.functional.conv2d(x, w, padding=1)
+
+
 def time_us(fn, sets, reps=50, batch=10):
     """Median microseconds per call; events bracket batches of `batch` calls, as in fusekit_gpu_bench."""
     for i in range(2 * batch):
@@ -105,7 +114,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fusekit-json")
     ap.add_argument("--reps", type=int, default=50)
-    ap.add_argument("--only", choices=["ops", "gemm"], help="one group of cases (default: all)")
+    ap.add_argument("--only", choices=["ops", "gemm", "conv"], help="one group of cases (default: all)")
     args = ap.parse_args()
     dev = torch.device("cuda")
     props = torch.cuda.get_device_properties(dev)
@@ -127,6 +136,10 @@ def main():
     cases = []
     if args.only in (None, "gemm"):
         add_gemm_cases(cases, rand, l2)
+    if args.only in (None, "conv"):
+        add_conv_cases(cases, rand, l2)
+    if args.only == "conv":
+        return report(cases, args)
     for rows, cols, residual in [] if args.only == "gemm" else [(6304, 2048, True), (6304, 2048, False), (788, 2048, True), (11, 2048, True),
                                  (6304, 16384, True)]:
         nbytes = rows * cols * 2 * (4 if residual else 2)
@@ -190,6 +203,27 @@ def add_gemm_cases(cases, rand, l2):
     ws = [rand(n, k) for _ in range(sets)]
     cases.append(("gemm geglu (gate fused)", f"{m}x{n}x{k}", linear_geglu,
                   lambda f, xs=xs, ws=ws: (lambda i: f(xs[i], ws[i])), sets, True))
+
+
+def add_conv_cases(cases, rand, l2):
+    """KataGo's trunk conv in fp16, channels_last (cuDNN, benchmark mode): NormAct + conv + residual."""
+    torch.backends.cudnn.benchmark = True
+    cl = torch.channels_last
+    c = 192
+    w = rand(c, c, 3, 3, dtype=torch.float16).mul_(0.02).contiguous(memory_format=cl)
+    scale, bias = rand(1, c, 1, 1, dtype=torch.float16), rand(1, c, 1, 1, dtype=torch.float16)
+    for n, fused in [(8, True), (64, True), (256, True), (8, False), (256, False)]:
+        nbytes = 2 * n * 19 * 19 * c * (3 if fused else 2)
+        sets = max(2, min(8, 3 * l2 // nbytes + 1))
+        xs = [rand(n, c, 19, 19, dtype=torch.float16).contiguous(memory_format=cl) for _ in range(sets)]
+        shape = f"{n}x{c}x19x19"
+        if fused:
+            rs = [rand(n, c, 19, 19, dtype=torch.float16).contiguous(memory_format=cl) for _ in range(sets)]
+            mask = (torch.rand(n, 1, 19, 19, device=xs[0].device) > 0.1).to(torch.float16)
+            cases.append(("conv3x3 normact+residual", shape, normact_conv_residual,
+                          lambda f, xs=xs, rs=rs, mask=mask: (lambda i: f(xs[i], scale, bias, mask, w, rs[i])), sets))
+        else:
+            cases.append(("conv3x3", shape, conv3x3, lambda f, xs=xs: (lambda i: f(xs[i], w)), sets))
 
 
 def report(cases, args):

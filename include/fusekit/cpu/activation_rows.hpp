@@ -57,4 +57,11 @@ template <class Op>
   requires requires { ArrayForm<Op>::run; }
 inline constexpr bool has_array_form<Op, float, const float> = true;
 
+// Applies act to n floats (in and out may not alias): the SIMD form when there is one.
+template <class Act>
+void activation_span(const Act& f, const float* in, float* out, index_t n) {
+  if constexpr (requires { ArrayForm<Act>::run; }) ArrayForm<Act>::run(in, out, n);
+  else for (index_t i = 0; i < n; ++i) out[i] = f(in[i]);
+}
+
 }  // namespace fusekit::cpu

@@ -13,15 +13,6 @@
 
 namespace fusekit {
 
-namespace cpu {
-// Applies act to n floats (in and out may not alias): the SIMD form when there is one.
-template <class Act>
-void activation_span(const Act& f, const float* in, float* out, index_t n) {
-  if constexpr (requires { ArrayForm<Act>::run; }) ArrayForm<Act>::run(in, out, n);
-  else for (index_t i = 0; i < n; ++i) out[i] = f(in[i]);
-}
-}  // namespace cpu
-
 template <>
 struct OpImpl<op::NormAct, CpuBackend> {
   template <class T, class W, class Act>

@@ -13,6 +13,7 @@
 #include "fusekit/backend/hip/async_copy.hpp"
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/core/backend.hpp"
+#include "fusekit/kernels/conv_copier.hpp"
 #include "fusekit/kernels/gemm_tile.hpp"
 #include "fusekit/kernels/mma_atom.hpp"
 #include "fusekit/ops/tags.hpp"
@@ -61,29 +62,45 @@ struct ChunkCopier {
   }
 };
 
-template <class T, class Cfg, bool kBKMajor>
+// Chunk copiers of the A tile, by A source: a strided matrix, or a convolution's implicit im2col.
+template <class T, int kChunks, class ASrc>
+struct ACopierOf {
+  using type = ChunkCopier<T, kChunks>;
+};
+template <class T, int kChunks, class Pro>
+struct ACopierOf<T, kChunks, ConvInput<T, Pro>> {
+  using type = ConvChunkCopier<T, kChunks, Pro>;
+};
+
+template <class T, class Cfg, bool kBKMajor, class ASrc>
 struct StageCopier {
   using S = MmaSmem<T, Cfg, kBKMajor>;
   static constexpr int ch = S::TileA::chunk;
   static constexpr int a_total = Cfg::BM * Cfg::BK / ch, b_total = Cfg::BN * Cfg::BK / ch;
   static constexpr int a_chunks = (a_total + Cfg::threads - 1) / Cfg::threads;
   static constexpr int b_chunks = (b_total + Cfg::threads - 1) / Cfg::threads;
-  ChunkCopier<T, a_chunks> a;
+  typename ACopierOf<T, a_chunks, ASrc>::type a;
   ChunkCopier<T, b_chunks> b;
 
   template <class O, class Epi>
-  FUSEKIT_DEVICE StageCopier(const GemmParams<T, O, Epi>& p, const GemmTileCoords<Cfg::BM, Cfg::BN, Epi>& tc,
+  FUSEKIT_DEVICE StageCopier(const GemmParams<T, O, Epi, ASrc>& p, const GemmTileCoords<Cfg::BM, Cfg::BN, Epi>& tc,
                              index_t bi) {
-    a.kstep = 1;  // A: [BM rows][BK], k contiguous
     FUSEKIT_UNROLL
-    for (int i = 0; i < a_chunks; ++i) {
+    for (int i = 0; i < a_chunks; ++i) {  // A: [BM rows][BK], k contiguous
       const int q = threadIdx.x + i * Cfg::threads, r = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
       const index_t m = tc.m0 + r;
-      a.row_ok[i] = m < p.m && q < a_total;
-      a.src[i] = a.row_ok[i] ? p.a.at(bi, m, c * ch) : p.a.data;
-      a.dst[i] = q < a_total ? S::TileA::offset(r, c) : -1;
-      a.k_at[i] = c * ch;
+      const bool ok = m < p.m && q < a_total;
+      const int dst = q < a_total ? S::TileA::offset(r, c) : -1;
+      if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) {
+        a.row_ok[i] = ok;
+        a.src[i] = ok ? p.a.at(bi, m, c * ch) : p.a.data;
+        a.dst[i] = dst;
+        a.k_at[i] = c * ch;
+      } else {
+        a.init(i, p.a, bi, ok ? m : -1, dst, c * ch);
+      }
     }
+    if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) a.kstep = 1;
     FUSEKIT_UNROLL
     for (int i = 0; i < b_chunks; ++i) {
       const int q = threadIdx.x + i * Cfg::threads;
@@ -153,8 +170,8 @@ FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[k
   return true;
 }
 
-template <class T, class O, class Epi, class Cfg, bool kBKMajor>
-FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p,
+template <class T, class O, class Epi, class ASrc, class Cfg, bool kBKMajor>
+FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p,
                                                              const SplitK sk) {
   using Atom = MmaSm80<T>;
   using S = MmaSmem<T, Cfg, kBKMajor>;
@@ -174,7 +191,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
     FUSEKIT_UNROLL
     for (int j = 0; j < NT; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
 
-  const StageCopier<T, Cfg, kBKMajor> copier(p, tc, bi);
+  const StageCopier<T, Cfg, kBKMajor, ASrc> copier(p, tc, bi);
   const int all_tiles_k = static_cast<int>((p.k + Cfg::BK - 1) / Cfg::BK);
   const int kt0 = sk.splits > 1 ? static_cast<int>(blockIdx.y) * sk.tiles_per_split : 0;
   const int tiles_k = sk.splits > 1 ? std::min(sk.tiles_per_split, all_tiles_k - kt0) : all_tiles_k;
@@ -187,6 +204,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
   }
   for (int kt = 0; kt < tiles_k; ++kt) {
     gpu::copy_async_wait<Cfg::kStages - 2>();  // k-tile kt has landed
+    if constexpr (requires { copier.a.transform(smem, index_t{0}, p.k); })  // an input prologue, applied
+      copier.a.transform(stage_a(kt % Cfg::kStages), index_t{kt0 + kt} * Cfg::BK, p.k);  // to own chunks
     __syncthreads();                            // ... for every thread, and stage kt - 1 is free
     const int next = kt + Cfg::kStages - 1;
     if (next < tiles_k)
@@ -228,8 +247,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
 // ---- SIMT kernel: 64 x 64 x 16 tiles, 256 threads, 4 x 4 outputs each ----
 inline constexpr int simt_bm = 64, simt_bn = 64, simt_bk = 16, simt_threads = 256;
 
-template <class T, class O, class Epi>
-FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p) {
+template <class T, class O, class Epi, class ASrc>
+FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p) {
   __shared__ float sa[simt_bk][simt_bm + 1];             // (k, m); +1: the k-fastest writes hit 16 banks
   __shared__ float sb[simt_bk][simt_bn];                 // (k, n): tile columns
   __shared__ float sc[simt_bm * (simt_bn + 4)];          // (m, n) accumulators for the epilogue
@@ -241,7 +260,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID
     for (int q = threadIdx.x; q < simt_bk * simt_bm; q += simt_threads) {
       const int kk = q % simt_bk, r = q / simt_bk;  // consecutive threads walk k: A rows are k-dense
       const index_t m = tc.m0 + r, k = k0 + kk;
-      sa[kk][r] = m < p.m && k < p.k ? to_float(*p.a.at(bi, m, k)) : 0.f;
+      sa[kk][r] = m < p.m && k < p.k ? a_value(p.a, bi, m, k) : 0.f;
     }
     for (int q = threadIdx.x; q < simt_bk * simt_bn; q += simt_threads) {
       const int t = q % simt_bn, kk = q / simt_bn;
@@ -311,12 +330,18 @@ struct OpImpl<op::Gemm, HipBackend> {
         return;
       }
     }
-    const index_t tiles = tiles_of(p, kernels::simt_bm, kernels::simt_bn);
-    hip::launch("gemm_simt", kernels::gemm_simt<T, O, Epi>, dim3(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(p.batch)),
-                dim3(kernels::simt_threads), 0, s, p);
+    launch_simt(s, p);
   }
 
- private:
+  // ---- shared with the convolution (kernels/conv.hpp), which brings its own A source and policy ----
+  template <class T, class O, class Epi, class ASrc>
+  static void launch_simt(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p) {
+    const index_t tiles = tiles_of(p, kernels::simt_bm, kernels::simt_bn);
+    hip::launch("gemm_simt", kernels::gemm_simt<T, O, Epi, ASrc>,
+                dim3(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(p.batch)), dim3(kernels::simt_threads), 0,
+                s, p);
+  }
+
   template <class P>
   static index_t tiles_of(const P& p, int bm, int bn) {
     const int out_cols = P::epilogue_type::gated ? bn / 2 : bn;
@@ -351,8 +376,8 @@ struct OpImpl<op::Gemm, HipBackend> {
 
   // Tile: M <= 16 takes the small-M tile; otherwise the largest tile that still gives every
   // multiprocessor a block, else the 64 x 64 one.
-  template <bool kBKMajor, class T, class O, class Epi>
-  static void run_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
+  template <bool kBKMajor, class T, class O, class Epi, class ASrc>
+  static void run_mma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, const GemmOptions& opt) {
     int tile = opt.tile;
     if (tile < 0) {
       tile = p.m <= 16 ? kernels::mma_small_m_tile : kernels::mma_small_m_tile - 1;
@@ -389,9 +414,9 @@ struct OpImpl<op::Gemm, HipBackend> {
     return sk;
   }
 
-  template <class Cfg, bool kBKMajor, class T, class O, class Epi>
-  static void launch_mma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int splits) {
-    auto* kernel = kernels::gemm_mma<T, O, Epi, Cfg, kBKMajor>;
+  template <class Cfg, bool kBKMajor, class T, class O, class Epi, class ASrc>
+  static void launch_mma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, int splits) {
+    auto* kernel = kernels::gemm_mma<T, O, Epi, ASrc, Cfg, kBKMajor>;
     constexpr std::size_t smem = kernels::MmaSmem<T, Cfg, kBKMajor>::bytes;
     static const bool ready = [&] {  // once per kernel: opt in to > 48 KiB and check the binary's arch
       int arch = 0;

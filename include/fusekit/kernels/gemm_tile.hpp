@@ -60,8 +60,8 @@ struct GemmTileCoords {
 
 // C[bi, m0 + r, out0 + j] for the tile's rows and output columns, from acc (fp32, [BM][ld] in shared
 // memory, tile columns). All kThreads threads of the block take part.
-template <int BM, int BN, int kThreads, class T, class O, class Epi>
-FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi>& p, const GemmTileCoords<BM, BN, Epi>& tc, index_t bi,
+template <int BM, int BN, int kThreads, class T, class O, class Epi, class ASrc>
+FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmTileCoords<BM, BN, Epi>& tc, index_t bi,
                                const float* acc, int ld) {
   constexpr int kVec = 8;
   const int groups = tc.out_cols / kVec;  // column groups per row

@@ -13,9 +13,12 @@
 //   epi::scale_bias(s, b)      v * s[col] + b[col]              folded batch norm; fp32 [cols]
 //   epi::activation<Op>()      Op(v)                            any act:: functor
 //   epi::gate<Op>(layout)      Op(gate) * up                    [gate | up] concatenated or interleaved
-//   epi::residual(r)           v + r(row, col)                  r: [M, cols] or [batch, M, cols], C's dtype
+//   epi::residual(r)           v + r(row, col)                  r: [M, cols] or [batch, M, cols], any float
+//                                                               dtype; for conv2d an (N, C, H, W) image
+//   epi::board_mask(mask)      v * mask[n, 0, h, w]             conv2d only: the (N, 1, H, W) board mask
 // Per-column vectors are fp32: they are tiny, and loaders convert them once.
 #include <cstddef>
+#include <iterator>
 #include <type_traits>
 
 #include "fusekit/core/convert.hpp"
@@ -108,6 +111,30 @@ struct Residual {
   }
 };
 
+// v * mask at the output pixel (a conv2d output row = one pixel of one image).
+template <class T, class Space>
+struct BoardMask {
+  using space = Space;
+  const T* mask;
+  index_t batch_stride, row_stride;
+  index_t batch, rows;  // extents, for check
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const {
+    return v * to_float(mask[at.batch * batch_stride + at.row * row_stride]);
+  }
+  void check(const EpiExtents& e) const {
+    FUSEKIT_CHECK(batch == e.batch && rows == e.rows, "{}: the board mask covers {} images of {} cells but the output has {} images of {} cells",
+                  e.op, batch, rows, e.batch, e.rows);
+  }
+};
+
+// Rows of a logical (N, C, H, W) image view: the (h, w) pair must collapse into one pixel axis.
+template <class V>
+void check_pixel_rows(const char* what, const V& v) {
+  FUSEKIT_CHECK(v.size(3) <= 1 || v.size(2) <= 1 || v.stride(2) == v.size(3) * v.stride(3),
+                "{}: the image's (h, w) must collapse into one pixel axis (stride(h) == W * stride(w)); shape {}, "
+                "strides {}", what, v.shape(), v.strides());
+}
+
 template <class S>
 ColumnVector column_vector(const TensorView<const float, 1, S>& v) {
   return {v.data(), v.stride(0), v.size(0)};
@@ -144,20 +171,39 @@ Gate<Op> gate(GateLayout layout, Op op = {}) {
   return {op, layout};
 }
 
-// r: [M, cols] (shared by every batch entry) or [batch, M, cols].
+// r: [M, cols] (shared by every batch entry) or [batch, M, cols]; for conv2d a logical (N, C, H, W) image.
 template <class V>
 auto residual(const V& r) {
   const auto v = r.view().as_const();
   using VT = decltype(v);
   using T = typename VT::value_type;
   static_assert(FloatStorage<T>, "epi::residual: the residual must be f32, f16 or bf16");
-  static_assert(VT::rank == 2 || VT::rank == 3, "epi::residual: the residual must be [M, cols] or [batch, M, cols]");
+  static_assert(VT::rank >= 2 && VT::rank <= 4,
+                "epi::residual: the residual must be [M, cols], [batch, M, cols] or an (N, C, H, W) image");
   constexpr std::size_t R = VT::rank;
-  return Residual<T, typename VT::space>{{v.data(), v.stride(R - 2), v.stride(R - 1)},
-                                         R == 3 ? v.stride(0) : 0,
-                                         R == 3 ? v.size(0) : 1,
-                                         v.size(R - 2),
-                                         v.size(R - 1)};
+  if constexpr (R == 4) {
+    check_pixel_rows("epi::residual", v);
+    return Residual<T, typename VT::space>{
+        {v.data(), v.stride(3), v.stride(1)}, v.stride(0), v.size(0), v.size(2) * v.size(3), v.size(1)};
+  } else {
+    return Residual<T, typename VT::space>{{v.data(), v.stride(R - 2), v.stride(R - 1)},
+                                           R == 3 ? v.stride(0) : 0,
+                                           R == 3 ? v.size(0) : 1,
+                                           v.size(R - 2),
+                                           v.size(R - 1)};
+  }
+}
+
+// mask: the (N, 1, H, W) board mask (1 on the board, 0 off it), any float dtype.
+template <class V>
+auto board_mask(const V& mask) {
+  const auto v = mask.view().as_const();
+  using VT = decltype(v);
+  using T = typename VT::value_type;
+  static_assert(FloatStorage<T> && VT::rank == 4, "epi::board_mask: the mask must be an (N, 1, H, W) f32/f16/bf16 view");
+  FUSEKIT_CHECK(v.size(1) == 1, "epi::board_mask: the mask must be (N, 1, H, W), got {}", v.shape());
+  check_pixel_rows("epi::board_mask", v);
+  return BoardMask<T, typename VT::space>{v.data(), v.stride(0), v.stride(3), v.size(0), v.size(2) * v.size(3)};
 }
 
 template <class S> inline constexpr bool is_gate = false;
@@ -181,7 +227,7 @@ struct Epilogue {
   static constexpr std::size_t count = sizeof...(S);
   static constexpr int gate_index = [] {
     constexpr bool g[] = {epi::is_gate<S>..., false};
-    for (std::size_t i = 0; i < sizeof...(S); ++i)
+    for (std::size_t i = 0; i + 1 < std::size(g); ++i)  // (i + 1 < size: no unsigned-vs-0 warning)
       if (g[i]) return static_cast<int>(i);
     return -1;
   }();

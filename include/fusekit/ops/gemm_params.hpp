@@ -32,10 +32,13 @@ struct GemmOperand {
 };
 
 // n: accumulator columns (B's columns); n_out: C's columns (n, or n / 2 behind a gate).
-template <class T, class O, class Epi>
+// ASrc: where A comes from, a strided matrix or a convolution's implicit im2col (ops/conv_params.hpp).
+template <class T, class O, class Epi, class ASrc = GemmOperand<const T>>
 struct GemmParams {
   using epilogue_type = Epi;
-  GemmOperand<const T> a;  // [batch, M, K]
+  using a_source = ASrc;
+  using out_type = O;
+  ASrc a;                  // [batch, M, K]
   GemmOperand<const T> b;  // [batch, K, N]
   GemmOperand<O> c;        // [batch, M, n_out]
   index_t batch, m, n, k, n_out;

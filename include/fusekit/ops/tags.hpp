@@ -7,6 +7,7 @@ struct LayerNorm {};    // row mean/variance normalisation with bias, optional f
 struct NormAct {};      // per-channel scale + bias, activation, board mask (KataGo), NCHW or NHWC
 struct Softmax {};      // softmax / log-softmax over the last axis with optional masks
 struct GlobalPool {};   // KataGo's masked global pooling over H x W
-struct Rope {};
-struct Gemm {};         // C = epilogue(alpha A B + beta C), strided batches         // rotary position embedding, optionally writing into a KV cache
+struct Rope {};         // rotary position embedding, optionally writing into a KV cache
+struct Gemm {};         // C = epilogue(alpha A B + beta C), strided batches
+struct Conv {};         // 2-D convolution (implicit GEMM / Winograd) with input prologue and epilogue
 }  // namespace fusekit::op

@@ -1,0 +1,56 @@
+// CPU convolution: both algorithms, both layouts, both weight orders, every fusion, odd sizes, against
+// the float64 direct convolution.
+#include "../conv_cases.hpp"
+#include "cpu_context.hpp"
+
+namespace fusekit::test {
+namespace {
+
+TEST(CpuConv, WinogradAndIm2colEveryFusion) {
+  std::uint64_t salt = 9000;
+  for (ConvAlgo algo : {ConvAlgo::winograd, ConvAlgo::implicit_gemm}) {
+    conv_fusion_cases<cpu::Context, float, float>(ctx(), {2, 24, 40, 7, 11, 3, Layout::nhwc, true, {}, algo}, salt);
+    salt += 10;
+  }
+  conv_fusion_cases<cpu::Context, float, bfloat16>(ctx(), {3, 16, 24, 9, 9, 3}, salt += 10);
+}
+
+TEST(CpuConv, KataGoShapes) {
+  std::uint64_t salt = 9100;
+  // The trunk's 3x3 192 -> 192 residual conv on 19x19, the 5x5 input conv (22 planes), 1x1 heads.
+  conv_case<cpu::Context, float, float>(ctx(), {2, 192, 192, 19, 19, 3, Layout::nchw, false, ConvFusion::katago}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {2, 22, 64, 19, 19, 5, Layout::nchw, false, ConvFusion::bias_relu}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {3, 96, 32, 19, 19, 1, Layout::nhwc, true, ConvFusion::norm_epilogue}, salt++);
+  conv_case<cpu::Context, float, half>(ctx(), {1, 128, 64, 19, 19, 3, Layout::nhwc, false, ConvFusion::katago}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {64, 22, 16, 9, 9, 5, Layout::nhwc, true}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {5, 8, 8, 1, 1, 3, Layout::nchw, true}, salt++);  // 1x1 board
+}
+
+TEST(CpuConv, PreparedWeightsMatchRawWeights) {
+  auto x = image_memory<float>({2, 32, 19, 19}, Layout::nhwc, 9200, -1.0, 1.0);
+  auto w = random_tensor<float, 4>({48, 32, 3, 3}, 9201, -0.1, 0.1);
+  HostTensor<float, 4> y1({2, 19, 19, 48}), y2({2, 19, 19, 48});
+  poison(y1);
+  poison(y2);
+  const auto xl = logical(x.view(), Layout::nhwc);
+  conv2d(ctx(), logical(y1.view(), Layout::nhwc), xl, w);
+  const cpu::ConvWeights pw = cpu::prepare_conv_weights(w.view().as_const());
+  conv2d(ctx(), logical(y2.view(), Layout::nhwc), xl, pw);
+  for (index_t i = 0; i < y1.numel(); ++i) ASSERT_EQ(y1.data()[i], y2.data()[i]) << "element " << i;
+}
+
+TEST(CpuConv, BadInputsNameTheShapes) {
+  conv_bad_input_cases(ctx());
+  auto x = random_tensor<float, 4>({1, 4, 5, 5}, 1);
+  auto w5 = random_tensor<float, 4>({4, 4, 5, 5}, 2);
+  HostTensor<float, 4> y({1, 4, 5, 5});
+  try {
+    conv2d(ctx(), y, x, w5, ConvOptions{ConvAlgo::winograd});
+    ADD_FAILURE() << "winograd on a 5x5 kernel did not fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("winograd was forced"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace fusekit::test

@@ -1,0 +1,51 @@
+// GPU convolution: the mma implicit-GEMM path (NHWC, OHWI, f16/bf16) with every tile forced, the SIMT
+// path (fp32, NCHW, OIHW, odd channel counts, and forced), every fusion, KataGo shapes.
+#include "gpu_backend.hpp"
+#include "../conv_cases.hpp"
+
+namespace fusekit::test {
+
+TEST_F(Gpu, ConvMmaEveryFusionAndTile) {
+  std::uint64_t salt = 9500;
+  for (ConvFusion f : {ConvFusion::none, ConvFusion::bias_relu, ConvFusion::katago, ConvFusion::norm_epilogue}) {
+    conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {3, 64, 72, 19, 19, 3, Layout::nhwc, true, f, {}, GemmPath::mma}, salt++);
+    conv_case<hip::Stream, half, half>(stream(), {2, 24, 40, 7, 11, 5, Layout::nhwc, true, f, {}, GemmPath::mma}, salt++);
+  }
+  for (int tile = 0; tile < kernels::mma_tile_count; ++tile)
+    conv_case<hip::Stream, half, float>(stream(), {2, 40, 48, 9, 9, 3, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::mma, tile},
+                                        salt++);
+  conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {5, 96, 32, 19, 19, 1, Layout::nhwc, true, ConvFusion::norm_epilogue, {}, GemmPath::mma},
+                                             salt++);
+}
+
+TEST_F(Gpu, ConvSimtPathAndFp32) {
+  std::uint64_t salt = 9600;
+  conv_fusion_cases<hip::Stream, float, float>(stream(), {2, 22, 40, 7, 11, 5, Layout::nchw, false}, salt);
+  conv_fusion_cases<hip::Stream, bfloat16, float>(stream(), {3, 16, 24, 9, 9, 3, Layout::nhwc, false, {}, {}, GemmPath::simt}, salt + 10);
+  // automatic falls back to SIMT: NCHW, OIHW, Cin = 22
+  conv_case<hip::Stream, half, half>(stream(), {2, 24, 16, 9, 9, 3, Layout::nchw, true, ConvFusion::katago}, salt + 20);
+  conv_case<hip::Stream, half, half>(stream(), {2, 24, 16, 9, 9, 3, Layout::nhwc, false, ConvFusion::katago}, salt + 21);
+  conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {2, 22, 16, 19, 19, 5, Layout::nhwc, true, ConvFusion::bias_relu}, salt + 22);
+}
+
+TEST_F(Gpu, ConvKataGoShapes) {
+  std::uint64_t salt = 9700;
+  for (index_t n : {1, 8, 33})
+    conv_case<hip::Stream, half, half>(stream(), {n, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
+  conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {4, 384, 128, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
+  conv_case<hip::Stream, half, half>(stream(), {64, 96, 96, 9, 9, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
+  conv_case<hip::Stream, half, float>(stream(), {256, 8, 8, 9, 9, 1, Layout::nhwc, true, ConvFusion::norm_epilogue}, salt++);
+}
+
+TEST_F(Gpu, ConvBadInputsNameTheShapes) {
+  conv_bad_input_cases(stream());
+  DeviceTensor<half, 4> x({1, 4, 5, 5}, stream()), w({4, 4, 3, 3}, stream()), y({1, 4, 5, 5}, stream());
+  try {
+    conv2d(stream(), y, x, w, ConvOptions{ConvAlgo::automatic, GemmPath::mma});
+    ADD_FAILURE() << "the mma path on NCHW/OIHW did not fail";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mma path was forced"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace fusekit::test
