@@ -6,7 +6,7 @@ namespace {
 
 void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>& results) {
   const auto& dev = s.device();
-  using T = half;
+  using T = fusekit::half;
   constexpr index_t C = 192, HW = 19;
   auto one = [&](const std::string& name, index_t N, bool fused, ConvOptions opt) {
     const double act = 2.0 * N * HW * HW * C;  // one activation tensor, bytes
