@@ -63,13 +63,13 @@ struct ChunkCopier {
 };
 
 // Chunk copiers of the A tile, by A source: a strided matrix, or a convolution's implicit im2col.
-template <class T, int kChunks, class ASrc>
+template <class T, int kChunks, int kBK, class ASrc>
 struct ACopierOf {
   using type = ChunkCopier<T, kChunks>;
 };
-template <class T, int kChunks, class Pro>
-struct ACopierOf<T, kChunks, ConvInput<T, Pro>> {
-  using type = ConvChunkCopier<T, kChunks, Pro>;
+template <class T, int kChunks, int kBK, class Pro>
+struct ACopierOf<T, kChunks, kBK, ConvInput<T, Pro>> {
+  using type = ConvChunkCopier<T, kChunks, kBK, Pro>;
 };
 
 template <class T, class Cfg, bool kBKMajor, class ASrc>
@@ -79,7 +79,7 @@ struct StageCopier {
   static constexpr int a_total = Cfg::BM * Cfg::BK / ch, b_total = Cfg::BN * Cfg::BK / ch;
   static constexpr int a_chunks = (a_total + Cfg::threads - 1) / Cfg::threads;
   static constexpr int b_chunks = (b_total + Cfg::threads - 1) / Cfg::threads;
-  typename ACopierOf<T, a_chunks, ASrc>::type a;
+  typename ACopierOf<T, a_chunks, Cfg::BK, ASrc>::type a;
   ChunkCopier<T, b_chunks> b;
 
   template <class O, class Epi>
@@ -375,7 +375,8 @@ struct OpImpl<op::Gemm, HipBackend> {
   }
 
   // Tile: M <= 16 takes the small-M tile; otherwise the largest tile that still gives every
-  // multiprocessor a block, else the 64 x 64 one.
+  // multiprocessor a block, else the 64 x 64 one. (Preferring a smaller tile that pads less was
+  // measured slower: conv 3x3 192 -> 192 batch 256 on H100, 128 x 64 tiles 650 us, 128 x 128 557 us.)
   template <bool kBKMajor, class T, class O, class Epi, class ASrc>
   static void run_mma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, const GemmOptions& opt) {
     int tile = opt.tile;

@@ -22,7 +22,8 @@ class Stream {
   ~Stream() {
     if (stream_) {
       (void)gpu::stream_synchronize(stream_);
-      if (workspace_) allocator_->deallocate(workspace_, workspace_bytes_);
+      for (int i = 0; i < workspace_slots; ++i)
+        if (workspace_[i]) allocator_->deallocate(workspace_[i], workspace_bytes_[i]);
       allocator_.reset();  // tensors still alive keep the allocator; their blocks are freed with it
       (void)gpu::stream_destroy(stream_);
     }
@@ -41,27 +42,32 @@ class Stream {
   std::shared_ptr<MemoryResource> memory() const { return allocator_; }
   CachingAllocator& allocator() const { return *allocator_; }
 
-  // Scratch device memory for ops that need some (GEMM split-K partial sums and tile counters), at
-  // least `bytes`, zeroed when it grows. Ops leave any counters they use back at zero. It grows only
-  // outside graph capture: run a captured op once before capturing it (the allocator says so otherwise).
-  void* workspace(std::size_t bytes) const {
-    if (bytes > workspace_bytes_) {
-      if (workspace_) allocator_->deallocate(workspace_, workspace_bytes_);  // stream-ordered reuse
-      workspace_ = nullptr;
-      workspace_bytes_ = 0;
-      workspace_ = allocator_->allocate(bytes);
-      workspace_bytes_ = bytes;
-      FUSEKIT_GPU_CHECK(gpu::memset_async(workspace_, 0, bytes, stream_));
+  // Scratch device memory for ops that need some, at least `bytes`, zeroed when it grows. Slots are
+  // independent, so one op can use two: slot 0 holds GEMM split-K partial sums and tile counters (ops
+  // leave counters back at zero), slot 1 a convolution's prologue'd input. It grows only outside graph
+  // capture: run a captured op once before capturing it (the allocator says so otherwise).
+  static constexpr int workspace_slots = 2;
+  void* workspace(std::size_t bytes, int slot = 0) const {
+    FUSEKIT_CHECK(slot >= 0 && slot < workspace_slots, "Stream::workspace: slot {} does not exist", slot);
+    void*& ws = workspace_[slot];
+    std::size_t& size = workspace_bytes_[slot];
+    if (bytes > size) {
+      if (ws) allocator_->deallocate(ws, size);  // stream-ordered reuse
+      ws = nullptr;
+      size = 0;
+      ws = allocator_->allocate(bytes);
+      size = bytes;
+      FUSEKIT_GPU_CHECK(gpu::memset_async(ws, 0, bytes, stream_));
     }
-    return workspace_;
+    return ws;
   }
 
  private:
   Device device_;
   gpu::stream_t stream_ = nullptr;
   std::shared_ptr<CachingAllocator> allocator_;
-  mutable void* workspace_ = nullptr;
-  mutable std::size_t workspace_bytes_ = 0;
+  mutable void* workspace_[workspace_slots] = {};
+  mutable std::size_t workspace_bytes_[workspace_slots] = {};
 };
 
 class Event {
