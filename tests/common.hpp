@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <random>
 #include <string>
 
@@ -67,6 +68,22 @@ template <class A, class E>
   auto c = reference::compare<typename decltype(av)::value_type, decltype(av)::rank>(av, ev, tol, what);
   if (c.ok) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << c.report << "(seed " << base_seed() << ")";
+}
+
+// fn() must throw a fusekit::Error whose message contains every fragment.
+template <class Fn>
+void expect_error(Fn&& fn, std::initializer_list<const char*> fragments) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error; expected one mentioning '" << *fragments.begin() << "'";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    for (const char* f : fragments) EXPECT_NE(m.find(f), std::string::npos) << "missing '" << f << "' in: " << m;
+  }
+}
+template <class Fn>
+void expect_error(Fn&& fn, const char* needle) {
+  expect_error(fn, {needle});
 }
 
 // Where the shared models and references live: $FUSEKIT_SHARED_DIR, else ../shared beside the checkout.

@@ -139,14 +139,6 @@ void conv_bad_input_cases(Ctx& ctx) {
   auto b3 = B::upload(ctx, random_tensor<float, 1>({3}, 7));
   auto mask_bad = B::upload(ctx, board_mask<float>(2, 4, 5));
   auto res_bad = B::template poisoned<float, 4>(ctx, {2, 4, 5, 4});
-  auto expect_error = [](auto&& fn, const std::string& needle) {
-    try {
-      fn();
-      ADD_FAILURE() << "no error; expected one mentioning '" << needle << "'";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
   expect_error([&] { conv2d(ctx, y, x, w7); }, "x has 8 channels but the weight expects 7");
   expect_error([&] { conv2d(ctx, y, x, w_even); }, "square and odd");
   expect_error([&] { conv2d(ctx, y_bad, x, w); }, "y must be (N, Cout, H, W) = [2, 4, 5, 5]");

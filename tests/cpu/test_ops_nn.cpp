@@ -8,21 +8,6 @@
 using namespace fusekit;
 using namespace fusekit::test;
 
-namespace {
-
-// Runs fn, expects a fusekit::Error whose message contains every fragment.
-template <class Fn>
-void expect_error(Fn fn, std::initializer_list<const char*> fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected fusekit::Error";
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    for (const char* f : fragments) EXPECT_NE(m.find(f), std::string::npos) << "missing '" << f << "' in: " << m;
-  }
-}
-}  // namespace
-
 TEST(CpuOpsNn, NormActNchwNhwcMaskedAndInPlace) {
   norm_act_cases(ctx());
   norm_act_strided_case(ctx());

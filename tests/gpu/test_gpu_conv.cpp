@@ -40,12 +40,8 @@ TEST_F(Gpu, ConvKataGoShapes) {
 TEST_F(Gpu, ConvBadInputsNameTheShapes) {
   conv_bad_input_cases(stream());
   DeviceTensor<half, 4> x({1, 4, 5, 5}, stream()), w({4, 4, 3, 3}, stream()), y({1, 4, 5, 5}, stream());
-  try {
-    conv2d(stream(), y, x, w, ConvOptions{ConvAlgo::automatic, GemmPath::mma});
-    ADD_FAILURE() << "the mma path on NCHW/OIHW did not fail";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("mma path was forced"), std::string::npos) << e.what();
-  }
+  expect_error([&] { conv2d(stream(), y, x, w, ConvOptions{ConvAlgo::automatic, GemmPath::mma}); },
+               "mma path was forced");
 }
 
 }  // namespace fusekit::test

@@ -1,6 +1,6 @@
 #pragma once
 // CPU convolution (fp32). Images are processed in groups small enough for the cache; per group:
-//  1. staging: the input prologue (NormAct with the SIMD activation) is applied once per input element
+//  1. staging: the input prologue (the NormAct op, SIMD activation) is applied once per input element
 //     while the group is copied into a zero-padded NHWC fp32 buffer (no bounds checks after this, and
 //     NCHW input becomes channel-contiguous);
 //  2. compute, in parallel over blocks of output pixels / tiles:
@@ -16,10 +16,11 @@
 
 #include "fusekit/backend/cpu/context.hpp"
 #include "fusekit/core/backend.hpp"
-#include "fusekit/cpu/activation_rows.hpp"
 #include "fusekit/cpu/conv_weights.hpp"
+#include "fusekit/cpu/norm_act.hpp"
 #include "fusekit/cpu/winograd.hpp"
 #include "fusekit/ops/conv_params.hpp"
+#include "fusekit/ops/copy.hpp"
 #include "fusekit/ops/tags.hpp"
 
 namespace fusekit {
@@ -64,43 +65,21 @@ struct OpImpl<op::Conv, CpuBackend> {
   }
 
  private:
-  // Images [n0, n0 + g) -> stage [g][hp][wp][cin], prologue applied, zero padding around.
+  // Images [n0, n0 + g) -> stage [g][hp][wp][cin], prologue applied (the NormAct op, SIMD activation),
+  // zero padding around.
   template <class Pro>
   static void stage_images(const cpu::Context& ctx, const ConvInput<float, Pro>& in, index_t n0, index_t g, index_t hp,
                            index_t wp, float* stage) {
     const ConvShape& s = in.s;
-    const index_t pad = s.pad();
     std::fill(stage, stage + g * hp * wp * s.cin, 0.f);
-    ctx.parallel_for(g * s.h, 1, [&](index_t r0, index_t r1) {
-      std::vector<float> pre(static_cast<std::size_t>(s.w * s.cin));
-      for (index_t r = r0; r < r1; ++r) {
-        const index_t b = n0 + r / s.h, h = r % s.h;
-        float* dst = stage + ((r / s.h * hp + h + pad) * wp + pad) * s.cin;
-        const float* x = in.x + b * in.xs[0] + h * in.xs[2];
-        auto load = [&](index_t w, index_t c) {
-          float v = x[c * in.xs[1] + w * in.xs[3]];
-          if constexpr (Pro::active) v = v * in.pro.scale[c * in.pro.scale_stride] + in.pro.bias[c * in.pro.bias_stride];
-          pre[static_cast<std::size_t>(w * s.cin + c)] = v;
-        };
-        if (in.xs[1] == 1) {
-          for (index_t w = 0; w < s.w; ++w)
-            for (index_t c = 0; c < s.cin; ++c) load(w, c);
-        } else {
-          for (index_t c = 0; c < s.cin; ++c)
-            for (index_t w = 0; w < s.w; ++w) load(w, c);
-        }
-        if constexpr (Pro::active) {
-          cpu::activation_span(in.pro.act, pre.data(), dst, s.w * s.cin);
-          if (in.pro.mask)
-            for (index_t w = 0; w < s.w; ++w) {
-              const float m = to_float(in.pro.mask[b * in.pro.mask_n + h * in.pro.mask_h + w * in.pro.mask_w]);
-              for (index_t c = 0; c < s.cin; ++c) dst[w * s.cin + c] *= m;
-            }
-        } else {
-          std::copy(pre.begin(), pre.end(), dst);
-        }
-      }
-    });
+    float* inside = stage + (s.pad() * wp + s.pad()) * s.cin;
+    const Strides<4> padded{hp * wp * s.cin, 1, wp * s.cin, s.cin};  // logical (n, c, h, w)
+    if constexpr (Pro::active) {
+      OpImpl<op::NormAct, CpuBackend>::run(ctx, prologue_norm_act(in, inside, padded, n0, g), in.pro.act);
+    } else {
+      const Shape<4> shape{g, s.cin, s.h, s.w};
+      copy(ctx, TensorView<float, 4>(inside, shape, padded), TensorView<const float, 4>(in.x + n0 * in.xs[0], shape, in.xs));
+    }
   }
 
   // Stores one output pixel's Cout accumulators through the epilogue.

@@ -29,71 +29,42 @@ void filter_transform(const Filter& g, double (&u)[6][6]) {
     for (int j = 0; j < 6; ++j) u[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
 }
 
-// Channels per pass: the 6x6 intermediate of a block stays in L1.
+// Channels per pass: the 6 x 6 intermediate of a block stays in L1.
 inline constexpr index_t channel_block = 64;
 
-// V[pos] = (B^T d B)[pos] for channels [0, n): d(k, l) points at the n channels of tile cell (k, l);
-// V(pos) points at where position pos's n channels go.
-template <class In, class OutPtr>
-void input_transform(const In& d, const OutPtr& v, index_t n) {
-  float t[6][6][channel_block];
+// out(i, j) = sum_k sum_l M[i][k] in(k, l) M[j][l] for i, j < R, over channels [0, n): in(k, l) and
+// out(i, j) point at n contiguous channels. Zero coefficients are skipped.
+template <int R, class In, class Out>
+void separable_transform(const float (&mat)[R][6], const In& in, const Out& out, index_t n) {
+  auto combine = [](float* r, const float (&coef)[6], index_t cn, auto&& src) {
+    std::fill(r, r + cn, 0.f);
+    for (int k = 0; k < 6; ++k) {
+      if (coef[k] == 0.f) continue;
+      const float* x = src(k);
+      for (index_t c = 0; c < cn; ++c) r[c] += coef[k] * x[c];
+    }
+  };
+  float t[R][6][channel_block];
   for (index_t c0 = 0; c0 < n; c0 += channel_block) {
     const index_t cn = std::min(channel_block, n - c0);
-    for (int i = 0; i < 6; ++i)
-      for (int l = 0; l < 6; ++l) {
-        float* r = t[i][l];
-        std::fill(r, r + cn, 0.f);
-        for (int k = 0; k < 6; ++k) {
-          const float b = BT[i][k];
-          if (b == 0.f) continue;
-          const float* x = d(k, l) + c0;
-          for (index_t c = 0; c < cn; ++c) r[c] += b * x[c];
-        }
-      }
-    for (int i = 0; i < 6; ++i)
-      for (int j = 0; j < 6; ++j) {
-        float* r = v(i * 6 + j) + c0;
-        std::fill(r, r + cn, 0.f);
-        for (int l = 0; l < 6; ++l) {
-          const float b = BT[j][l];
-          if (b == 0.f) continue;
-          const float* x = t[i][l];
-          for (index_t c = 0; c < cn; ++c) r[c] += b * x[c];
-        }
-      }
+    for (int i = 0; i < R; ++i)
+      for (int l = 0; l < 6; ++l) combine(t[i][l], mat[i], cn, [&](int k) { return in(k, l) + c0; });
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < R; ++j) combine(out(i, j) + c0, mat[j], cn, [&](int l) { return t[i][l]; });
   }
 }
 
-// Y = A^T M A for channels [0, n): m(pos) points at position pos's n channels; y[i][j] receives the
-// 4x4 outputs (y is [4][4][n] contiguous).
+// V[pos] = (B^T d B)[pos]: d(k, l) points at the channels of input tile cell (k, l), v(pos) where
+// position pos's channels go.
+template <class In, class OutPtr>
+void input_transform(const In& d, const OutPtr& v, index_t n) {
+  separable_transform(BT, d, [&](int i, int j) { return v(i * 6 + j); }, n);
+}
+
+// Y = A^T M A: m(pos) points at position pos's channels; y is [4][4][n] contiguous.
 template <class In>
 void output_transform(const In& m, float* y, index_t n) {
-  float t[4][6][channel_block];
-  for (index_t c0 = 0; c0 < n; c0 += channel_block) {
-    const index_t cn = std::min(channel_block, n - c0);
-    for (int i = 0; i < 4; ++i)
-      for (int l = 0; l < 6; ++l) {
-        float* r = t[i][l];
-        std::fill(r, r + cn, 0.f);
-        for (int k = 0; k < 6; ++k) {
-          const float a = AT[i][k];
-          if (a == 0.f) continue;
-          const float* x = m(k * 6 + l) + c0;
-          for (index_t c = 0; c < cn; ++c) r[c] += a * x[c];
-        }
-      }
-    for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) {
-        float* r = y + (i * 4 + j) * n + c0;
-        std::fill(r, r + cn, 0.f);
-        for (int l = 0; l < 6; ++l) {
-          const float a = AT[j][l];
-          if (a == 0.f) continue;
-          const float* x = t[i][l];
-          for (index_t c = 0; c < cn; ++c) r[c] += a * x[c];
-        }
-      }
-  }
+  separable_transform(AT, [&](int k, int l) { return m(k * 6 + l); }, [&](int i, int j) { return y + (i * 4 + j) * n; }, n);
 }
 
 }  // namespace fusekit::cpu::winograd

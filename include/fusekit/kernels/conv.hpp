@@ -42,23 +42,15 @@ struct OpImpl<op::Conv, HipBackend> {
     const ConvInput<T, Pro>& a = p.a;
     const Shape<4> shape{a.s.n, a.s.cin, a.s.h, a.s.w};
     const Strides<4> nhwc = image_strides(shape, Layout::nhwc);
-    T* xn = static_cast<T*>(s.workspace(static_cast<std::size_t>(numel(shape)) * sizeof(T) + 16, 1));
-    NormActParams<T, float> np{xn,    a.x,  a.pro.mask,           a.pro.scale,
-                               a.pro.bias, shape, nhwc, a.xs, {a.pro.mask_n, 0, a.pro.mask_h, a.pro.mask_w},
-                               a.pro.scale_stride, a.pro.bias_stride};
-    OpImpl<op::NormAct, HipBackend>::run(s, np, a.pro.act);
+    T* xn = static_cast<T*>(s.workspace(static_cast<std::size_t>(numel(shape)) * sizeof(T), 1));
+    OpImpl<op::NormAct, HipBackend>::run(s, prologue_norm_act(a, xn, nhwc, 0, a.s.n), a.pro.act);
     return {ConvInput<T, prologue::None>{xn, nhwc, a.s, a.channel_minor, {}},
             p.b, p.c, p.batch, p.m, p.n, p.k, p.n_out, p.alpha, p.beta, p.epi};
   }
 
   template <class T, class O, class Epi, class Pro>
   static void run_gemm(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
-    FUSEKIT_CHECK(p.batch <= 65535, "conv2d: batch {} exceeds the GPU grid limit (65535)", p.batch);
-    const std::string why = mma_blocker(s, p);
-    FUSEKIT_CHECK(opt.path != GemmPath::mma || why.empty(), "conv2d: the mma path was forced but {}", why);
-    FUSEKIT_CHECK(opt.tile < kernels::mma_tile_count, "conv2d: tile {} does not exist (0..{})", opt.tile,
-                  kernels::mma_tile_count - 1);
-    if (opt.path != GemmPath::simt && why.empty()) {
+    if (Gemm::use_mma("conv2d", p, mma_blocker(s, p), opt.path, opt.tile)) {
       if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
         Gemm::run_mma<true>(s, p, GemmOptions{1.f, 0.f, GemmPath::mma, opt.tile, 0});
         return;
@@ -70,23 +62,16 @@ struct OpImpl<op::Conv, HipBackend> {
   // Empty when the mma kernel can run this convolution, else the reason.
   template <class T, class O, class Epi, class Pro>
   static std::string mma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p) {
-    if constexpr (!(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
-      return fmt::format("it needs f16 or bf16 tensors (got {})", dtype_of<T>);
-    } else {
-      if (!FUSEKIT_VENDOR_CUDA) return "its AMD matrix-core atoms are not written yet (docs/platforms.md)";
-      const std::string& arch = s.device().arch;
-      if (arch.rfind("sm_", 0) != 0 || std::stoi(arch.substr(3)) < 80)
-        return fmt::format("it needs an NVIDIA sm_80+ GPU (this one is {})", arch);
-      const auto& a = p.a;
-      if (!a.channel_minor) return "it needs the weight stored OHWI (a permuted view of [Cout, K, K, Cin])";
-      if (a.xs[1] != 1 || a.s.cin % 8 != 0 || a.xs[3] % 8 != 0 || a.xs[2] % 8 != 0 || a.xs[0] % 8 != 0 ||
-          reinterpret_cast<std::uintptr_t>(a.x) % 16 != 0)
-        return fmt::format("it needs NHWC x (channel stride 1), Cin % 8 == 0 and 16-byte aligned pixels (x strides "
-                           "{}, Cin {})", a.xs, a.s.cin);
-      if (reinterpret_cast<std::uintptr_t>(p.b.data) % 16 != 0 || p.b.col_stride % 8 != 0)
-        return "it needs a 16-byte aligned weight";
-      return {};
-    }
+    if (std::string why = Gemm::mma_device_blocker<T>(s); !why.empty()) return why;
+    const auto& a = p.a;
+    if (!a.channel_minor) return "it needs the weight stored OHWI (a permuted view of [Cout, K, K, Cin])";
+    if (a.xs[1] != 1 || a.s.cin % 8 != 0 || a.xs[3] % 8 != 0 || a.xs[2] % 8 != 0 || a.xs[0] % 8 != 0 ||
+        reinterpret_cast<std::uintptr_t>(a.x) % 16 != 0)
+      return fmt::format("it needs NHWC x (channel stride 1), Cin % 8 == 0 and 16-byte aligned pixels (x strides "
+                         "{}, Cin {})", a.xs, a.s.cin);
+    if (reinterpret_cast<std::uintptr_t>(p.b.data) % 16 != 0 || p.b.col_stride % 8 != 0)
+      return "it needs a 16-byte aligned weight";
+    return {};
   }
 };
 

@@ -52,6 +52,15 @@ struct ChunkCopier {
   bool row_ok[kChunks];   // inside the matrix in its non-k dimension
   index_t kstep;          // elements between k and k + 1
 
+  // Chunk i of an A tile: row m of a (-1: none), k offset k within a k-tile, tile offset d (-1: none).
+  FUSEKIT_DEVICE void init(int i, const GemmOperand<const T>& a, index_t b, index_t m, int d, int k) {
+    row_ok[i] = m >= 0;
+    src[i] = m >= 0 ? a.at(b, m, k) : a.data;
+    dst[i] = d;
+    k_at[i] = k;
+    kstep = 1;  // k contiguous
+  }
+
   FUSEKIT_DEVICE void copy(T* tile, index_t k0, index_t k) const {
     FUSEKIT_UNROLL
     for (int i = 0; i < kChunks; ++i) {
@@ -89,18 +98,8 @@ struct StageCopier {
     for (int i = 0; i < a_chunks; ++i) {  // A: [BM rows][BK], k contiguous
       const int q = threadIdx.x + i * Cfg::threads, r = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
       const index_t m = tc.m0 + r;
-      const bool ok = m < p.m && q < a_total;
-      const int dst = q < a_total ? S::TileA::offset(r, c) : -1;
-      if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) {
-        a.row_ok[i] = ok;
-        a.src[i] = ok ? p.a.at(bi, m, c * ch) : p.a.data;
-        a.dst[i] = dst;
-        a.k_at[i] = c * ch;
-      } else {
-        a.init(i, p.a, bi, ok ? m : -1, dst, c * ch);
-      }
+      a.init(i, p.a, bi, m < p.m && q < a_total ? m : -1, q < a_total ? S::TileA::offset(r, c) : -1, c * ch);
     }
-    if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) a.kstep = 1;
     FUSEKIT_UNROLL
     for (int i = 0; i < b_chunks; ++i) {
       const int q = threadIdx.x + i * Cfg::threads;
@@ -318,12 +317,7 @@ template <>
 struct OpImpl<op::Gemm, HipBackend> {
   template <class T, class O, class Epi>
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
-    FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
-    const std::string why = mma_blocker(s, p);
-    FUSEKIT_CHECK(opt.path != GemmPath::mma || why.empty(), "gemm: the mma path was forced but {}", why);
-    FUSEKIT_CHECK(opt.tile < kernels::mma_tile_count, "gemm: tile {} does not exist (0..{})", opt.tile,
-                  kernels::mma_tile_count - 1);
-    if (opt.path != GemmPath::simt && why.empty()) {
+    if (use_mma("gemm", p, mma_blocker(s, p), opt.path, opt.tile)) {
       if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
         if (p.b.row_stride == 1 && p.k > 1) run_mma<true>(s, p, opt);  // k-major B (Linear weight)
         else run_mma<false>(s, p, opt);
@@ -334,6 +328,30 @@ struct OpImpl<op::Gemm, HipBackend> {
   }
 
   // ---- shared with the convolution (kernels/conv.hpp), which brings its own A source and policy ----
+
+  // Checks the launch and the forced choices; true when the mma kernel runs (why: empty when it can).
+  template <class P>
+  static bool use_mma(const char* op, const P& p, const std::string& why, GemmPath path, int tile) {
+    FUSEKIT_CHECK(p.batch <= 65535, "{}: batch {} exceeds the GPU grid limit (65535)", op, p.batch);
+    FUSEKIT_CHECK(path != GemmPath::mma || why.empty(), "{}: the mma path was forced but {}", op, why);
+    FUSEKIT_CHECK(tile < kernels::mma_tile_count, "{}: tile {} does not exist (0..{})", op, tile,
+                  kernels::mma_tile_count - 1);
+    return path != GemmPath::simt && why.empty();
+  }
+
+  // Empty when this device and dtype have mma atoms, else the reason.
+  template <class T>
+  static std::string mma_device_blocker(const hip::Stream& s) {
+    if constexpr (!(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+      return fmt::format("it needs f16 or bf16 operands (got {})", dtype_of<T>);
+    } else {
+      if (!FUSEKIT_VENDOR_CUDA) return "its AMD matrix-core atoms are not written yet (docs/platforms.md)";
+      const std::string& arch = s.device().arch;
+      if (arch.rfind("sm_", 0) != 0 || std::stoi(arch.substr(3)) < 80)
+        return fmt::format("it needs an NVIDIA sm_80+ GPU (this one is {})", arch);
+      return {};
+    }
+  }
   template <class T, class O, class Epi, class ASrc>
   static void launch_simt(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p) {
     const index_t tiles = tiles_of(p, kernels::simt_bm, kernels::simt_bn);
@@ -351,27 +369,20 @@ struct OpImpl<op::Gemm, HipBackend> {
   // Empty when the mma kernel can run this problem, else the reason.
   template <class T, class O, class Epi>
   static std::string mma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
-    if constexpr (!(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
-      return fmt::format("it needs f16 or bf16 operands (got {})", dtype_of<T>);
-    } else {
-      if (!FUSEKIT_VENDOR_CUDA) return "its AMD matrix-core atoms are not written yet (docs/platforms.md)";
-      const std::string& arch = s.device().arch;
-      if (arch.rfind("sm_", 0) != 0 || std::stoi(arch.substr(3)) < 80)
-        return fmt::format("it needs an NVIDIA sm_80+ GPU (this one is {})", arch);
-      auto aligned = [](const void* ptr, index_t stride) {
-        return reinterpret_cast<std::uintptr_t>(ptr) % 16 == 0 && stride % 8 == 0;
-      };
-      if (p.a.col_stride != 1 || !aligned(p.a.data, p.a.row_stride) || p.a.batch_stride % 8 != 0 || p.k % 8 != 0)
-        return fmt::format("A needs dense rows (column stride 1), 16-byte aligned rows and K % 8 == 0 (A strides "
-                           "[{}, {}], K {})", p.a.row_stride, p.a.col_stride, p.k);
-      const bool kmajor = p.b.row_stride == 1 && p.k > 1;
-      const index_t lead = kmajor ? p.b.col_stride : p.b.row_stride;
-      const index_t inner = kmajor ? p.k : (Epi::gated && p.epi.gate_layout() == GateLayout::concatenated ? p.n_out : p.n);
-      if ((!kmajor && p.b.col_stride != 1) || !aligned(p.b.data, lead) || p.b.batch_stride % 8 != 0 || inner % 8 != 0)
-        return fmt::format("B needs k or n dense (stride 1), 16-byte aligned lines and that extent % 8 == 0 (B "
-                           "strides [{}, {}], K {}, N {})", p.b.row_stride, p.b.col_stride, p.k, p.n);
-      return {};
-    }
+    if (std::string why = mma_device_blocker<T>(s); !why.empty()) return why;
+    auto aligned = [](const void* ptr, index_t stride) {
+      return reinterpret_cast<std::uintptr_t>(ptr) % 16 == 0 && stride % 8 == 0;
+    };
+    if (p.a.col_stride != 1 || !aligned(p.a.data, p.a.row_stride) || p.a.batch_stride % 8 != 0 || p.k % 8 != 0)
+      return fmt::format("A needs dense rows (column stride 1), 16-byte aligned rows and K % 8 == 0 (A strides "
+                         "[{}, {}], K {})", p.a.row_stride, p.a.col_stride, p.k);
+    const bool kmajor = p.b.row_stride == 1 && p.k > 1;
+    const index_t lead = kmajor ? p.b.col_stride : p.b.row_stride;
+    const index_t inner = kmajor ? p.k : (Epi::gated && p.epi.gate_layout() == GateLayout::concatenated ? p.n_out : p.n);
+    if ((!kmajor && p.b.col_stride != 1) || !aligned(p.b.data, lead) || p.b.batch_stride % 8 != 0 || inner % 8 != 0)
+      return fmt::format("B needs k or n dense (stride 1), 16-byte aligned lines and that extent % 8 == 0 (B "
+                         "strides [{}, {}], K {}, N {})", p.b.row_stride, p.b.col_stride, p.k, p.n);
+    return {};
   }
 
   // Tile: M <= 16 takes the small-M tile; otherwise the largest tile that still gives every

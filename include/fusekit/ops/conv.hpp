@@ -31,44 +31,29 @@ struct InputNormAct {
   using space = Space;
   using mask_type = MaskT;
   using act_type = Act;
-  epi::ColumnVector scale, bias;
+  epi::ScaleBias<Space> sb;
   const MaskT* mask = nullptr;
   Shape<4> mask_shape{};
   Strides<4> mask_strides{};
   Act act;
 };
 
-namespace detail {
-template <class VS, class VB>
-auto prologue_vectors(const VS& scale, const VB& bias) {
-  const auto s = scale.view().as_const();
-  const auto b = bias.view().as_const();
-  static_assert(std::is_same_v<typename decltype(s)::value_type, float> &&
-                    std::is_same_v<typename decltype(b)::value_type, float> && decltype(s)::rank == 1 &&
-                    decltype(b)::rank == 1,
-                "input_norm_act: scale and bias must be rank-1 fp32 [Cin] tensors (convert them at load time)");
-  static_assert(std::is_same_v<typename decltype(s)::space, typename decltype(b)::space>,
-                "input_norm_act: scale and bias must live in one memory space");
-  return std::pair{epi::column_vector(s), epi::column_vector(b)};
-}
-}  // namespace detail
-
 template <TensorLike VS, TensorLike VB, class Act>
 auto input_norm_act(const VS& scale, const VB& bias, Act act) {
-  const auto [s, b] = detail::prologue_vectors(scale, bias);
-  return InputNormAct<void, typename view_t<VS>::space, Act>{s, b, nullptr, {}, {}, act};
+  const auto sb = epi::scale_bias(scale, bias);
+  return InputNormAct<void, typename decltype(sb)::space, Act>{sb, nullptr, {}, {}, act};
 }
 
 template <TensorLike VS, TensorLike VB, TensorLike VM, class Act>
 auto input_norm_act(const VS& scale, const VB& bias, const VM& mask, Act act) {
-  const auto [s, b] = detail::prologue_vectors(scale, bias);
+  const auto sb = epi::scale_bias(scale, bias);
   const auto m = mask.view().as_const();
   using MV = decltype(m);
   static_assert(MV::rank == 4 && FloatStorage<typename MV::value_type>,
                 "input_norm_act: the mask must be an (N, 1, H, W) view with x's dtype");
-  static_assert(std::is_same_v<typename MV::space, typename view_t<VS>::space>,
+  static_assert(std::is_same_v<typename MV::space, typename decltype(sb)::space>,
                 "input_norm_act: scale, bias and mask must live in one memory space");
-  return InputNormAct<typename MV::value_type, typename MV::space, Act>{s, b, m.data(), m.shape(), m.strides(), act};
+  return InputNormAct<typename MV::value_type, typename MV::space, Act>{sb, m.data(), m.shape(), m.strides(), act};
 }
 
 namespace detail {
@@ -129,14 +114,14 @@ void conv2d_impl(Ctx& ctx, const Y& y, const X& x, const Wt& w, const Pro& pro, 
       static_assert(std::is_same_v<MaskT, T>, "conv2d: the prologue's mask must have x's dtype");
       static_assert(std::is_same_v<typename Pro::space, typename Ctx::space>,
                     "conv2d: the prologue's tensors live in another memory space than the context runs on");
-      FUSEKIT_CHECK(pro.scale.size == s.cin && pro.bias.size == s.cin,
+      FUSEKIT_CHECK(pro.sb.s.size == s.cin && pro.sb.b.size == s.cin,
                     "conv2d: input_norm_act has scale of {} and bias of {} elements but x has {} channels: {}",
-                    pro.scale.size, pro.bias.size, s.cin, shapes());
+                    pro.sb.s.size, pro.sb.b.size, s.cin, shapes());
       const T* mask = static_cast<const T*>(pro.mask);
       if (mask) check_board_mask("conv2d: input_norm_act", TensorView<const T, 4, typename Ctx::space>(mask, pro.mask_shape, pro.mask_strides), x);
       using P = prologue::NormAct<T, typename Pro::act_type>;
       return ConvInput<T, P>{x.data(), x.strides(), s, true,
-                             P{pro.scale.data, pro.bias.data, pro.scale.stride, pro.bias.stride, mask,
+                             P{pro.sb.s.data, pro.sb.b.data, pro.sb.s.stride, pro.sb.b.stride, mask,
                                pro.mask_strides[0], pro.mask_strides[2], pro.mask_strides[3], pro.act}};
     }
   }();
@@ -168,26 +153,29 @@ void conv2d_impl(Ctx& ctx, const Y& y, const X& x, const Wt& w, const Pro& pro, 
 
 }  // namespace detail
 
+namespace detail {
+// A raw weight as a const view; prepared CPU weights as they are.
+template <class Wt>
+decltype(auto) conv_weight_arg(const Wt& w) {
+  if constexpr (is_prepared_conv<Wt>) return (w);
+  else return w.view().as_const();
+}
+}  // namespace detail
+
 template <Context Ctx, TensorLike Yv, TensorLike Xv, class Wt>
 void conv2d(Ctx& ctx, Yv&& y, const Xv& x, const Wt& w, const ConvOptions& opt = {}) {
-  if constexpr (detail::is_prepared_conv<Wt>)
-    detail::conv2d_impl(ctx, y.view(), x.view().as_const(), w, prologue::None{}, Epilogue<>{}, opt);
-  else detail::conv2d_impl(ctx, y.view(), x.view().as_const(), w.view().as_const(), prologue::None{}, Epilogue<>{}, opt);
+  detail::conv2d_impl(ctx, y.view(), x.view().as_const(), detail::conv_weight_arg(w), prologue::None{}, Epilogue<>{}, opt);
 }
 
 template <Context Ctx, TensorLike Yv, TensorLike Xv, class Wt, class... S>
 void conv2d(Ctx& ctx, Yv&& y, const Xv& x, const Wt& w, const Epilogue<S...>& epi, const ConvOptions& opt = {}) {
-  if constexpr (detail::is_prepared_conv<Wt>)
-    detail::conv2d_impl(ctx, y.view(), x.view().as_const(), w, prologue::None{}, epi, opt);
-  else detail::conv2d_impl(ctx, y.view(), x.view().as_const(), w.view().as_const(), prologue::None{}, epi, opt);
+  detail::conv2d_impl(ctx, y.view(), x.view().as_const(), detail::conv_weight_arg(w), prologue::None{}, epi, opt);
 }
 
 template <Context Ctx, TensorLike Yv, TensorLike Xv, class Wt, class MaskT, class Space, class Act, class... S>
 void conv2d(Ctx& ctx, Yv&& y, const Xv& x, const Wt& w, const InputNormAct<MaskT, Space, Act>& pro,
             const Epilogue<S...>& epi, const ConvOptions& opt = {}) {
-  if constexpr (detail::is_prepared_conv<Wt>)
-    detail::conv2d_impl(ctx, y.view(), x.view().as_const(), w, pro, epi, opt);
-  else detail::conv2d_impl(ctx, y.view(), x.view().as_const(), w.view().as_const(), pro, epi, opt);
+  detail::conv2d_impl(ctx, y.view(), x.view().as_const(), detail::conv_weight_arg(w), pro, epi, opt);
 }
 
 }  // namespace fusekit

@@ -9,6 +9,7 @@
 #include "fusekit/core/convert.hpp"
 #include "fusekit/core/shape.hpp"
 #include "fusekit/ops/gemm_params.hpp"
+#include "fusekit/ops/norm_act_params.hpp"
 
 namespace fusekit {
 
@@ -87,6 +88,25 @@ struct ConvInput {
     return input(b, ci, m / s.w + tap / s.kw - s.pad(), m % s.w + tap % s.kw - s.pad());
   }
 };
+
+// The NormAct prologue of images [n0, n0 + g) as one NormAct launch writing `out` (strides of a logical
+// (g, Cin, H, W) tensor): how the backends apply it once per input element (cpu/conv.hpp, kernels/conv.hpp).
+template <class T, class Act>
+NormActParams<T, float> prologue_norm_act(const ConvInput<T, prologue::NormAct<T, Act>>& a, T* out,
+                                          const Strides<4>& out_strides, index_t n0, index_t g) {
+  const auto& p = a.pro;
+  return {out,
+          a.x + n0 * a.xs[0],
+          p.mask ? p.mask + n0 * p.mask_n : nullptr,
+          p.scale,
+          p.bias,
+          Shape<4>{g, a.s.cin, a.s.h, a.s.w},
+          out_strides,
+          a.xs,
+          Strides<4>{p.mask_n, 0, p.mask_h, p.mask_w},
+          p.scale_stride,
+          p.bias_stride};
+}
 
 // A[b, m, k] of any A source: a strided matrix or a ConvInput.
 template <class T>

@@ -148,6 +148,7 @@ auto bias(const V& b) {
   return Bias<typename decltype(v)::space>{column_vector(v)};
 }
 
+// Also the scale and bias of conv2d's input_norm_act.
 template <class VS, class VB>
 auto scale_bias(const VS& scale, const VB& bias) {
   const auto s = scale.view().as_const();
@@ -155,9 +156,10 @@ auto scale_bias(const VS& scale, const VB& bias) {
   static_assert(std::is_same_v<typename decltype(s)::value_type, float> &&
                     std::is_same_v<typename decltype(b)::value_type, float> && decltype(s)::rank == 1 &&
                     decltype(b)::rank == 1,
-                "epi::scale_bias: scale and bias must be rank-1 fp32 [cols] tensors");
+                "epi::scale_bias / input_norm_act: scale and bias must be rank-1 fp32 [channels] tensors "
+                "(convert them once at load time)");
   static_assert(std::is_same_v<typename decltype(s)::space, typename decltype(b)::space>,
-                "epi::scale_bias: scale and bias must live in one memory space");
+                "epi::scale_bias / input_norm_act: scale and bias must live in one memory space");
   return ScaleBias<typename decltype(s)::space>{column_vector(s), column_vector(b)};
 }
 
