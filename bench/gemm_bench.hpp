@@ -1,6 +1,6 @@
 // GEMM rows of fusekit_gpu_bench (included by gpu_bench.cpp after its timing helpers): the Pi0 shapes of
 // issue #4 as Linear layers (y = x W^T, W [N, K] bf16), the GeGLU projection with its gate fused, the
-// mma kernel's tile configurations and the SIMT kernel on one shape, and 8192^3.
+// mma and wgmma kernels' tile configurations and the SIMT kernel on one shape, and 8192^3.
 namespace {
 
 void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>& results) {
@@ -39,6 +39,11 @@ void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
   for (int tile = 0; tile < kernels::mma_tile_count; ++tile)
     one(fmt::format("gemm (mma tile {})", tile), 788, 2048, 2048, false, {1.f, 0.f, GemmPath::mma, tile});
   one("gemm (simt)", 788, 2048, 2048, false, {1.f, 0.f, GemmPath::simt});
+  if (dev.arch == "sm_90") {  // the Hopper kernel's tiles, and the mma kernel where the policy picks wgmma
+    for (int tile = 0; tile < kernels::wgmma_tile_count; ++tile)
+      one(fmt::format("gemm (wgmma tile {})", tile), 788, 2048, 2048, false, {1.f, 0.f, GemmPath::wgmma, tile});
+    one("gemm (mma)", 788, 32768, 2048, false, {1.f, 0.f, GemmPath::mma});
+  }
   one("gemm", 8192, 8192, 8192, false, def);
 }
 

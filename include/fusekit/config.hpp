@@ -69,6 +69,13 @@
 #define FUSEKIT_AMD_GFX9 0
 #endif
 
+// FUSEKIT_SM90A: 1 in a device pass for sm_90a (wgmma, TMA and setmaxnreg need the "a" target).
+#if FUSEKIT_GPU_COMPILE_PHASE && FUSEKIT_VENDOR_CUDA && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FUSEKIT_SM90A 1
+#else
+#define FUSEKIT_SM90A 0
+#endif
+
 // NVIDIA architecture of the device pass (800 for sm_80, 900 for sm_90a), 0 elsewhere: picks the
 // matrix-core atoms (mma.sync needs sm_80+) and asynchronous copies.
 #if FUSEKIT_GPU_COMPILE_PHASE && FUSEKIT_VENDOR_CUDA

@@ -25,6 +25,33 @@ TEST_F(Gpu, GemmMmaTilesAndStorageOrders) {
   gemm_plain_cases<true>(stream(), cases);
 }
 
+// The Hopper kernel (sm_90 GPUs with sm_90a code in the build): each tile, tails in M, N and K (K below
+// one 64-wide k-tile), A with a row stride, batched and shared operands, split-K.
+TEST_F(Gpu, GemmWgmmaTilesAndSplits) {
+  if (stream().device().arch != "sm_90") GTEST_SKIP() << "the wgmma kernel needs an sm_90 GPU";
+  std::vector<GemmCase> cases;
+  for (int tile = 0; tile < kernels::wgmma_tile_count; ++tile) {
+    cases.push_back({1, 130, 200, 72, Storage::dense, Storage::transposed, false, false, tile, GemmPath::wgmma});
+    cases.push_back({1, 77, 264, 40, Storage::wide, Storage::transposed, false, false, tile, GemmPath::wgmma});
+    cases.push_back({3, 33, 136, 24, Storage::dense, Storage::transposed, true, true, tile, GemmPath::wgmma});
+    cases.push_back({2, 200, 520, 1000, Storage::dense, Storage::transposed, true, false, tile, GemmPath::wgmma, 3});
+  }
+  cases.push_back({1, 300, 392, 2056, Storage::dense, Storage::transposed, false, false, -1, GemmPath::wgmma});
+  cases.push_back({2, 129, 256, 128, Storage::wide, Storage::transposed, false, true, -1, GemmPath::wgmma, 2});
+  cases.push_back({2, 129, 256, 128, Storage::wide, Storage::transposed, false, true, -1, GemmPath::wgmma, 2});
+  gemm_plain_cases<true>(stream(), cases);
+}
+
+TEST_F(Gpu, GemmEpiloguesWgmma) {
+  if (stream().device().arch != "sm_90") GTEST_SKIP() << "the wgmma kernel needs an sm_90 GPU";
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
+      stream(), {1, 150, 528, 96, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma}, 5100);
+  gemm_epilogue_cases<hip::Stream, half, float>(
+      stream(), {1, 257, 784, 136, Storage::wide, Storage::transposed, false, false, 1, GemmPath::wgmma}, 5200);
+  gemm_epilogue_cases<hip::Stream, bfloat16, half>(
+      stream(), {1, 70, 272, 520, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma, 4}, 5300);
+}
+
 TEST_F(Gpu, GemmPi0Shapes) {
   std::uint64_t salt = 4500;
   const RefEpilogue plain = [](const auto& acc, index_t b, index_t r, index_t j) { return acc_at(acc, b, r, j); };
@@ -72,6 +99,14 @@ TEST_F(Gpu, GemmBadInputs) {
     ADD_FAILURE() << "forced mma path accepted K = 12";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("K % 8 == 0"), std::string::npos) << e.what();
+  }
+  DeviceTensor<bfloat16, 2> b2({16, 16}, s);
+  try {  // B stored [K, N] (n-major) is not a Linear weight: the wgmma kernel refuses it, on any GPU
+    gemm(s, c, b2, b2, GemmOptions{1.f, 0.f, GemmPath::wgmma});
+    ADD_FAILURE() << "forced wgmma path accepted an n-major B";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("wgmma path was forced"), std::string::npos) << what;
   }
 }
 

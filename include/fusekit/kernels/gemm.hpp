@@ -14,8 +14,10 @@
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/kernels/conv_copier.hpp"
+#include "fusekit/kernels/gemm_sm90.hpp"
 #include "fusekit/kernels/gemm_tile.hpp"
 #include "fusekit/kernels/mma_atom.hpp"
+#include "fusekit/kernels/split_k.hpp"
 #include "fusekit/ops/tags.hpp"
 
 #if FUSEKIT_GPUCC
@@ -128,47 +130,6 @@ struct StageCopier {
   }
 };
 
-// Split-K: blockIdx.y picks a range of k-tiles; every split adds its fp32 partial tile to the
-// workspace, and the last split of a tile to arrive (a per-tile counter, reset by that block, so the
-// workspace stays ready for the next call and graph replays) sums the others into its registers and
-// runs the epilogue. splits == 1: no workspace.
-struct SplitK {
-  int splits = 1;
-  int tiles_per_split = 0;  // k-tiles per split
-  float* partials = nullptr;     // [batch][tiles][splits][threads x accumulators]
-  unsigned* counters = nullptr;  // [batch][tiles]
-};
-
-// Split-K hand-off: stores this block's kCount accumulators as its partial; returns true in the last
-// split to arrive for the tile, with the sum of all splits in acc.
-template <class Cfg, int kCount>
-FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[kCount]) {
-  __shared__ unsigned arrived;
-  constexpr index_t stride = static_cast<index_t>(Cfg::threads) * kCount;  // floats per split
-  float* mine = sk.partials + (tile * sk.splits + blockIdx.y) * stride;
-  FUSEKIT_UNROLL
-  for (int i = 0; i < kCount; i += 4)  // float4 per thread, consecutive threads side by side
-    *reinterpret_cast<float4*>(mine + static_cast<index_t>(i) * Cfg::threads + 4 * threadIdx.x) =
-        make_float4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]);
-  __threadfence();  // partial visible device-wide before the count says so
-  __syncthreads();
-  if (threadIdx.x == 0) arrived = atomicAdd(sk.counters + tile, 1u);
-  __syncthreads();
-  if (arrived != static_cast<unsigned>(sk.splits - 1)) return false;
-  __threadfence();  // acquire the other splits' partials
-  for (int s = 0; s < sk.splits; ++s) {
-    if (s == static_cast<int>(blockIdx.y)) continue;
-    const float* other = sk.partials + (tile * sk.splits + s) * stride;
-    FUSEKIT_UNROLL
-    for (int i = 0; i < kCount; i += 4) {
-      const float4 v = gpu::load_global_coherent(reinterpret_cast<const float4*>(other + static_cast<index_t>(i) * Cfg::threads + 4 * threadIdx.x));
-      acc[i] += v.x, acc[i + 1] += v.y, acc[i + 2] += v.z, acc[i + 3] += v.w;
-    }
-  }
-  if (threadIdx.x == 0) sk.counters[tile] = 0;  // ready for the next call
-  return true;
-}
-
 template <class T, class O, class Epi, class ASrc, class Cfg, bool kBKMajor>
 FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p,
                                                              const SplitK sk) {
@@ -231,7 +192,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
         for (int j = 0; j < NT; ++j) Atom::mma(acc[i][j], a[ks][i], b[ks][j]);
   }
   gpu::copy_async_wait<0>();
-  if (sk.splits > 1 && !reduce_splits<Cfg>(sk, bi * gridDim.x + blockIdx.x, reinterpret_cast<float(&)[MT * NT * 4]>(acc)))
+  if (sk.splits > 1 && !reduce_splits<Cfg::threads>(sk, bi * gridDim.x + blockIdx.x, reinterpret_cast<float(&)[MT * NT * 4]>(acc)))
     return;
   __syncthreads();  // the pipeline's shared memory becomes the accumulator tile
   float* sc = reinterpret_cast<float*>(gemm_smem);
@@ -297,19 +258,21 @@ using MmaTiles = std::tuple<MmaTile<128, 128, 2, 4, 4>, MmaTile<128, 64, 2, 2, 4
 inline constexpr int mma_tile_count = static_cast<int>(std::tuple_size_v<MmaTiles>);
 inline constexpr int mma_small_m_tile = mma_tile_count - 1;
 
-// fn(MmaTiles element `tile`), the tile as a value of its type.
-template <class Fn, std::size_t... I>
-void with_mma_tile(int tile, Fn&& fn, std::index_sequence<I...>) {
-  ((tile == static_cast<int>(I) ? (fn(std::tuple_element_t<I, MmaTiles>{}), 0) : 0), ...);
+// fn(element `tile` of the tuple of tile configurations Tiles), the tile as a value of its type.
+template <class Tiles, class Fn, std::size_t... I>
+void with_tile(int tile, Fn&& fn, std::index_sequence<I...>) {
+  ((tile == static_cast<int>(I) ? (fn(std::tuple_element_t<I, Tiles>{}), 0) : 0), ...);
 }
-template <class Fn>
-void with_mma_tile(int tile, Fn&& fn) {
-  with_mma_tile(tile, fn, std::make_index_sequence<std::tuple_size_v<MmaTiles>>{});
+template <class Tiles = MmaTiles, class Fn>
+void with_tile(int tile, Fn&& fn) {
+  with_tile<Tiles>(tile, fn, std::make_index_sequence<std::tuple_size_v<Tiles>>{});
 }
 
 }  // namespace kernels
 
 // Kernel choice (the policy):
+//   wgmma for M > 64 when the operands allow it (kernels/gemm_sm90.hpp) on an sm_90 GPU with sm_90a
+//         code in the binary: tile and split-K in run_wgmma
 //   mma   when the operands allow it (see kernels above) on NVIDIA sm_80+: tile and split-K in run_mma
 //         and plan_splits
 //   simt  otherwise
@@ -317,6 +280,16 @@ template <>
 struct OpImpl<op::Gemm, HipBackend> {
   template <class T, class O, class Epi>
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
+    if (opt.path == GemmPath::wgmma || (opt.path == GemmPath::automatic && p.m > 64)) {
+      const std::string why = wgmma_blocker(s, p);
+      FUSEKIT_CHECK(opt.path != GemmPath::wgmma || why.empty(), "gemm: the wgmma path was forced but {}", why);
+      if (why.empty()) {
+        if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+          run_wgmma(s, p, opt);
+          return;
+        }
+      }
+    }
     if (use_mma("gemm", p, mma_blocker(s, p), opt.path, opt.tile)) {
       if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
         if (p.b.row_stride == 1 && p.k > 1) run_mma<true>(s, p, opt);  // k-major B (Linear weight)
@@ -395,11 +368,11 @@ struct OpImpl<op::Gemm, HipBackend> {
       tile = p.m <= 16 ? kernels::mma_small_m_tile : kernels::mma_small_m_tile - 1;
       const index_t sms = s.device().multiprocessors;
       for (int i = kernels::mma_small_m_tile - 2; i >= 0 && p.m > 16; --i)  // smaller tiles first: keep the
-        kernels::with_mma_tile(i, [&](auto cfg) {                           // largest that fills the device
+        kernels::with_tile(i, [&](auto cfg) {                           // largest that fills the device
           if (tiles_of(p, decltype(cfg)::BM, decltype(cfg)::BN) * p.batch >= sms) tile = i;
         });
     }
-    kernels::with_mma_tile(tile, [&](auto cfg) { launch_mma<decltype(cfg), kBKMajor>(s, p, opt.splits); });
+    kernels::with_tile(tile, [&](auto cfg) { launch_mma<decltype(cfg), kBKMajor>(s, p, opt.splits); });
   }
 
   // Split-K when the tiles alone leave multiprocessors idle: enough splits for two blocks per
@@ -425,6 +398,106 @@ struct OpImpl<op::Gemm, HipBackend> {
     sk.partials = reinterpret_cast<float*>(ws + counter_bytes);
     return sk;
   }
+
+  // ---- the Hopper kernel (kernels/gemm_sm90.hpp) ----
+
+  // Empty when the wgmma kernel can run this problem here, else the reason.
+  template <class T, class O, class Epi>
+  static std::string wgmma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
+    if (std::string why = mma_blocker(s, p); !why.empty()) return why;
+    if constexpr (!FUSEKIT_VENDOR_CUDA || !(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+      return "it needs an NVIDIA sm_90 GPU";
+    } else {
+      if (s.device().arch != "sm_90") return fmt::format("it needs an NVIDIA sm_90 GPU (this one is {})", s.device().arch);
+      if (!(p.b.row_stride == 1 && p.k > 1)) return "it needs a k-major B (a Linear weight W [N, K], B = its transpose)";
+      if (!wgmma_compiled<T, O, Epi>())
+        return "this binary holds no sm_90a code for it (build with CMAKE_CUDA_ARCHITECTURES including 90a)";
+      auto fits = [&](index_t batch_stride, index_t rows, index_t row_stride) {
+        return batch_stride == 0 || batch_stride >= rows * row_stride;  // TMA: batches must not overlap
+      };
+      if (!fits(p.a.batch_stride, p.m, p.a.row_stride) || !fits(p.b.batch_stride, p.n, p.b.col_stride))
+        return fmt::format("it needs batch strides of 0 or at least one matrix (A {}, B {})", p.a.batch_stride,
+                           p.b.batch_stride);
+      if (p.m >= (index_t{1} << 31) || p.n >= (index_t{1} << 31) || p.k >= (index_t{1} << 31))
+        return "it needs M, N and K below 2^31";
+      return {};
+    }
+  }
+
+#if FUSEKIT_VENDOR_CUDA
+  // True when the binary loaded for this GPU holds the kernel's sm_90a body (only that body declares
+  // static shared memory; an sm_80 or plain sm_90 build holds a stub that traps).
+  template <class T, class O, class Epi>
+  static bool wgmma_compiled() {
+    static const bool compiled = [] {
+      std::size_t bytes = 0;
+      FUSEKIT_GPU_CHECK(gpu::func_static_smem(
+          kernels::gemm_wgmma<T, O, Epi, std::tuple_element_t<0, kernels::WgmmaTiles>>, &bytes));
+      return bytes > 0;
+    }();
+    return compiled;
+  }
+
+  // Tile: 128 x 256 when that still gives every multiprocessor a block, else 128 x 128. Split-K when
+  // the tiles fill less than half of the multiprocessors: as many splits as keep one wave, each with
+  // at least 4 k-tiles.
+  template <class T, class O, class Epi>
+  static void run_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
+    FUSEKIT_CHECK(opt.tile < kernels::wgmma_tile_count, "gemm: wgmma tile {} does not exist (0..{})", opt.tile,
+                  kernels::wgmma_tile_count - 1);
+    FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
+    const index_t sms = s.device().multiprocessors;
+    int tile = opt.tile;
+    if (tile < 0) tile = tiles_of(p, 128, 256) * p.batch >= sms ? 1 : 0;
+    kernels::with_tile<kernels::WgmmaTiles>(tile, [&](auto cfg) {
+      using Cfg = decltype(cfg);
+      const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN) * p.batch;
+      int splits = opt.splits;
+      if (splits <= 0) {
+        const index_t tiles_k = (p.k + Cfg::BK - 1) / Cfg::BK;
+        splits = tiles * 2 > sms ? 1 : static_cast<int>(std::min<index_t>({sms / tiles, tiles_k / 4, 16}));
+      }
+      launch_wgmma<Cfg>(s, p, std::max(splits, 1));
+    });
+  }
+
+  template <class Cfg, class T, class O, class Epi>
+  static void launch_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int splits) {
+    auto* kernel = kernels::gemm_wgmma<T, O, Epi, Cfg>;
+    static const bool ready = [&] {
+      FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(kernel, static_cast<int>(Cfg::smem)));
+      return true;
+    }();
+    (void)ready;
+    FUSEKIT_CHECK(Cfg::smem <= s.device().shared_memory_per_block_optin,
+                  "gemm: wgmma tile {}x{} needs {} bytes of shared memory, the device allows {}", Cfg::BM, Cfg::BN,
+                  Cfg::smem, s.device().shared_memory_per_block_optin);
+    constexpr bool bf16 = std::is_same_v<T, bfloat16>;
+    // TMA views, innermost first: A [batch][M][K], B (the weight W) [batch][N][K]
+    auto map = [&](const T* base, index_t rows, index_t row_stride, index_t batch_stride, index_t batch, int box_rows,
+                   const char* what) {
+      const bool batched = batch_stride != 0;
+      const std::uint64_t dims[3] = {static_cast<std::uint64_t>(p.k), static_cast<std::uint64_t>(rows),
+                                     static_cast<std::uint64_t>(batched ? batch : 1)};
+      const std::uint64_t strides[2] = {static_cast<std::uint64_t>(row_stride) * sizeof(T),
+                                        static_cast<std::uint64_t>(batched ? batch_stride : rows * row_stride) * sizeof(T)};
+      return gpu::tensor_map_16bit(base, bf16, dims, strides, Cfg::BK, static_cast<unsigned>(box_rows), what);
+    };
+    const gpu::TensorMap ta = map(p.a.data, p.m, p.a.row_stride, p.a.batch_stride, p.batch, Cfg::BM, "gemm A");
+    const gpu::TensorMap tb = map(p.b.data, p.n, p.b.col_stride, p.b.batch_stride, p.batch, Cfg::BN / 2, "gemm B");
+    const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
+    const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits);
+    hip::launch("gemm_wgmma", kernel,
+                dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
+                dim3(Cfg::threads), Cfg::smem, s, p, ta, tb,
+                kernels::WgmmaBatch{p.a.batch_stride != 0, p.b.batch_stride != 0}, sk);
+  }
+#else
+  template <class T, class O, class Epi>
+  static bool wgmma_compiled() { return false; }
+  template <class T, class O, class Epi>
+  static void run_wgmma(const hip::Stream&, const GemmParams<T, O, Epi>&, const GemmOptions&) {}
+#endif
 
   template <class Cfg, bool kBKMajor, class T, class O, class Epi, class ASrc>
   static void launch_mma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, int splits) {

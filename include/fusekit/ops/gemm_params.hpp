@@ -8,16 +8,18 @@
 
 namespace fusekit {
 
-// Which GPU kernel runs: the policy's choice, the matrix-core (MMA) kernel, or the SIMT kernel that runs
-// everywhere (fp32, any strides, AMD until its matrix-core atoms can be run).
-enum class GemmPath { automatic, mma, simt };
+// Which GPU kernel runs: the policy's choice, the matrix-core kernel (mma: mma.sync atoms, NVIDIA
+// sm_80+), the Hopper kernel (wgmma: TMA + warpgroup MMA, NVIDIA sm_90a, GEMM only), or the SIMT kernel
+// that runs everywhere (fp32, any strides, AMD until its matrix-core atoms can be run).
+enum class GemmPath { automatic, mma, wgmma, simt };
 
 struct GemmOptions {
   float alpha = 1.f;
   float beta = 0.f;  // beta = 0: C is not read (NaN in C does not propagate), as in BLAS
   GemmPath path = GemmPath::automatic;
-  int tile = -1;    // GPU mma tile configuration (kernels::MmaTiles); -1: the policy's choice
-  int splits = 0;   // GPU split-K factor for the mma kernel; 0: the policy's choice
+  int tile = -1;    // GPU tile configuration (kernels::MmaTiles, or kernels::WgmmaTiles on the wgmma
+                    // path); -1: the policy's choice
+  int splits = 0;   // GPU split-K factor for the mma and wgmma kernels; 0: the policy's choice
 };
 
 // One strided matrix of a batch: element (b, r, c) at data[b * batch_stride + r * row_stride + c * col_stride].

@@ -85,6 +85,15 @@ inline error_t func_binary_arch(Kernel k, int* arch) {
   *arch = a.binaryVersion;
   return e;
 }
+// Static shared memory of a kernel's loaded binary (kernels whose arch-specific body declares some
+// tell the host this way which body the binary for this GPU holds).
+template <class Kernel>
+inline error_t func_static_smem(Kernel k, std::size_t* bytes) {
+  cudaFuncAttributes a{};
+  const error_t e = cudaFuncGetAttributes(&a, k);
+  *bytes = a.sharedSizeBytes;
+  return e;
+}
 inline std::size_t shared_memory_per_block_optin(const device_prop_t& p) { return p.sharedMemPerBlockOptin; }
 inline const char* arch_name(const device_prop_t& p, char* buf, std::size_t n) {
   // "sm_90": compute capability, as nvcc names targets.
@@ -158,6 +167,11 @@ inline error_t func_set_max_dynamic_smem(Kernel k, int bytes) {
 template <class Kernel>
 inline error_t func_binary_arch(Kernel, int* arch) {
   *arch = 0;  // not used on AMD: the AMD paths need no minimum architecture
+  return hipSuccess;
+}
+template <class Kernel>
+inline error_t func_static_smem(Kernel, std::size_t* bytes) {
+  *bytes = 0;  // not used on AMD
   return hipSuccess;
 }
 inline std::size_t shared_memory_per_block_optin(const device_prop_t& p) { return p.sharedMemPerBlock; }

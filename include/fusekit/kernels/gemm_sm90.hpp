@@ -1,0 +1,126 @@
+#pragma once
+// Hopper (sm_90a) GEMM main loop: TMA loads into a kStages-deep ring of 128-byte-swizzled shared tiles,
+// warpgroup MMAs (kernels/wgmma_atom.hpp) straight from shared memory, and the same fused epilogue as
+// the other kernels (store_tile). Warp-specialised: one producer warpgroup, of which one thread issues
+// the copies, and BM / 64 consumer warpgroups of 64 rows each; per stage a `full` barrier (the copy
+// engine counts the stage's bytes) and an `empty` barrier (each consumer warpgroup arrives once its
+// MMAs on the stage have completed).
+// Takes: f16/bf16 A with dense rows, a k-major B (Linear weight W [N, K]), 16-byte aligned rows; any
+// M, N, K % 8 == 0 (TMA zero-fills the tails); batches with per-entry or shared (stride 0) operands.
+#include <algorithm>
+#include <cstdint>
+#include <tuple>
+
+#include "fusekit/backend/hip/tma.hpp"
+#include "fusekit/kernels/gemm_tile.hpp"
+#include "fusekit/kernels/mma_atom.hpp"
+#include "fusekit/kernels/split_k.hpp"
+#include "fusekit/kernels/wgmma_atom.hpp"
+
+#if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
+namespace fusekit::kernels {
+
+template <int BM_, int BN_, int kStages_>
+struct WgmmaTile {
+  static constexpr int BM = BM_, BN = BN_, BK = 64, kStages = kStages_;
+  static constexpr int consumers = BM / 64;              // warpgroups of 64 rows
+  static constexpr int threads = 128 * (consumers + 1);  // + the producer warpgroup
+  static constexpr int ld_acc = BN + 8;                  // fp32 accumulator tile row (MmaSm80::store_c)
+  static constexpr int a_bytes = BM * BK * 2, b_bytes = BN * BK * 2, stage_bytes = a_bytes + b_bytes;
+  static constexpr std::size_t smem =  // + 1 KiB to align the ring to the swizzle's 1024 bytes
+      std::max<std::size_t>(std::size_t{kStages} * stage_bytes, std::size_t{4} * BM * ld_acc) + 1024;
+};
+
+// Operand b's batch coordinate: batch entry bi, or 0 for an operand shared by every entry.
+struct WgmmaBatch {
+  int a_batched, b_batched;
+};
+
+template <class T, class O, class Epi, class Cfg>
+FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
+    gemm_wgmma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p, const FUSEKIT_GRID_CONSTANT gpu::TensorMap ta,
+               const FUSEKIT_GRID_CONSTANT gpu::TensorMap tb, const WgmmaBatch batched, const SplitK sk) {
+#if FUSEKIT_SM90A
+  using Atom = Wgmma<T, Cfg::BN>;
+  constexpr int S = Cfg::kStages;
+  // Static shared memory only in this body: the host reads it back to know the binary has it.
+  __shared__ std::uint64_t full[S], empty[S];
+  extern __shared__ __align__(16) unsigned char wgmma_smem[];
+  unsigned char* ring = wgmma_smem + ((1024 - gpu::smem_address(wgmma_smem) % 1024) % 1024);
+  auto tile_a = [&](int s) { return reinterpret_cast<T*>(ring + s * Cfg::stage_bytes); };
+  auto tile_b = [&](int s) { return reinterpret_cast<T*>(ring + s * Cfg::stage_bytes + Cfg::a_bytes); };
+
+  const index_t bi = blockIdx.z;
+  const GemmTileCoords<Cfg::BM, Cfg::BN, Epi> tc(p, blockIdx.x);
+  const int wg = threadIdx.x / 128;
+  const int all_tiles_k = static_cast<int>((p.k + Cfg::BK - 1) / Cfg::BK);
+  const int kt0 = sk.splits > 1 ? static_cast<int>(blockIdx.y) * sk.tiles_per_split : 0;
+  const int tiles_k = sk.splits > 1 ? std::min(sk.tiles_per_split, all_tiles_k - kt0) : all_tiles_k;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < S; ++s) gpu::mbarrier_init(&full[s], 1), gpu::mbarrier_init(&empty[s], Cfg::consumers);
+    gpu::mbarrier_init_fence();
+  }
+  __syncthreads();
+
+  float acc[Atom::kAcc];
+  FUSEKIT_UNROLL
+  for (int i = 0; i < Atom::kAcc; ++i) acc[i] = 0.f;
+  if (wg == Cfg::consumers) {  // producer
+    if (threadIdx.x == Cfg::consumers * 128) {
+      // B's two half tiles: accumulator columns acc_col(0..) and acc_col(BN / 2..) (gate and up rows of
+      // a concatenated gate, else consecutive rows)
+      const int n_lo = static_cast<int>(tc.concat ? tc.out0 : tc.acc0);
+      const int n_hi = static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2);
+      const int ab = batched.a_batched ? static_cast<int>(bi) : 0, bb = batched.b_batched ? static_cast<int>(bi) : 0;
+      const int m0 = static_cast<int>(tc.m0);
+      for (int kt = 0; kt < tiles_k; ++kt) {
+        const int s = kt % S;
+        if (kt >= S) gpu::mbarrier_wait_parity(&empty[s], ((kt / S) + 1) & 1);  // consumers freed it
+        gpu::mbarrier_arrive_expect_tx(&full[s], Cfg::stage_bytes);
+        const int k0 = (kt0 + kt) * Cfg::BK;
+        gpu::tma_load_3d(tile_a(s), ta, &full[s], k0, m0, ab);
+        gpu::tma_load_3d(tile_b(s), tb, &full[s], k0, n_lo, bb);
+        gpu::tma_load_3d(tile_b(s) + Cfg::BN / 2 * Cfg::BK, tb, &full[s], k0, n_hi, bb);
+      }
+    }
+  } else {  // consumer warpgroup wg: rows 64 wg .. 64 wg + 63 of the tile
+    for (int kt = 0; kt < tiles_k; ++kt) {
+      const int s = kt % S;
+      gpu::mbarrier_wait_parity(&full[s], (kt / S) & 1);
+      const std::uint64_t da = Atom::desc(tile_a(s) + wg * 64 * Cfg::BK), db = Atom::desc(tile_b(s));
+      Atom::pin(acc);
+      Atom::fence();
+      FUSEKIT_UNROLL
+      for (int k = 0; k < Cfg::BK / Atom::kK; ++k) Atom::mma(acc, Atom::slice(da, k), Atom::slice(db, k));
+      Atom::commit();
+      Atom::template wait<1>();  // k-tile kt - 1's MMAs are done: its stage can be refilled
+      Atom::pin(acc);
+      if (kt > 0 && threadIdx.x % 128 == 0) gpu::mbarrier_arrive(&empty[(kt - 1) % S]);
+    }
+    Atom::template wait<0>();
+    Atom::pin(acc);
+  }
+  if (sk.splits > 1 && !reduce_splits<Cfg::consumers * 128>(sk, bi * gridDim.x + blockIdx.x, acc)) return;
+  __syncthreads();  // every MMA has read its stage: the ring becomes the accumulator tile
+  float* sc = reinterpret_cast<float*>(ring);
+  if (wg < Cfg::consumers) {
+    const int row0 = wg * 64 + (threadIdx.x % 128) / 32 * 16;
+    FUSEKIT_UNROLL
+    for (int j = 0; j < Cfg::BN / 8; ++j)
+      MmaSm80<T>::store_c(sc, Cfg::ld_acc, row0, 8 * j,
+                          typename MmaSm80<T>::C{{acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]}});
+  }
+  __syncthreads();
+  store_tile<Cfg::BM, Cfg::BN, Cfg::threads>(p, tc, bi, sc, Cfg::ld_acc);
+#else
+  (void)p, (void)ta, (void)tb, (void)batched, (void)sk;
+  gpu::trap();
+#endif
+}
+
+// The wgmma kernel's tile configurations (GemmOptions::tile indexes this list when the path is wgmma).
+using WgmmaTiles = std::tuple<WgmmaTile<128, 128, 6>, WgmmaTile<128, 256, 4>>;
+inline constexpr int wgmma_tile_count = static_cast<int>(std::tuple_size_v<WgmmaTiles>);
+
+}  // namespace fusekit::kernels
+#endif

@@ -1,0 +1,54 @@
+#pragma once
+// Split-K for the GEMM kernels (kernels/gemm.hpp, kernels/gemm_sm90.hpp): thin problems whose output
+// tiles alone leave multiprocessors idle split their k-tiles across blockIdx.y.
+#include "fusekit/backend/hip/vendor.hpp"
+#include "fusekit/core/shape.hpp"
+
+#if FUSEKIT_GPUCC
+namespace fusekit::kernels {
+
+// Split-K: blockIdx.y picks a range of k-tiles; every split adds its fp32 partial tile to the
+// workspace, and the last split of a tile to arrive (a per-tile counter, reset by that block, so the
+// workspace stays ready for the next call and graph replays) sums the others into its registers and
+// runs the epilogue. splits == 1: no workspace.
+struct SplitK {
+  int splits = 1;
+  int tiles_per_split = 0;  // k-tiles per split
+  float* partials = nullptr;     // [batch][tiles][splits][threads x accumulators]
+  unsigned* counters = nullptr;  // [batch][tiles]
+};
+
+// Split-K hand-off: stores this block's kCount accumulators as its partial; returns true in the last
+// split to arrive for the tile, with the sum of all splits in acc.
+// Threads 0 .. kThreads - 1 hold accumulators; every thread of the block calls it.
+template <int kThreads, int kCount>
+FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[kCount]) {
+  __shared__ unsigned arrived;
+  constexpr index_t stride = static_cast<index_t>(kThreads) * kCount;  // floats per split
+  const bool holder = threadIdx.x < kThreads;
+  float* mine = sk.partials + (tile * sk.splits + blockIdx.y) * stride;
+  FUSEKIT_UNROLL
+  for (int i = 0; i < kCount && holder; i += 4)  // float4 per thread, consecutive threads side by side
+    *reinterpret_cast<float4*>(mine + static_cast<index_t>(i) * kThreads + 4 * threadIdx.x) =
+        make_float4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]);
+  __threadfence();  // partial visible device-wide before the count says so
+  __syncthreads();
+  if (threadIdx.x == 0) arrived = atomicAdd(sk.counters + tile, 1u);
+  __syncthreads();
+  if (arrived != static_cast<unsigned>(sk.splits - 1)) return false;
+  __threadfence();  // acquire the other splits' partials
+  for (int s = 0; s < sk.splits && holder; ++s) {
+    if (s == static_cast<int>(blockIdx.y)) continue;
+    const float* other = sk.partials + (tile * sk.splits + s) * stride;
+    FUSEKIT_UNROLL
+    for (int i = 0; i < kCount; i += 4) {
+      const float4 v = gpu::load_global_coherent(reinterpret_cast<const float4*>(other + static_cast<index_t>(i) * kThreads + 4 * threadIdx.x));
+      acc[i] += v.x, acc[i + 1] += v.y, acc[i + 2] += v.z, acc[i + 3] += v.w;
+    }
+  }
+  if (threadIdx.x == 0) sk.counters[tile] = 0;  // ready for the next call
+  return true;
+}
+
+}  // namespace fusekit::kernels
+#endif
