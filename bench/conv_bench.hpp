@@ -1,7 +1,7 @@
 // Convolution rows of fusekit_gpu_bench (included by gpu_bench.cpp after its timing helpers): KataGo's
 // trunk conv, fp16 NHWC 3x3 192 -> 192 on 19x19 with the NormAct prologue (scale, bias, Mish, board
-// mask) and the residual epilogue, batch 8 / 64 / 256 (issue #4's target), the plain conv, and the SIMT
-// path on one shape. TFLOP/s counts the direct convolution's 2 N H W Cout Cin 9 flops.
+// mask) and the residual epilogue, batch 8 / 64 / 256 (issue #4's target), the plain conv, and each GPU
+// path (mma, wgmma tiles, SIMT) forced. TFLOP/s counts the direct convolution's 2 N H W Cout Cin 9 flops.
 namespace {
 
 void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>& results) {
@@ -38,6 +38,12 @@ void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
   };
   for (index_t n : {8, 64, 256}) one("conv3x3 normact+residual", n, true, {});
   for (index_t n : {8, 256}) one("conv3x3", n, false, {});
+  for (index_t n : {8, 256}) one("conv3x3 normact+residual (mma)", n, true, {ConvAlgo::automatic, GemmPath::mma});
+  if (dev.arch == "sm_90")
+    for (int tile = 0; tile < kernels::wgmma_conv_tile_count; ++tile)
+      for (index_t n : {8, 256})
+        one(fmt::format("conv3x3 normact+residual (wgmma tile {})", tile), n, true,
+            {ConvAlgo::automatic, GemmPath::wgmma, tile});
   one("conv3x3 normact+residual (simt)", 8, true, {ConvAlgo::automatic, GemmPath::simt});
 }
 

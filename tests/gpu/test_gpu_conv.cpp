@@ -1,4 +1,4 @@
-// GPU convolution: the mma implicit-GEMM path (NHWC, OHWI, f16/bf16) with every tile forced, the SIMT
+// GPU convolution: the wgmma and mma implicit-GEMM paths (NHWC, OHWI, f16/bf16) with every tile forced, the SIMT
 // path (fp32, NCHW, OIHW, odd channel counts, and forced), every fusion, KataGo shapes.
 #include "gpu_backend.hpp"
 #include "../conv_cases.hpp"
@@ -16,6 +16,25 @@ TEST_F(Gpu, ConvMmaEveryFusionAndTile) {
                                         salt++);
   conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {5, 96, 32, 19, 19, 1, Layout::nhwc, true, ConvFusion::norm_epilogue, {}, GemmPath::mma},
                                              salt++);
+}
+
+// The Hopper kernel (sm_90 GPUs with sm_90a code in the build): uniform-tap (Cin % 64 == 0) and general
+// copier paths, the 1x1 prologue applied by the producer warpgroup, every tile, KataGo's trunk shapes.
+TEST_F(Gpu, ConvWgmmaEveryFusionAndTile) {
+  if (stream().device().arch != "sm_90") GTEST_SKIP() << "the wgmma kernel needs an sm_90 GPU";
+  std::uint64_t salt = 9550;
+  for (ConvFusion f : {ConvFusion::none, ConvFusion::bias_relu, ConvFusion::katago, ConvFusion::norm_epilogue}) {
+    conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {3, 64, 72, 19, 19, 3, Layout::nhwc, true, f, {}, GemmPath::wgmma}, salt++);
+    conv_case<hip::Stream, half, half>(stream(), {2, 24, 40, 7, 11, 5, Layout::nhwc, true, f, {}, GemmPath::wgmma}, salt++);
+    conv_case<hip::Stream, half, half>(stream(), {2, 96, 200, 9, 9, 1, Layout::nhwc, true, f, {}, GemmPath::wgmma}, salt++);
+  }
+  for (int tile = 0; tile < kernels::wgmma_conv_tile_count; ++tile)
+    conv_case<hip::Stream, half, float>(
+        stream(), {2, 40, 48, 9, 9, 3, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma, tile}, salt++);
+  conv_case<hip::Stream, bfloat16, bfloat16>(
+      stream(), {5, 192, 384, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma}, salt++);
+  conv_case<hip::Stream, half, half>(
+      stream(), {40, 384, 192, 19, 19, 1, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma}, salt++);
 }
 
 TEST_F(Gpu, ConvSimtPathAndFp32) {
@@ -42,6 +61,8 @@ TEST_F(Gpu, ConvBadInputsNameTheShapes) {
   DeviceTensor<half, 4> x({1, 4, 5, 5}, stream()), w({4, 4, 3, 3}, stream()), y({1, 4, 5, 5}, stream());
   expect_error([&] { conv2d(stream(), y, x, w, ConvOptions{ConvAlgo::automatic, GemmPath::mma}); },
                "mma path was forced");
+  expect_error([&] { conv2d(stream(), y, x, w, ConvOptions{ConvAlgo::automatic, GemmPath::wgmma}); },
+               "wgmma path was forced");
 }
 
 }  // namespace fusekit::test

@@ -1,6 +1,8 @@
 #pragma once
 // GPU convolution: the GEMM kernels (kernels/gemm.hpp) with a convolution's A source, i.e. implicit
 // GEMM with no im2col buffer. Policy:
+//   wgmma as mma below, on an sm_90 GPU with sm_90a code in the binary (kernels/gemm_sm90.hpp: the
+//         weight by TMA, A gathered by the producer warpgroup with the same copier)
 //   mma   f16/bf16 on NVIDIA sm_80+, NHWC x (channel stride 1), OHWI weight, Cin % 8 == 0, 16-byte
 //         aligned pixels: the A copier gathers 8 channels of one input pixel per 16-byte cp.async and
 //         applies the NormAct prologue in shared memory (kernels/conv_copier.hpp)
@@ -50,6 +52,21 @@ struct OpImpl<op::Conv, HipBackend> {
 
   template <class T, class O, class Epi, class Pro>
   static void run_gemm(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
+    if (opt.path == GemmPath::wgmma || opt.path == GemmPath::automatic) {
+      std::string why = mma_blocker(s, p);
+      if constexpr (FUSEKIT_VENDOR_CUDA) {
+        if (why.empty()) why = Gemm::wgmma_device_blocker<T, O, Epi, ConvInput<T, Pro>, kernels::WgmmaConvTiles>(s);
+      } else {
+        if (why.empty()) why = "it needs an NVIDIA sm_90 GPU";
+      }
+      FUSEKIT_CHECK(opt.path != GemmPath::wgmma || why.empty(), "conv2d: the wgmma path was forced but {}", why);
+      if (why.empty()) {
+        if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+          run_wgmma(s, p, opt);
+          return;
+        }
+      }
+    }
     if (Gemm::use_mma("conv2d", p, mma_blocker(s, p), opt.path, opt.tile)) {
       if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
         Gemm::run_mma<true>(s, p, GemmOptions{1.f, 0.f, GemmPath::mma, opt.tile, 0});
@@ -58,6 +75,29 @@ struct OpImpl<op::Conv, HipBackend> {
     }
     Gemm::launch_simt(s, p);
   }
+
+#if FUSEKIT_VENDOR_CUDA
+  // Tile: 192 wide when that pads Cout no more than 128-wide tiles do (KataGo's 192 and 384 channels),
+  // with 64 rows when 128-row tiles would not give every multiprocessor a block; else 128 x 128.
+  // Split-K as for the GEMM.
+  template <class T, class O, class Epi, class Pro>
+  static void run_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
+    FUSEKIT_CHECK(opt.tile < kernels::wgmma_conv_tile_count, "conv2d: wgmma tile {} does not exist (0..{})", opt.tile,
+                  kernels::wgmma_conv_tile_count - 1);
+    int tile = opt.tile;
+    if (tile < 0) {
+      const bool wide = (p.n + 191) / 192 * 192 <= (p.n + 127) / 128 * 128;
+      tile = !wide ? 2 : Gemm::tiles_of(p, 128, 192) * p.batch >= s.device().multiprocessors ? 0 : 1;
+    }
+    kernels::with_tile<kernels::WgmmaConvTiles>(tile, [&](auto cfg) {
+      using Cfg = decltype(cfg);
+      Gemm::launch_wgmma<Cfg>(s, p, Gemm::wgmma_splits(s, Gemm::tiles_of(p, Cfg::BM, Cfg::BN) * p.batch, p.k, Cfg::BK, 0));
+    });
+  }
+#else
+  template <class T, class O, class Epi, class Pro>
+  static void run_wgmma(const hip::Stream&, const GemmParams<T, O, Epi, ConvInput<T, Pro>>&, const ConvOptions&) {}
+#endif
 
   // Empty when the mma kernel can run this convolution, else the reason.
   template <class T, class O, class Epi, class Pro>

@@ -399,71 +399,70 @@ struct OpImpl<op::Gemm, HipBackend> {
     return sk;
   }
 
-  // ---- the Hopper kernel (kernels/gemm_sm90.hpp) ----
+  // ---- the Hopper kernel (kernels/gemm_sm90.hpp), shared with the convolution ----
 
-  // Empty when the wgmma kernel can run this problem here, else the reason.
-  template <class T, class O, class Epi>
-  static std::string wgmma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
-    if (std::string why = mma_blocker(s, p); !why.empty()) return why;
+  // Empty when this GPU and binary can run the wgmma kernel for these types (Tiles: its tile list).
+  template <class T, class O, class Epi, class ASrc, class Tiles>
+  static std::string wgmma_device_blocker(const hip::Stream& s) {
     if constexpr (!FUSEKIT_VENDOR_CUDA || !(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
-      return "it needs an NVIDIA sm_90 GPU";
+      return "it needs an NVIDIA sm_90 GPU and f16 or bf16 operands";
     } else {
       if (s.device().arch != "sm_90") return fmt::format("it needs an NVIDIA sm_90 GPU (this one is {})", s.device().arch);
-      if (!(p.b.row_stride == 1 && p.k > 1)) return "it needs a k-major B (a Linear weight W [N, K], B = its transpose)";
-      if (!wgmma_compiled<T, O, Epi>())
-        return "this binary holds no sm_90a code for it (build with CMAKE_CUDA_ARCHITECTURES including 90a)";
-      auto fits = [&](index_t batch_stride, index_t rows, index_t row_stride) {
-        return batch_stride == 0 || batch_stride >= rows * row_stride;  // TMA: batches must not overlap
-      };
-      if (!fits(p.a.batch_stride, p.m, p.a.row_stride) || !fits(p.b.batch_stride, p.n, p.b.col_stride))
-        return fmt::format("it needs batch strides of 0 or at least one matrix (A {}, B {})", p.a.batch_stride,
-                           p.b.batch_stride);
-      if (p.m >= (index_t{1} << 31) || p.n >= (index_t{1} << 31) || p.k >= (index_t{1} << 31))
-        return "it needs M, N and K below 2^31";
+      static const bool compiled = [] {  // only the kernel's sm_90a body declares static shared memory; an
+        std::size_t bytes = 0;           // sm_80 or plain sm_90 build holds a stub that traps
+        FUSEKIT_GPU_CHECK(gpu::func_static_smem(kernels::gemm_wgmma<T, O, Epi, ASrc, std::tuple_element_t<0, Tiles>>, &bytes));
+        return bytes > 0;
+      }();
+      if (!compiled) return "this binary holds no sm_90a code for it (build with CMAKE_CUDA_ARCHITECTURES including 90a)";
       return {};
     }
   }
 
-#if FUSEKIT_VENDOR_CUDA
-  // True when the binary loaded for this GPU holds the kernel's sm_90a body (only that body declares
-  // static shared memory; an sm_80 or plain sm_90 build holds a stub that traps).
+  // Empty when the wgmma kernel can run this GEMM here, else the reason.
   template <class T, class O, class Epi>
-  static bool wgmma_compiled() {
-    static const bool compiled = [] {
-      std::size_t bytes = 0;
-      FUSEKIT_GPU_CHECK(gpu::func_static_smem(
-          kernels::gemm_wgmma<T, O, Epi, std::tuple_element_t<0, kernels::WgmmaTiles>>, &bytes));
-      return bytes > 0;
-    }();
-    return compiled;
+  static std::string wgmma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
+    if (std::string why = mma_blocker(s, p); !why.empty()) return why;
+    if (!(p.b.row_stride == 1 && p.k > 1)) return "it needs a k-major B (a Linear weight W [N, K], B = its transpose)";
+    auto fits = [&](index_t batch_stride, index_t rows, index_t row_stride) {
+      return batch_stride == 0 || batch_stride >= rows * row_stride;  // TMA: batches must not overlap
+    };
+    if (!fits(p.a.batch_stride, p.m, p.a.row_stride) || !fits(p.b.batch_stride, p.n, p.b.col_stride))
+      return fmt::format("it needs batch strides of 0 or at least one matrix (A {}, B {})", p.a.batch_stride,
+                         p.b.batch_stride);
+    if (p.m >= (index_t{1} << 31) || p.n >= (index_t{1} << 31) || p.k >= (index_t{1} << 31))
+      return "it needs M, N and K below 2^31";
+#if FUSEKIT_VENDOR_CUDA
+    return wgmma_device_blocker<T, O, Epi, GemmOperand<const T>, kernels::WgmmaTiles>(s);
+#else
+    return "it needs an NVIDIA sm_90 GPU";
+#endif
   }
 
-  // Tile: 128 x 256 when that still gives every multiprocessor a block, else 128 x 128. Split-K when
-  // the tiles fill less than half of the multiprocessors: as many splits as keep one wave, each with
-  // at least 4 k-tiles.
+  // Splits for a wgmma launch of `tiles` blocks (one per multiprocessor at a time): none when the tiles
+  // fill at least half of the multiprocessors, else as many as keep one wave, each with >= 4 k-tiles.
+  static int wgmma_splits(const hip::Stream& s, index_t tiles, index_t k, int bk, int forced) {
+    if (forced > 0) return forced;
+    const index_t sms = s.device().multiprocessors, tiles_k = (k + bk - 1) / bk;
+    return tiles * 2 > sms ? 1 : static_cast<int>(std::max<index_t>(1, std::min<index_t>({sms / tiles, tiles_k / 4, 16})));
+  }
+
+#if FUSEKIT_VENDOR_CUDA
+  // Tile: 128 x 256 when that still gives every multiprocessor a block, else 128 x 128.
   template <class T, class O, class Epi>
   static void run_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
     FUSEKIT_CHECK(opt.tile < kernels::wgmma_tile_count, "gemm: wgmma tile {} does not exist (0..{})", opt.tile,
                   kernels::wgmma_tile_count - 1);
-    FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
-    const index_t sms = s.device().multiprocessors;
-    int tile = opt.tile;
-    if (tile < 0) tile = tiles_of(p, 128, 256) * p.batch >= sms ? 1 : 0;
+    const int tile = opt.tile >= 0 ? opt.tile : tiles_of(p, 128, 256) * p.batch >= s.device().multiprocessors ? 1 : 0;
     kernels::with_tile<kernels::WgmmaTiles>(tile, [&](auto cfg) {
       using Cfg = decltype(cfg);
-      const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN) * p.batch;
-      int splits = opt.splits;
-      if (splits <= 0) {
-        const index_t tiles_k = (p.k + Cfg::BK - 1) / Cfg::BK;
-        splits = tiles * 2 > sms ? 1 : static_cast<int>(std::min<index_t>({sms / tiles, tiles_k / 4, 16}));
-      }
-      launch_wgmma<Cfg>(s, p, std::max(splits, 1));
+      launch_wgmma<Cfg>(s, p, wgmma_splits(s, tiles_of(p, Cfg::BM, Cfg::BN) * p.batch, p.k, Cfg::BK, opt.splits));
     });
   }
 
-  template <class Cfg, class T, class O, class Epi>
-  static void launch_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int splits) {
-    auto* kernel = kernels::gemm_wgmma<T, O, Epi, Cfg>;
+  template <class Cfg, class T, class O, class Epi, class ASrc>
+  static void launch_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, int splits) {
+    FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
+    auto* kernel = kernels::gemm_wgmma<T, O, Epi, ASrc, Cfg>;
     static const bool ready = [&] {
       FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(kernel, static_cast<int>(Cfg::smem)));
       return true;
@@ -474,27 +473,27 @@ struct OpImpl<op::Gemm, HipBackend> {
                   Cfg::smem, s.device().shared_memory_per_block_optin);
     constexpr bool bf16 = std::is_same_v<T, bfloat16>;
     // TMA views, innermost first: A [batch][M][K], B (the weight W) [batch][N][K]
-    auto map = [&](const T* base, index_t rows, index_t row_stride, index_t batch_stride, index_t batch, int box_rows,
-                   const char* what) {
+    auto map = [&](const T* base, index_t rows, index_t row_stride, index_t batch_stride, int box_rows, const char* what) {
       const bool batched = batch_stride != 0;
       const std::uint64_t dims[3] = {static_cast<std::uint64_t>(p.k), static_cast<std::uint64_t>(rows),
-                                     static_cast<std::uint64_t>(batched ? batch : 1)};
+                                     static_cast<std::uint64_t>(batched ? p.batch : 1)};
       const std::uint64_t strides[2] = {static_cast<std::uint64_t>(row_stride) * sizeof(T),
                                         static_cast<std::uint64_t>(batched ? batch_stride : rows * row_stride) * sizeof(T)};
       return gpu::tensor_map_16bit(base, bf16, dims, strides, Cfg::BK, static_cast<unsigned>(box_rows), what);
     };
-    const gpu::TensorMap ta = map(p.a.data, p.m, p.a.row_stride, p.a.batch_stride, p.batch, Cfg::BM, "gemm A");
-    const gpu::TensorMap tb = map(p.b.data, p.n, p.b.col_stride, p.b.batch_stride, p.batch, Cfg::BN / 2, "gemm B");
+    gpu::TensorMap ta{};  // a convolution gathers A itself
+    if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>)
+      ta = map(p.a.data, p.m, p.a.row_stride, p.a.batch_stride, Cfg::BM, "gemm A");
+    const gpu::TensorMap tb = map(p.b.data, p.n, p.b.col_stride, p.b.batch_stride, Cfg::BN / 2, "gemm B (weight)");
     const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
     const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits);
+    bool a_batched = true;
+    if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) a_batched = p.a.batch_stride != 0;
     hip::launch("gemm_wgmma", kernel,
                 dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
-                dim3(Cfg::threads), Cfg::smem, s, p, ta, tb,
-                kernels::WgmmaBatch{p.a.batch_stride != 0, p.b.batch_stride != 0}, sk);
+                dim3(Cfg::threads), Cfg::smem, s, p, ta, tb, kernels::WgmmaBatch{a_batched, p.b.batch_stride != 0}, sk);
   }
 #else
-  template <class T, class O, class Epi>
-  static bool wgmma_compiled() { return false; }
   template <class T, class O, class Epi>
   static void run_wgmma(const hip::Stream&, const GemmParams<T, O, Epi>&, const GemmOptions&) {}
 #endif

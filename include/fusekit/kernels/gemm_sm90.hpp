@@ -12,7 +12,9 @@
 #include <tuple>
 
 #include "fusekit/backend/hip/tma.hpp"
+#include "fusekit/kernels/conv_copier.hpp"
 #include "fusekit/kernels/gemm_tile.hpp"
+#include "fusekit/kernels/smem_tile.hpp"
 #include "fusekit/kernels/mma_atom.hpp"
 #include "fusekit/kernels/split_k.hpp"
 #include "fusekit/kernels/wgmma_atom.hpp"
@@ -36,9 +38,58 @@ struct WgmmaBatch {
   int a_batched, b_batched;
 };
 
-template <class T, class O, class Epi, class Cfg>
+// The conv producer: A chunks gathered by the producer warpgroup (thread `tid` of 128), B by TMA from
+// thread 0; stage j published kInFlight stages later.
+template <class Cfg, class T, class O, class Epi, class Pro>
+FUSEKIT_DEVICE void produce_conv(const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p,
+                                 const GemmTileCoords<Cfg::BM, Cfg::BN, Epi>& tc, index_t bi, const gpu::TensorMap& tb,
+                                 std::uint64_t* full, std::uint64_t* empty, unsigned char* ring, int kt0, int tiles_k,
+                                 int n_lo, int n_hi) {
+#if FUSEKIT_SM90A
+  constexpr int S = Cfg::kStages, kInFlight = 2, ch = 8;
+  static_assert(kInFlight <= S - 2, "the producer may only wait for stages the consumers can release");
+  using TileA = SwizzledTile<T, Cfg::BM, Cfg::BK>;  // the 128-byte swizzle, as TMA writes it
+  constexpr int a_total = Cfg::BM * Cfg::BK / ch, a_chunks = a_total / 128;
+  const int tid = threadIdx.x - Cfg::consumers * 128;
+  ConvChunkCopier<T, a_chunks, Cfg::BK, Pro> a;
+  FUSEKIT_UNROLL
+  for (int i = 0; i < a_chunks; ++i) {
+    const int q = tid + i * 128, r = q / (Cfg::BK / ch), c = q % (Cfg::BK / ch);
+    const index_t m = tc.m0 + r;
+    a.init(i, p.a, bi, m < p.m ? m : -1, TileA::offset(r, c), c * ch);
+  }
+  auto tile_a = [&](int s) { return reinterpret_cast<T*>(ring + s * Cfg::stage_bytes); };
+  for (int kt = 0; kt < tiles_k + kInFlight; ++kt) {
+    if (kt < tiles_k) {
+      const int s = kt % S;
+      if (kt >= S) gpu::mbarrier_wait_parity(&empty[s], ((kt / S) + 1) & 1);
+      const int k0 = (kt0 + kt) * Cfg::BK;
+      if (tid == 0) {
+        gpu::mbarrier_expect_tx(&full[s], Cfg::b_bytes);
+        T* b = reinterpret_cast<T*>(ring + s * Cfg::stage_bytes + Cfg::a_bytes);
+        gpu::tma_load_3d(b, tb, &full[s], k0, n_lo, 0);
+        gpu::tma_load_3d(b + Cfg::BN / 2 * Cfg::BK, tb, &full[s], k0, n_hi, 0);
+      }
+      a.copy(tile_a(s), k0, p.k);
+    }
+    gpu::copy_async_commit();  // (empty groups while draining keep the count below uniform)
+    if (kt >= kInFlight) {
+      const int j = kt - kInFlight;
+      gpu::copy_async_wait<kInFlight>();
+      if constexpr (Pro::active) a.transform(tile_a(j % S), index_t{kt0 + j} * Cfg::BK, p.k);
+      gpu::fence_proxy_async_shared();
+      gpu::mbarrier_arrive(&full[j % S]);
+    }
+  }
+#else
+  (void)p, (void)tc, (void)bi, (void)tb, (void)full, (void)empty, (void)ring, (void)kt0, (void)tiles_k, (void)n_lo,
+      (void)n_hi;
+#endif
+}
+
+template <class T, class O, class Epi, class ASrc, class Cfg>
 FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
-    gemm_wgmma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p, const FUSEKIT_GRID_CONSTANT gpu::TensorMap ta,
+    gemm_wgmma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p, const FUSEKIT_GRID_CONSTANT gpu::TensorMap ta,
                const FUSEKIT_GRID_CONSTANT gpu::TensorMap tb, const WgmmaBatch batched, const SplitK sk) {
 #if FUSEKIT_SM90A
   using Atom = Wgmma<T, Cfg::BN>;
@@ -56,8 +107,10 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
   const int all_tiles_k = static_cast<int>((p.k + Cfg::BK - 1) / Cfg::BK);
   const int kt0 = sk.splits > 1 ? static_cast<int>(blockIdx.y) * sk.tiles_per_split : 0;
   const int tiles_k = sk.splits > 1 ? std::min(sk.tiles_per_split, all_tiles_k - kt0) : all_tiles_k;
+  constexpr bool kConv = !std::is_same_v<ASrc, GemmOperand<const T>>;
   if (threadIdx.x == 0) {
-    for (int s = 0; s < S; ++s) gpu::mbarrier_init(&full[s], 1), gpu::mbarrier_init(&empty[s], Cfg::consumers);
+    for (int s = 0; s < S; ++s)
+      gpu::mbarrier_init(&full[s], kConv ? 128 : 1), gpu::mbarrier_init(&empty[s], Cfg::consumers);
     gpu::mbarrier_init_fence();
   }
   __syncthreads();
@@ -66,11 +119,13 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
   FUSEKIT_UNROLL
   for (int i = 0; i < Atom::kAcc; ++i) acc[i] = 0.f;
   if (wg == Cfg::consumers) {  // producer
-    if (threadIdx.x == Cfg::consumers * 128) {
-      // B's two half tiles: accumulator columns acc_col(0..) and acc_col(BN / 2..) (gate and up rows of
-      // a concatenated gate, else consecutive rows)
-      const int n_lo = static_cast<int>(tc.concat ? tc.out0 : tc.acc0);
-      const int n_hi = static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2);
+    // B's two half tiles: accumulator columns acc_col(0..) and acc_col(BN / 2..) (gate and up rows of
+    // a concatenated gate, else consecutive rows)
+    const int n_lo = static_cast<int>(tc.concat ? tc.out0 : tc.acc0);
+    const int n_hi = static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2);
+    if constexpr (kConv) {
+      produce_conv<Cfg>(p, tc, bi, tb, full, empty, ring, kt0, tiles_k, n_lo, n_hi);
+    } else if (threadIdx.x == Cfg::consumers * 128) {
       const int ab = batched.a_batched ? static_cast<int>(bi) : 0, bb = batched.b_batched ? static_cast<int>(bi) : 0;
       const int m0 = static_cast<int>(tc.m0);
       for (int kt = 0; kt < tiles_k; ++kt) {
@@ -119,8 +174,12 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
 }
 
 // The wgmma kernel's tile configurations (GemmOptions::tile indexes this list when the path is wgmma).
+// The wgmma kernel's tile configurations (GemmOptions::tile and ConvOptions::tile index these lists on the
+// wgmma path). Convolutions: 192-wide tiles for KataGo's 192 and 384 channels, 64 rows for small batches.
 using WgmmaTiles = std::tuple<WgmmaTile<128, 128, 6>, WgmmaTile<128, 256, 4>>;
+using WgmmaConvTiles = std::tuple<WgmmaTile<128, 192, 4>, WgmmaTile<64, 192, 6>, WgmmaTile<128, 128, 6>>;
 inline constexpr int wgmma_tile_count = static_cast<int>(std::tuple_size_v<WgmmaTiles>);
+inline constexpr int wgmma_conv_tile_count = static_cast<int>(std::tuple_size_v<WgmmaConvTiles>);
 
 }  // namespace fusekit::kernels
 #endif

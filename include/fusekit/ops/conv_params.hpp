@@ -20,8 +20,8 @@ enum class ConvAlgo { automatic, implicit_gemm, winograd };
 
 struct ConvOptions {
   ConvAlgo algo = ConvAlgo::automatic;
-  GemmPath path = GemmPath::automatic;  // GPU kernel (mma or simt), as for gemm
-  int tile = -1;                        // GPU mma tile (kernels::MmaTiles)
+  GemmPath path = GemmPath::automatic;  // GPU kernel (wgmma, mma or simt), as for gemm
+  int tile = -1;                        // GPU tile (kernels::MmaTiles, or WgmmaConvTiles on the wgmma path)
 };
 
 // Geometry of a stride-1 "same" convolution with an odd square kernel.

@@ -96,6 +96,24 @@ FUSEKIT_DEVICE inline void mbarrier_arrive_expect_tx(std::uint64_t* bar, unsigne
 #endif
 }
 
+// Announces `bytes` more transaction bytes for the current phase, without arriving.
+FUSEKIT_DEVICE inline void mbarrier_expect_tx(std::uint64_t* bar, unsigned bytes) {
+#if FUSEKIT_SM90A
+  asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(smem_address(bar)), "r"(bytes)
+               : "memory");
+#else
+  (void)bar, (void)bytes;
+#endif
+}
+
+// Orders this thread's earlier generic-proxy writes to shared memory (st.shared, cp.async) before later
+// async-proxy accesses (wgmma operand reads, TMA).
+FUSEKIT_DEVICE inline void fence_proxy_async_shared() {
+#if FUSEKIT_SM90A
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
 // Waits until the phase with this parity (0 for the first, 1 for the second, ...) has completed.
 FUSEKIT_DEVICE inline void mbarrier_wait_parity(std::uint64_t* bar, unsigned parity) {
 #if FUSEKIT_SM90A
