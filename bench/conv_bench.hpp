@@ -9,6 +9,7 @@ void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
   using T = fusekit::half;
   constexpr index_t C = 192, HW = 19;
   auto one = [&](const std::string& name, index_t N, bool fused, ConvOptions opt) {
+    if (!row_selected(name, fmt::format("{}x{}x{}x{}", N, C, HW, HW))) return;
     const double act = 2.0 * N * HW * HW * C;  // one activation tensor, bytes
     const double bytes = act * (fused ? 3 : 2) + 2.0 * C * C * 9;
     const int sets = std::min(sets_for(static_cast<std::size_t>(bytes), dev), 8);

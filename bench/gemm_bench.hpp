@@ -7,6 +7,7 @@ void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
   const auto& dev = s.device();
   using T = bfloat16;
   auto one = [&](const std::string& name, index_t M, index_t N, index_t K, bool geglu, GemmOptions opt) {
+    if (!row_selected(name, fmt::format("{}x{}x{}", M, N, K))) return;
     const index_t n_out = geglu ? N / 2 : N;
     const double wbytes = 2.0 * N * K, bytes = wbytes + 2.0 * M * K + 2.0 * M * n_out;
     const int sets = std::min(sets_for(static_cast<std::size_t>(bytes), dev), 8);

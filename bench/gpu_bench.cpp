@@ -1,7 +1,8 @@
 // One GPU benchmark executable for fusekit's ops. Device events around every repetition, warm-up, the
 // median of many repetitions, inputs rotated across sets larger than L2 so the cache does not flatter,
 // and the device-to-device copy bandwidth measured in the same run as the yardstick.
-//   fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv]
+//   fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv] [--row TEXT]
+// --row: only the GEMM and conv rows whose "op shape" contains TEXT (e.g. for a profiler)
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -92,6 +93,13 @@ void gated_kernel(hip::Stream& s, index_t rows, index_t n, const Act& f, T* out,
 
 }  // namespace
 
+namespace {
+std::string row_filter;  // --row
+bool row_selected(const std::string& name, const std::string& shape) {
+  return row_filter.empty() || (name + " " + shape).find(row_filter) != std::string::npos;
+}
+}  // namespace
+
 #include "gemm_bench.hpp"
 #include "conv_bench.hpp"
 
@@ -103,7 +111,8 @@ int main(int argc, char** argv) try {
     if (a == "--json" && i + 1 < argc) json = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
-    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv])", a);
+    else if (a == "--row" && i + 1 < argc) row_filter = argv[++i];
+    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv] [--row TEXT])", a);
   }
   if (hip::device_count() == 0) fail("no GPU visible");
   hip::Stream s;

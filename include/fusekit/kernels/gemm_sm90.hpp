@@ -46,8 +46,9 @@ FUSEKIT_DEVICE void produce_conv(const GemmParams<T, O, Epi, ConvInput<T, Pro>>&
                                  std::uint64_t* full, std::uint64_t* empty, unsigned char* ring, int kt0, int tiles_k,
                                  int n_lo, int n_hi) {
 #if FUSEKIT_SM90A
-  constexpr int S = Cfg::kStages, kInFlight = 2, ch = 8;
-  static_assert(kInFlight <= S - 2, "the producer may only wait for stages the consumers can release");
+  // Stages the producer keeps in flight before publishing: the most the consumers leave it (they hold
+  // the stage they compute on and, until its MMAs retire, the one before).
+  constexpr int S = Cfg::kStages, kInFlight = S - 2, ch = 8;
   using TileA = SwizzledTile<T, Cfg::BM, Cfg::BK>;  // the 128-byte swizzle, as TMA writes it
   constexpr int a_total = Cfg::BM * Cfg::BK / ch, a_chunks = a_total / 128;
   const int tid = threadIdx.x - Cfg::consumers * 128;
@@ -177,7 +178,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
 // The wgmma kernel's tile configurations (GemmOptions::tile and ConvOptions::tile index these lists on the
 // wgmma path). Convolutions: 192-wide tiles for KataGo's 192 and 384 channels, 64 rows for small batches.
 using WgmmaTiles = std::tuple<WgmmaTile<128, 128, 6>, WgmmaTile<128, 256, 4>>;
-using WgmmaConvTiles = std::tuple<WgmmaTile<128, 192, 4>, WgmmaTile<64, 192, 6>, WgmmaTile<128, 128, 6>>;
+using WgmmaConvTiles = std::tuple<WgmmaTile<128, 192, 5>, WgmmaTile<64, 192, 6>, WgmmaTile<128, 128, 6>,
+                                  WgmmaTile<128, 192, 4>>;
 inline constexpr int wgmma_tile_count = static_cast<int>(std::tuple_size_v<WgmmaTiles>);
 inline constexpr int wgmma_conv_tile_count = static_cast<int>(std::tuple_size_v<WgmmaConvTiles>);
 
