@@ -438,12 +438,20 @@ struct OpImpl<op::Gemm, HipBackend> {
 #endif
   }
 
-  // Splits for a wgmma launch of `tiles` blocks (one per multiprocessor at a time): none when the tiles
-  // fill at least half of the multiprocessors, else as many as keep one wave, each with >= 4 k-tiles.
+  // Splits for a wgmma launch of `tiles` blocks (one block per multiprocessor at a time): the count that
+  // minimises waves x (work per block + a block's fixed cost), the fixed cost (pipeline fill, epilogue,
+  // split hand-off) taken as 15% of a whole tile's main loop, with at least 4 k-tiles per split. So 140
+  // tiles on 132 multiprocessors split in 2 (3 waves of half tiles instead of 2 of whole ones), 112 do
+  // not. (A model, not a measurement per shape: stream-K would remove the waves altogether.)
   static int wgmma_splits(const hip::Stream& s, index_t tiles, index_t k, int bk, int forced) {
     if (forced > 0) return forced;
+    constexpr double fixed = 0.15;
     const index_t sms = s.device().multiprocessors, tiles_k = (k + bk - 1) / bk;
-    return tiles * 2 > sms ? 1 : static_cast<int>(std::max<index_t>(1, std::min<index_t>({sms / tiles, tiles_k / 4, 16})));
+    auto cost = [&](index_t n) { return static_cast<double>((tiles * n + sms - 1) / sms) * (1.0 / n + fixed); };
+    index_t best = 1;
+    for (index_t n = 2; n <= std::min<index_t>(16, tiles_k / 4); ++n)
+      if (cost(n) < 0.97 * cost(best)) best = n;
+    return static_cast<int>(best);
   }
 
 #if FUSEKIT_VENDOR_CUDA

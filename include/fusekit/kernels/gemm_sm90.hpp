@@ -178,8 +178,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
 // The wgmma kernel's tile configurations (GemmOptions::tile and ConvOptions::tile index these lists on the
 // wgmma path). Convolutions: 192-wide tiles for KataGo's 192 and 384 channels, 64 rows for small batches.
 using WgmmaTiles = std::tuple<WgmmaTile<128, 128, 6>, WgmmaTile<128, 256, 4>>;
-using WgmmaConvTiles = std::tuple<WgmmaTile<128, 192, 5>, WgmmaTile<64, 192, 6>, WgmmaTile<128, 128, 6>,
-                                  WgmmaTile<128, 192, 4>>;
+using WgmmaConvTiles = std::tuple<WgmmaTile<128, 192, 5>, WgmmaTile<64, 192, 6>, WgmmaTile<128, 128, 6>>;
 inline constexpr int wgmma_tile_count = static_cast<int>(std::tuple_size_v<WgmmaTiles>);
 inline constexpr int wgmma_conv_tile_count = static_cast<int>(std::tuple_size_v<WgmmaConvTiles>);
 
