@@ -54,11 +54,11 @@ struct OpImpl<op::Conv, HipBackend> {
   static void run_gemm(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
     if (opt.path == GemmPath::wgmma || opt.path == GemmPath::automatic) {
       std::string why = mma_blocker(s, p);
-      if constexpr (FUSEKIT_VENDOR_CUDA) {
-        if (why.empty()) why = Gemm::wgmma_device_blocker<T, O, Epi, ConvInput<T, Pro>, kernels::WgmmaConvTiles>(s);
-      } else {
-        if (why.empty()) why = "it needs an NVIDIA sm_90 GPU";
-      }
+#if FUSEKIT_VENDOR_CUDA
+      if (why.empty()) why = Gemm::wgmma_device_blocker<T, O, Epi, ConvInput<T, Pro>, kernels::WgmmaConvTiles>(s);
+#else
+      if (why.empty()) why = "it needs an NVIDIA sm_90 GPU";
+#endif
       FUSEKIT_CHECK(opt.path != GemmPath::wgmma || why.empty(), "conv2d: the wgmma path was forced but {}", why);
       if (why.empty()) {
         if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {

@@ -404,8 +404,12 @@ struct OpImpl<op::Gemm, HipBackend> {
   // Empty when this GPU and binary can run the wgmma kernel for these types (Tiles: its tile list).
   template <class T, class O, class Epi, class ASrc, class Tiles>
   static std::string wgmma_device_blocker(const hip::Stream& s) {
-    if constexpr (!FUSEKIT_VENDOR_CUDA || !(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
-      return "it needs an NVIDIA sm_90 GPU and f16 or bf16 operands";
+#if !FUSEKIT_VENDOR_CUDA
+    (void)s;
+    return "it needs an NVIDIA sm_90 GPU";
+#else
+    if constexpr (!(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+      return "it needs f16 or bf16 operands";
     } else {
       if (s.device().arch != "sm_90") return fmt::format("it needs an NVIDIA sm_90 GPU (this one is {})", s.device().arch);
       static const bool compiled = [] {  // only the kernel's sm_90a body declares static shared memory; an
@@ -416,6 +420,7 @@ struct OpImpl<op::Gemm, HipBackend> {
       if (!compiled) return "this binary holds no sm_90a code for it (build with CMAKE_CUDA_ARCHITECTURES including 90a)";
       return {};
     }
+#endif
   }
 
   // Empty when the wgmma kernel can run this GEMM here, else the reason.
@@ -438,20 +443,14 @@ struct OpImpl<op::Gemm, HipBackend> {
 #endif
   }
 
-  // Splits for a wgmma launch of `tiles` blocks (one block per multiprocessor at a time): the count that
-  // minimises waves x (work per block + a block's fixed cost), the fixed cost (pipeline fill, epilogue,
-  // split hand-off) taken as 15% of a whole tile's main loop, with at least 4 k-tiles per split. So 140
-  // tiles on 132 multiprocessors split in 2 (3 waves of half tiles instead of 2 of whole ones), 112 do
-  // not. (A model, not a measurement per shape: stream-K would remove the waves altogether.)
+  // Splits for a wgmma launch of `tiles` blocks (one block per multiprocessor at a time): none when the
+  // tiles fill at least half of the multiprocessors, else as many as keep one wave, each with >= 4
+  // k-tiles. (Splitting 140 or 162 tiles on 132 multiprocessors in 2, to trade 2 waves of whole tiles
+  // for 3 of halves, was measured slower on H100: 788x2560x2048 32 -> 40 us, 768x3456x1152 25 -> 36 us.)
   static int wgmma_splits(const hip::Stream& s, index_t tiles, index_t k, int bk, int forced) {
     if (forced > 0) return forced;
-    constexpr double fixed = 0.15;
     const index_t sms = s.device().multiprocessors, tiles_k = (k + bk - 1) / bk;
-    auto cost = [&](index_t n) { return static_cast<double>((tiles * n + sms - 1) / sms) * (1.0 / n + fixed); };
-    index_t best = 1;
-    for (index_t n = 2; n <= std::min<index_t>(16, tiles_k / 4); ++n)
-      if (cost(n) < 0.97 * cost(best)) best = n;
-    return static_cast<int>(best);
+    return tiles * 2 > sms ? 1 : static_cast<int>(std::max<index_t>(1, std::min<index_t>({sms / tiles, tiles_k / 4, 16})));
   }
 
 #if FUSEKIT_VENDOR_CUDA
