@@ -1,0 +1,68 @@
+#pragma once
+// Whole files as bytes, gunzipped when they start with the gzip magic (zlib: link ZLIB::ZLIB, which
+// fusekit::fusekit does). Errors name the file and, for a damaged gzip stream, the byte offset in the
+// compressed file where inflation stopped.
+#include <cstddef>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include <zlib.h>
+
+#include "fusekit/core/error.hpp"
+
+namespace fusekit::io {
+
+inline std::string read_file_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail("cannot open '{}'", path);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) fail("error reading '{}'", path);
+  return bytes;
+}
+
+inline bool is_gzip(std::string_view bytes) {
+  return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b;
+}
+
+// The decompressed content of a gzip stream (concatenated members are read one after another).
+inline std::string gunzip(std::string_view gz, const std::string& name) {
+  std::string out;
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) fail("{}: zlib inflateInit failed", name);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  char buf[1 << 16];
+  int rc = Z_OK;
+  while (true) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+    if (rc == Z_STREAM_END) {
+      if (z.avail_in == 0) break;
+      if (inflateReset(&z) != Z_OK) break;  // another gzip member follows
+      continue;
+    }
+    if (rc != Z_OK) break;
+    if (z.avail_in == 0 && z.avail_out != 0) {  // input exhausted before the end of the stream
+      rc = Z_BUF_ERROR;
+      break;
+    }
+  }
+  const std::size_t at = gz.size() - z.avail_in;
+  const char* msg = z.msg;
+  inflateEnd(&z);
+  if (rc != Z_STREAM_END)
+    fail("{}: gzip stream {} at compressed byte {} of {}{}{}", name,
+         rc == Z_BUF_ERROR ? "truncated" : "corrupt", at, gz.size(), msg ? ": " : "", msg ? msg : "");
+  return out;
+}
+
+// A file's bytes, decompressed if it is gzip.
+inline std::string read_maybe_gzipped(const std::string& path) {
+  std::string bytes = read_file_bytes(path);
+  return is_gzip(bytes) ? gunzip(bytes, path) : bytes;
+}
+
+}  // namespace fusekit::io
