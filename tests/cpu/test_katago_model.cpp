@@ -12,6 +12,7 @@
 
 #include "../common.hpp"
 #include "fusekit/katago/model_reader.hpp"
+#include "fusekit/katago/model_writer.hpp"
 
 using namespace fusekit;
 using namespace fusekit::katago;
@@ -168,4 +169,25 @@ TEST(KataGoModel, DamagedFilesNameTheLayer) {
   // binary weights read as text
   expect_error([&] { read_model_bytes(net, "net.txt", FloatEncoding::text); }, {"net.txt", "a number"});
   expect_error([&] { read_model("/nonexistent/model.bin.gz"); }, "cannot open '/nonexistent/model.bin.gz'");
+}
+
+// write(read(file)) reads back to the same network, in binary and text, plain and gzipped.
+TEST(KataGoModel, WriterRoundTrips) {
+  for (const char* name : {"g170-b6c96-s175395328-d26788732", "b3c64nbt-synth-v15-mish", "b7c96h3tfrs-test5-cnorm"}) {
+    SCOPED_TRACE(name);
+    const std::string path = model_path(name);
+    SKIP_WITHOUT(path);
+    const ModelDesc m = read_model(path);
+    const std::string bin = write_model_bytes(m, FloatEncoding::binary);
+    const ModelDesc again = read_model_bytes(bin, "written.bin", FloatEncoding::binary);
+    EXPECT_EQ(again.float_count, m.float_count);
+    EXPECT_EQ(write_model_bytes(again, FloatEncoding::binary), bin);  // same layers, same weights, bit for bit
+    const ModelDesc from_text =
+        read_model_bytes(write_model_bytes(m, FloatEncoding::text), "written.txt", FloatEncoding::text);
+    EXPECT_EQ(write_model_bytes(from_text, FloatEncoding::binary), bin);  // text floats are exact
+    const auto tmp = std::filesystem::temp_directory_path() / (std::string("fusekit_") + name + ".txt.gz");
+    write_model(m, tmp.string());
+    EXPECT_EQ(write_model_bytes(read_model(tmp.string()), FloatEncoding::binary), bin);
+    std::filesystem::remove(tmp);
+  }
 }
