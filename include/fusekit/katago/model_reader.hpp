@@ -153,11 +153,23 @@ class ModelReader {
   }
 
   // ---- layers ----
+  // Reads a layer's name (which messages then name) and returns the offset where the layer starts.
+  std::size_t begin_layer(std::string& name, std::string_view what) {
+    const std::size_t start = at();
+    name = token(what);
+    layer_ = name;
+    return start;
+  }
+  // A channel count that must equal `want`.
+  int channels(std::size_t start, int want, std::string_view kind, int hi = 1 << 16) {
+    const int c = static_cast<int>(integer("channels", 1, hi));
+    expect(c == want, start, fmt::format("{} over {} channels, expected {}", kind, c, want));
+    return c;
+  }
+
   ConvLayer conv(std::string_view role, int in_c, int out_c) {
     ConvLayer c;
-    const std::size_t start = at();
-    c.name = token("conv layer name");
-    layer_ = c.name;
+    const std::size_t start = begin_layer(c.name, "conv layer name");
     c.ky = static_cast<int>(integer("kernel height", 1, 99));
     c.kx = static_cast<int>(integer("kernel width", 1, 99));
     c.in_c = static_cast<int>(integer("input channels", 1, 1 << 16));
@@ -170,13 +182,10 @@ class ModelReader {
     c.w = floats(count(start, {c.ky, c.kx, c.in_c, c.out_c}), "conv");
     return c;
   }
-  BatchNormLayer batch_norm(int channels) {
+  BatchNormLayer batch_norm(int c) {
     BatchNormLayer n;
-    const std::size_t start = at();
-    n.name = token("batch norm layer name");
-    layer_ = n.name;
-    n.c = static_cast<int>(integer("channels", 1, 1 << 16));
-    expect(n.c == channels, start, fmt::format("batch norm over {} channels, expected {}", n.c, channels));
+    const std::size_t start = begin_layer(n.name, "batch norm layer name");
+    n.c = channels(start, c, "batch norm");
     n.eps = text_float("epsilon");
     expect(n.eps >= 0.f, start, "negative epsilon");
     n.has_scale = integer("hasScale", 0, 1) != 0;
@@ -213,9 +222,7 @@ class ModelReader {
   }
   MatMulLayer matmul(std::string_view role, int in_c, int out_c) {
     MatMulLayer l;
-    const std::size_t start = at();
-    l.name = token("matmul layer name");
-    layer_ = l.name;
+    const std::size_t start = begin_layer(l.name, "matmul layer name");
     l.in_c = static_cast<int>(integer("input channels", 1, 1 << 20));
     l.out_c = static_cast<int>(integer("output channels", 1, 1 << 20));
     if (in_c > 0) expect(l.in_c == in_c, start, fmt::format("{} takes {} inputs, expected {}", role, l.in_c, in_c));
@@ -223,23 +230,15 @@ class ModelReader {
     l.w = floats(count(start, {l.in_c, l.out_c}), "matmul");
     return l;
   }
-  MatBiasLayer matbias(int channels) {
+  MatBiasLayer matbias(int c) {
     MatBiasLayer l;
-    const std::size_t start = at();
-    l.name = token("bias layer name");
-    layer_ = l.name;
-    l.c = static_cast<int>(integer("channels", 1, 1 << 20));
-    expect(l.c == channels, start, fmt::format("bias over {} channels, expected {}", l.c, channels));
+    l.c = channels(begin_layer(l.name, "bias layer name"), c, "bias", 1 << 20);
     l.b = floats(l.c, "bias");
     return l;
   }
-  RmsNormLayer rms_norm(int channels, bool with_beta) {
+  RmsNormLayer rms_norm(int c, bool with_beta) {
     RmsNormLayer n;
-    const std::size_t start = at();
-    n.name = token("RMSNorm layer name");
-    layer_ = n.name;
-    n.c = static_cast<int>(integer("channels", 1, 1 << 16));
-    expect(n.c == channels, start, fmt::format("RMSNorm over {} channels, expected {}", n.c, channels));
+    n.c = channels(begin_layer(n.name, "RMSNorm layer name"), c, "RMSNorm");
     n.eps = text_float("epsilon");
     if (with_beta) {
       n.spatial = integer("spatial flag", 0, 1) != 0;
