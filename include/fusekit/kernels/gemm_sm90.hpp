@@ -184,3 +184,10 @@ inline constexpr int wgmma_conv_tile_count = static_cast<int>(std::tuple_size_v<
 
 }  // namespace fusekit::kernels
 #endif
+
+#if FUSEKIT_GPUCC && !FUSEKIT_VENDOR_CUDA
+namespace fusekit::kernels {
+// No Hopper kernel outside NVIDIA: empty tile lists, so loops over them (tests, benches) compile everywhere.
+inline constexpr int wgmma_tile_count = 0, wgmma_conv_tile_count = 0;
+}  // namespace fusekit::kernels
+#endif
