@@ -250,7 +250,7 @@ class ModelReader {
   }
 
   // ---- blocks; c: channels in and out of the block ----
-  Block block(int c, const Trunk& t) {
+  Block block(int c) {
     const std::size_t start = at();
     const std::string kind = token("block kind");
     if (kind == "ordinary_block") {
@@ -286,7 +286,7 @@ class ModelReader {
       b.pre_bn = batch_norm(c);
       b.pre_act = activation();
       b.pre_conv = conv("bottleneck entry", c, 0);
-      for (int i = 0; i < inner; ++i) b.inner.push_back(block(b.pre_conv.out_c, t));
+      for (int i = 0; i < inner; ++i) b.inner.push_back(block(b.pre_conv.out_c));
       b.post_bn = batch_norm(b.pre_conv.out_c);
       b.post_act = activation();
       b.post_conv = conv("bottleneck exit", b.pre_conv.out_c, c);
@@ -335,7 +335,6 @@ class ModelReader {
       b.w2 = matmul("FFN output matmul", b.ffn_c, c);
       return {std::move(b)};
     }
-    (void)t;
     error(start, fmt::format("unsupported block kind '{}'", kind.substr(0, 40)));
   }
 
@@ -367,7 +366,7 @@ class ModelReader {
       e.act2 = activation();
       e.mul3 = matmul("meta matmul 3", e.mul2.out_c, t.trunk_c);
     }
-    for (int i = 0; i < t.num_blocks; ++i) t.blocks.push_back(block(t.trunk_c, t));
+    for (int i = 0; i < t.num_blocks; ++i) t.blocks.push_back(block(t.trunk_c));
     if (t.norm_kind == 0) t.tip_bn = batch_norm(t.trunk_c);
     else t.tip_rms = rms_norm(t.trunk_c, true);
     t.tip_act = activation();

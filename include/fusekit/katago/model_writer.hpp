@@ -46,8 +46,7 @@ class ModelWriter {
 
   template <class V>
   void line(const V& v) {
-    if constexpr (std::is_floating_point_v<V>) out_ += fmt::format("{}\n", v);  // shortest exact form
-    else out_ += fmt::format("{}\n", v);
+    out_ += fmt::format("{}\n", v);  // floats in their shortest exact form
   }
   void floats(const std::vector<float>& v) {
     if (enc_ == FloatEncoding::binary) {
