@@ -1,0 +1,124 @@
+// KataGo networks on the CPU (fp32): KataGo's own raw outputs for the three shared nets (skipped
+// without ../shared), random nets of every block kind through model files and back, batch invariance,
+// a small board inside the 19x19 tensor equal to itself alone, and input errors.
+#include <filesystem>
+
+#include "../katago_cases.hpp"
+#include "cpu_context.hpp"
+#include "fusekit/katago/model_writer.hpp"
+
+using namespace fusekit;
+using namespace fusekit::katago;
+using namespace fusekit::test::katago_cases;
+using fusekit::test::ctx;
+using fusekit::test::expect_error;
+
+namespace {
+
+using CpuEval = Evaluator<cpu::Context, float>;
+
+// Small random nets covering every block kind (classic + gpool, nested bottleneck, transformer).
+const char* const random_archs[] = {"b4c48", "b3c64nbt", "b7c96tf"};
+
+TEST(KataGoNetworkCpu, MatchesKataGoOnTheSharedNets) {
+  int ran = 0;
+  for (const char* name : shared_nets) {
+    if (!have_reference(name)) continue;
+    const Reference ref = load_reference(name);
+    CpuEval eval(ctx(), read_model(model_path(name)), {ref.spatial.size(0)});
+    const Outputs got = eval.evaluate(ref.spatial.view(), ref.global.view());
+    expect_outputs_near(got, ref.want, ref.spatial, 1e-4, 2e-5, name);
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no KataGo reference data under " << fusekit::test::shared_dir();
+}
+
+TEST(KataGoNetworkCpu, BatchEqualsSingleEvaluations) {
+  for (const char* arch : random_archs) {
+    const auto [s, g] = random_inputs(5, 19, 19, {19, 13, 9}, 11);
+    CpuEval eval(ctx(), random_model(arch, 3), {5});
+    const Outputs batch = eval.evaluate(s.view(), g.view());
+    for (index_t b = 0; b < 5; ++b) {
+      const Outputs one = eval.evaluate(s.view().slice(0, b, b + 1), g.view().slice(0, b, b + 1));
+      expect_outputs_near(one, entry(batch, b), corner(s, 19), 1e-5, 1e-5, std::string(arch) + " entry " + std::to_string(b));
+    }
+  }
+}
+
+TEST(KataGoNetworkCpu, SmallBoardInsideTheTensorEqualsItselfAlone) {
+  for (const char* arch : random_archs) {
+    const auto [s, g] = random_inputs(2, 19, 19, {9}, 12);
+    const ModelDesc m = random_model(arch, 4);
+    CpuEval full(ctx(), m, {2, 19, 19});
+    CpuEval small(ctx(), m, {2, 9, 9});
+    const HostTensor<float, 4> s9 = corner(s, 9);
+    const Outputs a = corner(full.evaluate(s.view(), g.view()), 9);
+    const Outputs b = small.evaluate(s9.view(), g.view());
+    expect_outputs_near(a, b, s9, 2e-5, 2e-5, std::string(arch) + " 9x9 in 19x19");
+  }
+  const char* name = shared_nets[2];  // KataGo's 6th reference position is a 9x9 board
+  if (!have_reference(name)) return;
+  const Reference ref = load_reference(name);
+  CpuEval small(ctx(), read_model(model_path(name)), {1, 9, 9});
+  const HostTensor<float, 4> s9 = corner(ref.spatial, 9);
+  HostTensor<float, 4> pos({1, 22, 9, 9});
+  std::copy(s9.data() + 5 * pos.numel(), s9.data() + 6 * pos.numel(), pos.data());
+  const Outputs got = small.evaluate(pos.view(), ref.global.view().slice(0, 5, 6));
+  expect_outputs_near(got, corner(entry(ref.want, 5), 9), pos, 1e-4, 2e-5, std::string(name) + " position 5 on a 9x9 tensor");
+}
+
+TEST(KataGoNetworkCpu, RandomNetsRoundTripThroughFiles) {
+  const auto dir = std::filesystem::temp_directory_path() / ("fusekit_katago_" + std::to_string(fusekit::test::base_seed()));
+  std::filesystem::create_directories(dir);
+  for (const char* arch : random_archs) {
+    const ModelDesc m = random_model(arch, 5);
+    const auto [s, g] = random_inputs(3, 19, 19, {19, 11}, 13);
+    CpuEval direct(ctx(), m, {3});
+    const Outputs want = direct.evaluate(s.view(), g.view());
+    // Outputs are finite, vary across the board, and are not trivially small.
+    double spread = 0;
+    for (index_t i = 0; i < want.policy.numel(); ++i) {
+      ASSERT_TRUE(std::isfinite(want.policy.data()[i])) << arch;
+      spread = std::max(spread, std::fabs(static_cast<double>(want.policy.data()[i] - want.policy.data()[0])));
+    }
+    EXPECT_GT(spread, 0.1) << arch;
+    for (const char* ext : {".bin.gz", ".txt"}) {
+      const std::string path = (dir / (std::string(arch) + ext)).string();
+      write_model(m, path);
+      CpuEval loaded(ctx(), read_model(path), {3});
+      const Outputs got = loaded.evaluate(s.view(), g.view());
+      expect_outputs_near(got, want, s, 0, 0, std::string(arch) + " via " + ext);  // bit for bit
+    }
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(KataGoNetworkCpu, RandomModelsAreDeterministicAndNamed) {
+  const ModelDesc a = random_model("b18c384nbt", 7), b = random_model("b18c384nbt", 7), c = random_model("b18c384nbt", 8);
+  EXPECT_EQ(write_model_bytes(a, FloatEncoding::binary), write_model_bytes(b, FloatEncoding::binary));
+  EXPECT_NE(write_model_bytes(a, FloatEncoding::binary), write_model_bytes(c, FloatEncoding::binary));
+  EXPECT_EQ(a.trunk.blocks.size(), 18u);
+  EXPECT_EQ(a.trunk.trunk_c, 384);
+  int gpool = 0;
+  for (const Block& blk : a.trunk.blocks) {
+    const auto& n = std::get<NestedBottleneckBlock>(blk.kind);
+    EXPECT_EQ(n.inner.size(), 2u);
+    gpool += std::holds_alternative<GlobalPoolBlock>(n.inner[0].kind);
+  }
+  EXPECT_EQ(gpool, 5);  // outer blocks 2, 5, 8, 11, 14 (FORMAT.md)
+  // Conv + matmul weights of b18c384nbt: FORMAT.md counts 26.32 M.
+  EXPECT_NEAR(static_cast<double>(a.parameter_count), 26.4e6, 0.2e6);
+  expect_error([] { (void)architecture("c384b18"); }, {"not a known architecture"});
+}
+
+TEST(KataGoNetworkCpu, BadInputsAreErrorsNamingTheNetAndShapes) {
+  CpuEval eval(ctx(), random_model("b2c32", 1), {2});
+  const auto [s, g] = random_inputs(3, 19, 19, {19}, 14);
+  expect_error([&] { (void)eval.evaluate(s.view(), g.view()); }, {"batch 3 exceeds", "max_batch 2"});
+  const auto [s2, g2] = random_inputs(2, 19, 19, {19}, 15);
+  expect_error([&] { (void)eval.evaluate(s2.view(), g2.view().slice(1, 0, 18)); }, {"global input is [2, 18]", "expected [2, 19]"});
+  const HostTensor<float, 4> small = corner(s2, 9);
+  expect_error([&] { (void)eval.evaluate(small.view(), g2.view()); }, {"spatial input is [2, 22, 9, 9]"});
+}
+
+}  // namespace

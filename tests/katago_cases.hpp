@@ -1,0 +1,125 @@
+#pragma once
+// KataGo network test cases shared by the CPU and GPU tests: KataGo's own reference outputs for the
+// shared nets, random positions, and comparisons on on-board entries (off-board policy and ownership
+// logits are unmasked garbage in KataGo's raw output, so they are not compared).
+#include <filesystem>
+#include <string>
+
+#include "common.hpp"
+#include "fusekit/io/npy.hpp"
+#include "fusekit/katago/evaluator.hpp"
+#include "fusekit/katago/model_reader.hpp"
+#include "fusekit/katago/random_model.hpp"
+
+namespace fusekit::test::katago_cases {
+
+using fusekit::katago::Outputs;
+
+inline const char* const shared_nets[] = {"g170-b6c96-s175395328-d26788732", "b3c64nbt-synth-v15-mish",
+                                          "b7c96h3tfrs-test5-cnorm"};
+
+inline std::string model_path(const std::string& name) { return shared_dir() + "/models/katago/" + name + ".bin.gz"; }
+inline std::string reference_dir(const std::string& name) { return shared_dir() + "/reference/katago/" + name + "/"; }
+inline bool have_reference(const std::string& name) {
+  return std::filesystem::exists(model_path(name)) && std::filesystem::exists(reference_dir(name) + "out_value.npy");
+}
+
+struct Reference {
+  HostTensor<float, 4> spatial;
+  HostTensor<float, 2> global;
+  Outputs want;
+};
+
+inline Reference load_reference(const std::string& name) {
+  const std::string d = reference_dir(name);
+  return {io::load_npy<float, 4>(d + "bin_input.npy"), io::load_npy<float, 2>(d + "global_input.npy"),
+          Outputs{io::load_npy<float, 4>(d + "out_policy.npy"), io::load_npy<float, 2>(d + "out_policy_pass.npy"),
+                  io::load_npy<float, 2>(d + "out_value.npy"), io::load_npy<float, 2>(d + "out_scorevalue.npy"),
+                  io::load_npy<float, 4>(d + "out_ownership.npy")}};
+}
+
+// Random positions: the board is a b x b square in the top-left corner of the H x W tensor (board size
+// per entry from `boards`, cycled), binary feature planes on it, small global features.
+inline std::pair<HostTensor<float, 4>, HostTensor<float, 2>> random_inputs(index_t n, index_t H, index_t W,
+                                                                           std::initializer_list<index_t> boards,
+                                                                           std::uint64_t salt) {
+  HostTensor<float, 4> s({n, 22, H, W});
+  HostTensor<float, 2> g({n, 19});
+  std::mt19937_64 rng(base_seed() ^ (salt * 0x9E3779B97F4A7C15ull));
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  std::vector<index_t> sizes(boards);
+  for (index_t b = 0; b < n; ++b) {
+    const index_t size = sizes[static_cast<std::size_t>(b) % sizes.size()];
+    for (index_t c = 0; c < 22; ++c)
+      for (index_t y = 0; y < H; ++y)
+        for (index_t x = 0; x < W; ++x) {
+          const bool on = y < size && x < size;
+          s(b, c, y, x) = !on ? 0.f : c == 0 ? 1.f : (u(rng) < 0.25f ? 1.f : 0.f);
+        }
+    for (index_t i = 0; i < 19; ++i) g(b, i) = u(rng) < 0.3f ? u(rng) - 0.5f : 0.f;
+  }
+  return {std::move(s), std::move(g)};
+}
+
+// Largest |got - want| / (atol + rtol |want|) over on-board entries (mask = spatial channel 0), per
+// output; <= 1 passes.
+inline void expect_outputs_near(const Outputs& got, const Outputs& want, const HostTensor<float, 4>& spatial, double atol,
+                                double rtol, const std::string& what) {
+  const index_t n = want.value.size(0), H = spatial.size(2), W = spatial.size(3);
+  auto check = [&](const char* name, const float* g, const float* w, index_t count, index_t per_image, bool on_board_only) {
+    double worst = 0, worst_abs = 0;
+    index_t at = -1;
+    for (index_t i = 0; i < count; ++i) {
+      if (on_board_only) {
+        const index_t b = i / per_image, cell = i % (H * W);
+        if (spatial.data()[b * spatial.size(1) * H * W + cell] == 0.f) continue;
+      }
+      const double d = std::fabs(static_cast<double>(g[i]) - w[i]);
+      const double r = d == 0 ? 0 : d / (atol + rtol * std::fabs(static_cast<double>(w[i])));
+      if (!(r <= worst)) worst = r, worst_abs = d, at = i;  // NaN counts as worst
+    }
+    EXPECT_LE(worst, 1.0) << what << ": " << name << " differs by " << worst_abs << " at flat index " << at << " (got "
+                          << (at >= 0 ? g[at] : 0.f) << ", want " << (at >= 0 ? w[at] : 0.f) << "; atol " << atol
+                          << ", rtol " << rtol << ")";
+    return worst_abs;
+  };
+  ASSERT_EQ(got.policy.shape(), want.policy.shape()) << what;
+  ASSERT_EQ(got.pass.shape(), want.pass.shape()) << what;
+  ASSERT_EQ(got.value.shape(), want.value.shape()) << what;
+  ASSERT_EQ(got.score.shape(), want.score.shape()) << what;
+  ASSERT_EQ(got.ownership.shape(), want.ownership.shape()) << what;
+  const double e[5] = {
+      check("policy", got.policy.data(), want.policy.data(), want.policy.numel(), want.policy.size(1) * H * W, true),
+      check("pass", got.pass.data(), want.pass.data(), want.pass.numel(), 1, false),
+      check("value", got.value.data(), want.value.data(), want.value.numel(), 1, false),
+      check("score", got.score.data(), want.score.data(), want.score.numel(), 1, false),
+      check("ownership", got.ownership.data(), want.ownership.data(), want.ownership.numel(), H * W, true)};
+  std::printf("  %s: max |diff| policy %.2e pass %.2e value %.2e score %.2e ownership %.2e (batch %lld)\n", what.c_str(), e[0],
+              e[1], e[2], e[3], e[4], static_cast<long long>(n));
+}
+
+// Entry b of a batch of outputs, as a batch of one.
+inline Outputs entry(const Outputs& o, index_t b) {
+  auto one = [b](const auto& t) {
+    auto v = t.view().slice(0, b, b + 1);
+    std::remove_cvref_t<decltype(t)> r(v.shape());
+    for (index_t i = 0; i < r.numel(); ++i) r.data()[i] = v.data()[i];
+    return r;
+  };
+  return {one(o.policy), one(o.pass), one(o.value), one(o.score), one(o.ownership)};
+}
+
+// The top-left b x b corner of every H x W plane of an (N, C, H, W) tensor.
+inline HostTensor<float, 4> corner(const HostTensor<float, 4>& t, index_t b) {
+  HostTensor<float, 4> r({t.size(0), t.size(1), b, b});
+  for (index_t n = 0; n < t.size(0); ++n)
+    for (index_t c = 0; c < t.size(1); ++c)
+      for (index_t y = 0; y < b; ++y)
+        for (index_t x = 0; x < b; ++x) r(n, c, y, x) = t(n, c, y, x);
+  return r;
+}
+inline Outputs corner(const Outputs& o, index_t b) {
+  return {corner(o.policy, b), o.pass.clone(), o.value.clone(), o.score.clone(), corner(o.ownership, b)};
+}
+
+}  // namespace fusekit::test::katago_cases
