@@ -44,6 +44,7 @@ class Evaluator {
     }
   }
 
+  Ctx& context() { return ctx_; }
   Net& network() { return net_; }
   const Net& network() const { return net_; }
 

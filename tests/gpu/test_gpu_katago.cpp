@@ -1,0 +1,100 @@
+// KataGo networks on the GPU, fp32 and fp16: KataGo's own raw outputs for the three shared nets, the
+// CPU network on random nets of every block kind (b18c384nbt included), graph replay equal to the
+// uncaptured run, batch invariance and a 9x9 board inside the 19x19 tensor.
+#include "../katago_cases.hpp"
+#include "../cpu/cpu_context.hpp"
+#include "gpu_backend.hpp"
+
+using namespace fusekit;
+using namespace fusekit::katago;
+using namespace fusekit::test::katago_cases;
+
+namespace {
+
+#define SKIP_WITHOUT_GPU \
+  if (hip::device_count() == 0) GTEST_SKIP() << "no GPU"
+
+hip::Stream& stream() {
+  static hip::Stream s;
+  return s;
+}
+
+// Tolerances per storage dtype: fp32 GPU math against KataGo's fp32 CPU (different summation orders):
+// about 1e-4; fp16 storage of activations (11-bit mantissa) through 7-18 blocks: a few 1e-2 on logits.
+struct Tol {
+  double atol, rtol;
+};
+template <class T> constexpr Tol tol = {2e-4, 5e-5};
+template <> constexpr Tol tol<fusekit::half> = {0.08, 0.02};
+
+template <class T>
+void matches_katago() {
+  int ran = 0;
+  for (const char* name : shared_nets) {
+    if (!have_reference(name)) continue;
+    const Reference ref = load_reference(name);
+    Evaluator<hip::Stream, T> eval(stream(), read_model(model_path(name)), {ref.spatial.size(0)});
+    const Outputs got = eval.evaluate(ref.spatial.view(), ref.global.view());
+    expect_outputs_near(got, ref.want, ref.spatial, tol<T>.atol, tol<T>.rtol, std::string(name) + " " + fmt::format("{}", dtype_of<T>));
+    ++ran;
+  }
+  if (ran == 0) GTEST_SKIP() << "no KataGo reference data under " << fusekit::test::shared_dir();
+}
+
+TEST(KataGoNetworkGpu, MatchesKataGoFp32) {
+  SKIP_WITHOUT_GPU; matches_katago<float>(); }
+TEST(KataGoNetworkGpu, MatchesKataGoFp16) {
+  SKIP_WITHOUT_GPU; matches_katago<fusekit::half>(); }
+
+template <class T>
+void matches_cpu(const char* arch, index_t n) {
+  const ModelDesc m = random_model(arch, 21);
+  const auto [s, g] = random_inputs(n, 19, 19, {19, 13, 9}, 31);
+  Evaluator<cpu::Context, float> cpu(fusekit::test::ctx(), m, {n});
+  const Outputs want = cpu.evaluate(s.view(), g.view());
+  Evaluator<hip::Stream, T> gpu(stream(), m, {n});
+  const Outputs got = gpu.evaluate(s.view(), g.view());
+  expect_outputs_near(got, want, s, tol<T>.atol, tol<T>.rtol, std::string(arch) + " GPU " + fmt::format("{}", dtype_of<T>) + " vs CPU");
+  // Replaying the captured graph again, and running without a graph, give the same bits.
+  const Outputs again = gpu.evaluate(s.view(), g.view());
+  expect_outputs_near(again, got, s, 0, 0, std::string(arch) + " graph replay");
+  Evaluator<hip::Stream, T> plain(stream(), m, {n}, false);
+  expect_outputs_near(plain.evaluate(s.view(), g.view()), got, s, 0, 0, std::string(arch) + " without graph");
+}
+
+TEST(KataGoNetworkGpu, RandomNetsMatchTheCpu) {
+  SKIP_WITHOUT_GPU;
+  for (const char* arch : {"b4c48", "b3c64nbt", "b7c96tf"}) {
+    matches_cpu<float>(arch, 5);
+    matches_cpu<fusekit::half>(arch, 5);
+  }
+}
+
+TEST(KataGoNetworkGpu, B18c384nbtMatchesTheCpu) {
+  SKIP_WITHOUT_GPU;
+  matches_cpu<float>("b18c384nbt", 3);
+  matches_cpu<fusekit::half>("b18c384nbt", 3);
+}
+
+template <class T>
+void batch_and_board() {
+  const ModelDesc m = random_model("b6c96nbt", 22);
+  const auto [s, g] = random_inputs(6, 19, 19, {19, 9, 13}, 32);
+  Evaluator<hip::Stream, T> eval(stream(), m, {6});
+  const Outputs batch = eval.evaluate(s.view(), g.view());
+  for (index_t b = 0; b < 6; b += 5) {
+    const Outputs one = eval.evaluate(s.view().slice(0, b, b + 1), g.view().slice(0, b, b + 1));
+    expect_outputs_near(one, entry(batch, b), s, tol<T>.atol / 4, tol<T>.rtol / 4, "batch entry " + std::to_string(b));
+  }
+  Evaluator<hip::Stream, T> small(stream(), m, {6, 9, 9});
+  const HostTensor<float, 4> s9 = corner(s, 9);
+  const Outputs a = small.evaluate(s9.view().slice(0, 1, 2), g.view().slice(0, 1, 2));
+  expect_outputs_near(a, corner(entry(batch, 1), 9), corner(s, 9), tol<T>.atol / 4, tol<T>.rtol / 4, "9x9 alone");
+}
+
+TEST(KataGoNetworkGpu, BatchInvarianceAndSmallBoardsFp32) {
+  SKIP_WITHOUT_GPU; batch_and_board<float>(); }
+TEST(KataGoNetworkGpu, BatchInvarianceAndSmallBoardsFp16) {
+  SKIP_WITHOUT_GPU; batch_and_board<fusekit::half>(); }
+
+}  // namespace
