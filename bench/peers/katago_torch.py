@@ -267,6 +267,8 @@ def main():
     result = {"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "dtype": a.dtype, "rows": []}
 
     if a.check:
+        torch.backends.cudnn.allow_tf32 = False  # a true fp32 reference (cuDNN convs default to TF32)
+        torch.backends.cuda.matmul.allow_tf32 = False
         s = torch.from_numpy(np.load(os.path.join(a.check, "bin_input.npy"))).to(dev)
         g = torch.from_numpy(np.load(os.path.join(a.check, "global_input.npy"))).to(dev)
         with torch.no_grad():
@@ -283,6 +285,7 @@ def main():
         print("fusekit vs torch fp32 (max |diff| on the board):", json.dumps(worst))
         result["check"] = worst
 
+    torch.backends.cudnn.allow_tf32 = True
     net = net.to(dt).to(memory_format=torch.channels_last)
     compiled = torch.compile(net) if a.compile else None
     print(f"{result['gpu']}, torch {torch.__version__}, {a.dtype}, channels_last")

@@ -7,9 +7,9 @@
 #if FUSEKIT_GPUCC
 namespace fusekit::kernels {
 
-// Split-K: blockIdx.y picks a range of k-tiles; every split adds its fp32 partial tile to the
+// Split-K: blockIdx.y picks a range of k-tiles; every split stores its fp32 partial tile in the
 // workspace, and the last split of a tile to arrive (a per-tile counter, reset by that block, so the
-// workspace stays ready for the next call and graph replays) sums the others into its registers and
+// workspace stays ready for the next call and graph replays) sums all partials in split order and
 // runs the epilogue. splits == 1: no workspace.
 struct SplitK {
   int splits = 1;
@@ -37,8 +37,11 @@ FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[k
   __syncthreads();
   if (arrived != static_cast<unsigned>(sk.splits - 1)) return false;
   __threadfence();  // acquire the other splits' partials
+  // Sum every split's partial (this block's own included, re-read) in split order, from zero: the
+  // result does not depend on which split arrived last, so runs and graph replays are bit-identical.
+  FUSEKIT_UNROLL
+  for (int i = 0; i < kCount; ++i) acc[i] = 0.f;
   for (int s = 0; s < sk.splits && holder; ++s) {
-    if (s == static_cast<int>(blockIdx.y)) continue;
     const float* other = sk.partials + (tile * sk.splits + s) * stride;
     FUSEKIT_UNROLL
     for (int i = 0; i < kCount; i += 4) {
