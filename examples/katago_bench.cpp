@@ -84,11 +84,11 @@ int main(int argc, char** argv) try {
 #endif
         } else {
           const auto t0 = std::chrono::steady_clock::now();
-          eval.evaluate(s.view(), g.view(), {}, out.views());
+          eval.evaluate(s.view(), g.view(), {}, katago::views_of(out));
           return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         }
       };
-      eval.evaluate(s.view(), g.view(), {}, out.views());  // stages the inputs, captures the graph
+      eval.evaluate(s.view(), g.view(), {}, katago::views_of(out));  // stages the inputs, captures the graph
       const auto start = std::chrono::steady_clock::now();
       for (int w = 0; w < 3; ++w) once();
       while (times.size() < 5 || (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds &&

@@ -33,9 +33,9 @@ struct Reference {
 inline Reference load_reference(const std::string& name) {
   const std::string d = reference_dir(name);
   return {io::load_npy<float, 4>(d + "bin_input.npy"), io::load_npy<float, 2>(d + "global_input.npy"),
-          Outputs{io::load_npy<float, 4>(d + "out_policy.npy"), io::load_npy<float, 2>(d + "out_policy_pass.npy"),
-                  io::load_npy<float, 2>(d + "out_value.npy"), io::load_npy<float, 2>(d + "out_scorevalue.npy"),
-                  io::load_npy<float, 4>(d + "out_ownership.npy")}};
+          Outputs{.pass = io::load_npy<float, 2>(d + "out_policy_pass.npy"), .value = io::load_npy<float, 2>(d + "out_value.npy"),
+                  .score = io::load_npy<float, 2>(d + "out_scorevalue.npy"), .policy = io::load_npy<float, 4>(d + "out_policy.npy"),
+                  .ownership = io::load_npy<float, 4>(d + "out_ownership.npy")}};
 }
 
 // Random positions: the board is a b x b square in the top-left corner of the H x W tensor (board size
@@ -106,7 +106,7 @@ inline Outputs entry(const Outputs& o, index_t b) {
     for (index_t i = 0; i < r.numel(); ++i) r.data()[i] = v.data()[i];
     return r;
   };
-  return {one(o.policy), one(o.pass), one(o.value), one(o.score), one(o.ownership)};
+  return {.pass = one(o.pass), .value = one(o.value), .score = one(o.score), .policy = one(o.policy), .ownership = one(o.ownership)};
 }
 
 // The top-left b x b corner of every H x W plane of an (N, C, H, W) tensor.
@@ -119,7 +119,8 @@ inline HostTensor<float, 4> corner(const HostTensor<float, 4>& t, index_t b) {
   return r;
 }
 inline Outputs corner(const Outputs& o, index_t b) {
-  return {corner(o.policy, b), o.pass.clone(), o.value.clone(), o.score.clone(), corner(o.ownership, b)};
+  return {.pass = o.pass.clone(), .value = o.value.clone(), .score = o.score.clone(), .policy = corner(o.policy, b),
+          .ownership = corner(o.ownership, b)};
 }
 
 }  // namespace fusekit::test::katago_cases

@@ -15,15 +15,26 @@
 
 namespace fusekit::katago {
 
+// (Rank-2 members first: hipcc's clang 15 crashes on a struct with a rank-4 tensor before a rank-2 one.)
 struct Outputs {
-  HostTensor<float, 4> policy;     // [N, P, H, W]
   HostTensor<float, 2> pass;       // [N, P]
   HostTensor<float, 2> value;      // [N, 3]
   HostTensor<float, 2> score;      // [N, S]
+  HostTensor<float, 4> policy;     // [N, P, H, W]
   HostTensor<float, 4> ownership;  // [N, 1, H, W]
-
-  OutputViews<HostSpace> views() { return {policy.view(), pass.view(), value.view(), score.view(), ownership.view()}; }
 };
+
+// Views of every output, for Evaluator::evaluate's output-view form. (A free function: hipcc's clang 15
+// crashes on a member function of Outputs.)
+inline OutputViews<HostSpace> views_of(Outputs& o) {
+  OutputViews<HostSpace> v;
+  v.policy = o.policy.view();
+  v.pass = o.pass.view();
+  v.value = o.value.view();
+  v.score = o.score.view();
+  v.ownership = o.ownership.view();
+  return v;
+}
 
 template <class Ctx, class T = float>
 class Evaluator {
@@ -38,9 +49,11 @@ class Evaluator {
       spatial_ = Tensor<float, 4, DeviceSpace>({n, net_.spatial_inputs(), H, W}, ctx);
       global_ = Tensor<float, 2, DeviceSpace>({n, net_.global_inputs()}, ctx);
       meta_ = Tensor<float, 2, DeviceSpace>({n, std::max<index_t>(net_.meta_inputs(), 1)}, ctx);
-      out_ = {Tensor<float, 4, DeviceSpace>({n, net_.policy_channels(), H, W}, ctx),
-              Tensor<float, 2, DeviceSpace>({n, net_.policy_channels()}, ctx), Tensor<float, 2, DeviceSpace>({n, 3}, ctx),
-              Tensor<float, 2, DeviceSpace>({n, net_.score_channels()}, ctx), Tensor<float, 4, DeviceSpace>({n, 1, H, W}, ctx)};
+      out_.pass = Tensor<float, 2, DeviceSpace>({n, net_.policy_channels()}, ctx);
+      out_.value = Tensor<float, 2, DeviceSpace>({n, 3}, ctx);
+      out_.score = Tensor<float, 2, DeviceSpace>({n, net_.score_channels()}, ctx);
+      out_.policy = Tensor<float, 4, DeviceSpace>({n, net_.policy_channels(), H, W}, ctx);
+      out_.ownership = Tensor<float, 4, DeviceSpace>({n, 1, H, W}, ctx);
     }
   }
 
@@ -50,14 +63,15 @@ class Evaluator {
 
   Outputs make_outputs(index_t n) const {
     const index_t H = net_.board_h(), W = net_.board_w(), P = net_.policy_channels();
-    return {HostTensor<float, 4>({n, P, H, W}), HostTensor<float, 2>({n, P}), HostTensor<float, 2>({n, 3}),
-            HostTensor<float, 2>({n, net_.score_channels()}), HostTensor<float, 4>({n, 1, H, W})};
+    return {.pass = HostTensor<float, 2>({n, P}), .value = HostTensor<float, 2>({n, 3}),
+            .score = HostTensor<float, 2>({n, net_.score_channels()}), .policy = HostTensor<float, 4>({n, P, H, W}),
+            .ownership = HostTensor<float, 4>({n, 1, H, W})};
   }
 
   Outputs evaluate(const HostView<const float, 4>& spatial, const HostView<const float, 2>& global,
                    const HostView<const float, 2>& meta = {}) {
     Outputs o = make_outputs(spatial.size(0));
-    evaluate(spatial, global, meta, o.views());
+    evaluate(spatial, global, meta, views_of(o));
     return o;
   }
 
@@ -132,10 +146,9 @@ class Evaluator {
     }
   }
 
-  struct DeviceOut {
-    Tensor<float, 4, DeviceSpace> policy;
+  struct DeviceOut {  // rank-2 first (see Outputs)
     Tensor<float, 2, DeviceSpace> pass, value, score;
-    Tensor<float, 4, DeviceSpace> ownership;
+    Tensor<float, 4, DeviceSpace> policy, ownership;
   };
 
   Ctx& ctx_;

@@ -19,7 +19,6 @@
 // write_model_bytes and read_model_bytes, so it is exactly what a file of it loads as.
 #include <cmath>
 #include <cstdint>
-#include <regex>
 #include <string>
 
 #include "fusekit/katago/model_reader.hpp"
@@ -38,18 +37,30 @@ struct Architecture {
 };
 
 inline Architecture architecture(const std::string& name) {
-  std::smatch m;
   if (name == "b7c96tf") {
     Architecture a{name, 17, 7, 96, 96, 0, 0, false, true, 32, 32, 32, 64, Activation::silu};
     return a;
   }
-  FUSEKIT_CHECK(std::regex_match(name, m, std::regex("b([0-9]+)c([0-9]+)(nbt)?")),
+  // bNcC or bNcCnbt (no <regex>: hipcc's clang 15 crashes on libstdc++'s regex headers)
+  auto digits = [&](std::size_t& at) {
+    const std::size_t start = at;
+    while (at < name.size() && name[at] >= '0' && name[at] <= '9' && at - start < 6) ++at;
+    return at > start ? std::stoi(name.substr(start, at - start)) : -1;
+  };
+  std::size_t at = 1;
+  const bool starts = !name.empty() && name[0] == 'b';
+  const int blocks = starts ? digits(at) : -1;
+  const bool has_c = at < name.size() && name[at] == 'c';
+  ++at;
+  const int channels = has_c ? digits(at) : -1;
+  const std::string rest = at <= name.size() ? name.substr(std::min(at, name.size())) : "";
+  FUSEKIT_CHECK(blocks > 0 && channels > 0 && (rest.empty() || rest == "nbt"),
                 "katago::architecture: '{}' is not a known architecture (bNcC, bNcCnbt or b7c96tf)", name);
   Architecture a;
   a.name = name;
-  a.blocks = std::stoi(m[1].str());
-  a.trunk_c = std::stoi(m[2].str());
-  a.nested = m[3].matched;
+  a.blocks = blocks;
+  a.trunk_c = channels;
+  a.nested = rest == "nbt";
   FUSEKIT_CHECK(a.blocks >= 1 && a.blocks <= 64 && a.trunk_c >= 16 && a.trunk_c <= 1024 && a.trunk_c % 8 == 0,
                 "katago::architecture: '{}' needs 1..64 blocks of 16..1024 channels (a multiple of 8)", name);
   const int c = a.trunk_c;
