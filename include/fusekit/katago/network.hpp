@@ -378,7 +378,6 @@ class Network {
     buf(vect2_, max_n_ * vec);
     if (has_attention_) {
       lp_ = (HW_ + 7) / 8 * 8;  // score rows padded to 32 bytes
-      buf(xn_, px * w.stream);
       buf(qkv_, px * w.qkv);
       buf(scores_, max_n_ * w.heads * HW_ * lp_);
       if constexpr (!std::is_same_v<T, float>) buf(probs_, max_n_ * w.heads * HW_ * lp_);
@@ -393,10 +392,8 @@ class Network {
       pos_col_ = upload<std::int32_t>(ctx, col, Shape<1>{px}, "rope columns");
       one_ = upload<float>(ctx, std::vector<float>{1.f}, Shape<1>{1}, "one");
     }
-    if (w.ffn > 0) {
-      if (xn_.numel() < px * w.stream) buf(xn_, px * w.stream);
-      buf(ffn_, px * w.ffn);
-    }
+    if (has_attention_ || w.ffn > 0) buf(xn_, px * w.stream);  // the normalised tokens of either block
+    if (w.ffn > 0) buf(ffn_, px * w.ffn);
   }
 
   std::string name_;

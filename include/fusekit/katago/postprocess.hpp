@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fusekit/katago/evaluator.hpp"
+#include "fusekit/ops/activation_functors.hpp"
 
 namespace fusekit::katago {
 
@@ -24,9 +25,8 @@ struct Evaluation {
   std::vector<float> ownership;  // H * W, in [-1, 1]
 };
 
-inline float softplus(float x) { return x > 20.f ? x : std::log1p(std::exp(x)); }
-
 inline Evaluation postprocess(const Outputs& raw, const HostView<const float, 4>& spatial, index_t b, const ModelDesc& m) {
+  const act::Softplus softplus;
   const index_t H = raw.policy.size(2), W = raw.policy.size(3), HW = H * W;
   FUSEKIT_CHECK(spatial.size(2) == H && spatial.size(3) == W && b < spatial.size(0) && b < raw.policy.size(0),
                 "katago::postprocess: inputs {} do not match outputs {} (entry {})", spatial.shape(), raw.policy.shape(), b);
