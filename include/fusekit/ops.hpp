@@ -3,6 +3,7 @@
 // compiled by hipcc/nvcc, on hip::Stream (device tensors).
 #include "fusekit/ops/activation.hpp"
 #include "fusekit/ops/add.hpp"
+#include "fusekit/ops/attention.hpp"
 #include "fusekit/ops/axpby.hpp"
 #include "fusekit/ops/bias_add.hpp"
 #include "fusekit/ops/copy.hpp"

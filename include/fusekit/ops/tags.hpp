@@ -10,4 +10,5 @@ struct GlobalPool {};   // KataGo's masked global pooling over H x W
 struct Rope {};         // rotary position embedding, optionally writing into a KV cache
 struct Gemm {};         // C = epilogue(alpha A B + beta C), strided batches
 struct Conv {};         // 2-D convolution (implicit GEMM / Winograd) with input prologue and epilogue
+struct Attention {};    // softmax(q k^T) v without the score matrix: prefill and KV-cache decode
 }  // namespace fusekit::op
