@@ -106,7 +106,26 @@ void conv_all(hip::Stream& s) {
          {ConvAlgo::automatic, GemmPath::simt});
 }
 
+template <class T>
+void attention_all(hip::Stream& s) {
+  DeviceTensor<T, 4> q({2, 3, 4, 64}, s), k({2, 5, 2, 64}, s), o({2, 3, 4, 64}, s);
+  DeviceTensor<std::int32_t, 1> lens({2}, s);
+  DeviceTensor<std::int32_t, 2> ends({2, 3}, s);
+  fill(s, lens, 5);
+  fill(s, ends, 4);
+  attention(s, o, q, k, k);
+  attention(s, o, q, k, k, {lens.view().as_const(), ends.view().as_const()}, {.causal = true, .kv_splits = 2});
+  attention(s, o, q, k, k, {.path = AttentionPath::simt});
+  DeviceTensor<T, 3> q3({6, 4, 64}, s), k3({6, 2, 64}, s), o3({6, 4, 64}, s);
+  DeviceTensor<std::int32_t, 1> cu({3}, s);
+  fill(s, cu, 0);
+  attention_varlen(s, o3, q3, k3, k3, {cu.view().as_const(), cu.view().as_const(), 3, 3, {}});
+}
+
 void all(hip::Stream& s) {
+  attention_all<float>(s);
+  attention_all<half>(s);
+  attention_all<bfloat16>(s);
   conv_all<float, float>(s);
   conv_all<half, half>(s);
   conv_all<bfloat16, bfloat16>(s);

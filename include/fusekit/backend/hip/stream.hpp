@@ -44,9 +44,10 @@ class Stream {
 
   // Scratch device memory for ops that need some, at least `bytes`, zeroed when it grows. Slots are
   // independent, so one op can use two: slot 0 holds GEMM split-K partial sums and tile counters (ops
-  // leave counters back at zero), slot 1 a convolution's prologue'd input. It grows only outside graph
-  // capture: run a captured op once before capturing it (the allocator says so otherwise).
-  static constexpr int workspace_slots = 2;
+  // leave counters back at zero), slot 1 a convolution's prologue'd input, slot 2 attention's split-key
+  // partial rows. It grows only outside graph capture: run a captured op once before capturing it (the
+  // allocator says so otherwise).
+  static constexpr int workspace_slots = 3;
   void* workspace(std::size_t bytes, int slot = 0) const {
     FUSEKIT_CHECK(slot >= 0 && slot < workspace_slots, "Stream::workspace: slot {} does not exist", slot);
     void*& ws = workspace_[slot];

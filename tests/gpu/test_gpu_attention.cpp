@@ -1,0 +1,95 @@
+// Attention on the GPU: the matrix-core kernel (f16, bf16) and the portable SIMT kernel (f32, and f16
+// forced), every mask kind, GQA ratios 1/2/8, head dims 32..256 incl. 72, the odd lengths, key
+// splits, fused QKV views, varlen batches, decode = prefill, graph capture, bad input.
+#include "../attention_cases.hpp"
+#include "fusekit/backend/hip/graph.hpp"
+#include "gpu_backend.hpp"
+
+namespace fusekit::test {
+namespace {
+
+using GpuAttention = Gpu;
+
+const AttnShape kShapes[] = {
+    {2, 11, 11, 4, 4, 32, AttnMask::none},
+    {1, 77, 77, 4, 2, 64, AttnMask::causal},
+    {3, 256, 256, 2, 2, 72, AttnMask::key_padding},      // SigLIP's head dim
+    {1, 11, 799, 8, 1, 256, AttnMask::block},             // Pi0 decode step
+    {1, 788, 788, 8, 1, 256, AttnMask::key_padding},      // Pi0 prefill
+    {3, 1, 1000, 8, 1, 128, AttnMask::causal_padding},    // decode, batch 3
+    {2, 799, 799, 2, 2, 64, AttnMask::causal_padding},
+    {1, 1000, 1000, 2, 1, 128, AttnMask::causal},
+    {2, 19, 33, 8, 1, 256, AttnMask::causal_padding},
+    {1, 77, 120, 8, 8, 96, AttnMask::causal},
+    {2, 40, 57, 6, 3, 48, AttnMask::block},               // head dim padded 48 -> 64
+};
+
+TEST_F(GpuAttention, MatrixCoreHalfAndBf16) {
+  std::uint64_t salt = 19100;
+  for (const auto& s : kShapes) {
+    attention_case<hip::Stream, half>(stream(), s, salt += 10, false);
+    attention_case<hip::Stream, bfloat16>(stream(), s, salt += 10, false);
+  }
+}
+
+TEST_F(GpuAttention, SimtKernel) {
+  std::uint64_t salt = 19300;
+  for (const auto& s : {kShapes[0], kShapes[1], kShapes[2], kShapes[3], kShapes[5], kShapes[8], kShapes[10]}) {
+    attention_case<hip::Stream, float>(stream(), s, salt += 10, false);
+    attention_case<hip::Stream, half>(stream(), s, salt += 10, false, {.path = AttentionPath::simt});
+  }
+  attention_case<hip::Stream, float>(stream(), {1, 13, 13, 2, 1, 20, AttnMask::causal}, salt += 10, false);  // D % 8 != 0
+}
+
+TEST_F(GpuAttention, KeySplitsCombine) {
+  for (int splits : {1, 2, 5, 25})
+    attention_case<hip::Stream, bfloat16>(stream(), {1, 11, 799, 8, 1, 256, AttnMask::block}, 19500 + splits, false,
+                                          {.kv_splits = splits});
+  for (int splits : {1, 3})
+    attention_case<hip::Stream, half>(stream(), {2, 300, 300, 4, 2, 72, AttnMask::causal_padding}, 19530 + splits, false,
+                                      {.kv_splits = splits});
+}
+
+TEST_F(GpuAttention, FusedQkvViews) {
+  attention_case<hip::Stream, half>(stream(), {2, 77, 77, 8, 1, 256, AttnMask::causal}, 19600, true);
+  attention_case<hip::Stream, bfloat16>(stream(), {3, 256, 256, 4, 4, 72, AttnMask::none}, 19610, true);
+  attention_case<hip::Stream, float>(stream(), {1, 30, 30, 4, 2, 64, AttnMask::causal_padding}, 19620, true);
+}
+
+TEST_F(GpuAttention, Varlen) {
+  attention_varlen_case<hip::Stream, half>(stream(), {{11, 11}, {1, 40}, {77, 77}, {0, 5}, {5, 0}, {256, 256}}, 4, 2, 64,
+                                           false, 19700);
+  attention_varlen_case<hip::Stream, bfloat16>(stream(), {{30, 30}, {1, 799}, {200, 200}}, 8, 1, 256, true, 19710);
+  attention_varlen_case<hip::Stream, float>(stream(), {{30, 30}, {1, 57}}, 8, 1, 32, true, 19720);
+}
+
+TEST_F(GpuAttention, DecodeEqualsPrefill) {
+  attention_decode_matches_prefill<hip::Stream, half>(stream(), 40, 8, 1, 256, 19800);
+  attention_decode_matches_prefill<hip::Stream, bfloat16>(stream(), 33, 4, 2, 128, 19810);
+  attention_decode_matches_prefill<hip::Stream, float>(stream(), 20, 4, 4, 64, 19820);
+}
+
+// A captured decode step (split keys: workspace sized before capture) replays bit-identically.
+TEST_F(GpuAttention, GraphReplay) {
+  auto& s = stream();
+  auto q = Backend<hip::Stream>::upload(s, random_tensor<half, 4>({1, 11, 8, 256}, 19900));
+  auto k = Backend<hip::Stream>::upload(s, random_tensor<half, 4>({1, 799, 1, 256}, 19901));
+  auto v = Backend<hip::Stream>::upload(s, random_tensor<half, 4>({1, 799, 1, 256}, 19902));
+  auto out = Backend<hip::Stream>::poisoned<half, 4>(s, {1, 11, 8, 256});
+  attention(s, out, q, k, v);
+  const auto first = to_host(s, out);
+  auto graph = hip::capture(s, [&](hip::Stream& st) { attention(st, out, q, k, v); });
+  for (int i = 0; i < 3; ++i) graph.replay(s);
+  const auto again = to_host(s, out);
+  EXPECT_EQ(std::memcmp(first.data(), again.data(), first.bytes()), 0);
+}
+
+TEST_F(GpuAttention, BadInput) {
+  attention_error_cases(stream());
+  auto q = Backend<hip::Stream>::upload(stream(), random_tensor<half, 4>({1, 4, 2, 264}, 1));
+  auto o = Backend<hip::Stream>::poisoned<half, 4>(stream(), {1, 4, 2, 264});
+  expect_error([&] { attention(stream(), o, q, q, q); }, {"head_dim 264", "exceeds"});
+}
+
+}  // namespace
+}  // namespace fusekit::test
