@@ -2,7 +2,7 @@
 // causal) plus what the kernel choice depends on. Device events around batches of calls, medians, and the
 // same calls replayed from a graph (how a captured model runs them); TFLOP/s counts 4 B H Sq Skv D over
 // the visible (query, key) pairs only.
-//   fusekit_attention_bench [--json FILE] [--reps N] [--splits N]
+//   fusekit_attention_bench [--json FILE] [--reps N] [--splits N] [--row NAME]
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -90,13 +90,15 @@ void run_row(hip::Stream& s, const Row& r, int reps, int splits, std::FILE* json
 int main(int argc, char** argv) {
   std::string json_path;
   int reps = 50, splits = 0;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json" && i + 1 < argc) json_path = argv[++i];
     else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (a == "--splits" && i + 1 < argc) splits = std::atoi(argv[++i]);
+    else if (a == "--row" && i + 1 < argc) only = argv[++i];
     else {
-      fmt::print(stderr, "usage: fusekit_attention_bench [--json FILE] [--reps N] [--splits N]\n");
+      fmt::print(stderr, "usage: fusekit_attention_bench [--json FILE] [--reps N] [--splits N] [--row NAME]\n");
       return 2;
     }
   }
@@ -113,6 +115,7 @@ int main(int argc, char** argv) {
   if (json) fmt::print(json, "[\n");
   bool first = true;
   for (const Row& r : kRows) {
+    if (!only.empty() && only != r.name) continue;
     run_row<bfloat16>(s, r, reps, splits, json, first);
     run_row<fusekit::half>(s, r, reps, splits, json, first);
   }

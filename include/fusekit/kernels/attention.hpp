@@ -43,9 +43,10 @@ struct PaddedTile {
   FUSEKIT_HOST_DEVICE static constexpr int offset(int row, int ch) { return row * ld + ch * chunk; }
 };
 
-template <class T, int kDim, int kWarps, int kBN>
+template <class T, int kDim, int kWarps, int kMT, int kBN>
 struct AttnMmaConfig {
-  static constexpr int dim = kDim, warps = kWarps, BM = 16 * kWarps, BN = kBN, threads = 32 * kWarps;
+  // kMT: 16-row atoms per warp (2 reuses every K/V fragment from shared memory twice)
+  static constexpr int dim = kDim, warps = kWarps, MT = kMT, BM = 16 * kMT * kWarps, BN = kBN, threads = 32 * kWarps;
   using QTile = PaddedTile<T, BM, kDim>;
   using KVTile = PaddedTile<T, kBN, kDim>;
   static constexpr std::size_t smem = (QTile::elements + 4 * KVTile::elements) * sizeof(T);  // Q + 2 stages of K, V
@@ -73,7 +74,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   using Atom = MmaSm80<T>;
   using QT = typename Cfg::QTile;
   using KT = typename Cfg::KVTile;
-  constexpr int BM = Cfg::BM, BN = Cfg::BN, DP = Cfg::dim, NS = BN / 8, ND = DP / 8, CH = DP / QT::chunk;
+  constexpr int BM = Cfg::BM, BN = Cfg::BN, MT = Cfg::MT, DP = Cfg::dim, NS = BN / 8, ND = DP / 8, CH = DP / QT::chunk;
   constexpr float inf = std::numeric_limits<float>::infinity();
   extern __shared__ __align__(16) unsigned char attn_smem[];
   T* qs = reinterpret_cast<T*>(attn_smem);
@@ -81,10 +82,11 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   auto vs = [&](int st) { return qs + QT::elements + st * 2 * KT::elements + KT::elements; };
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group(), D = p.head_dim;
+  const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
+  const int D = static_cast<int>(p.head_dim);
   const index_t qn = p.q_count(b), kn = p.k_count(b), rows = qn * G, row0 = static_cast<index_t>(blockIdx.x) * BM;
   if (row0 >= rows) return;
-  const index_t qb = p.q_begin(b), kb0 = p.k_begin(b);
+  const index_t qb = p.q_begin(b);
 
   // Q tile: packed row pr -> (query pr / G, head hk * G + pr % G); padding rows and columns zero-filled.
   for (int i = tid; i < BM * CH; i += Cfg::threads) {
@@ -94,35 +96,54 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     const T* src = ok ? p.q.at(b, qb + pr / G, hk * G + pr % G) + c * QT::chunk : p.q.data;
     gpu::copy_async16(qs + QT::offset(r, c), src, ok);
   }
-  // This thread's rows (g and g + 8 of its warp's 16) and the keys they see.
-  const index_t r_lo = row0 + warp * 16 + lane / 4, r_hi = r_lo + 8;
-  const index_t end_lo = r_lo < rows ? p.row_end(b, r_lo / G, qn, kn) : 0;
-  const index_t end_hi = r_hi < rows ? p.row_end(b, r_hi / G, qn, kn) : 0;
+  // This thread's rows: g and g + 8 of each of its warp's 16-row atoms, and the keys each sees.
+  int end[MT][2];
+  int warp_min = 0x7fffffff, mine_max = 0;
+  FUSEKIT_UNROLL
+  for (int mt = 0; mt < MT; ++mt)
+    FUSEKIT_UNROLL
+    for (int h = 0; h < 2; ++h) {
+      const index_t pr = row0 + (warp * MT + mt) * 16 + h * 8 + lane / 4;
+      end[mt][h] = pr < rows ? static_cast<int>(p.row_end(b, pr / G, qn, kn)) : 0;
+      warp_min = min(warp_min, end[mt][h]);
+      mine_max = max(mine_max, end[mt][h]);
+    }
+  FUSEKIT_UNROLL
+  for (int w = 16; w >= 1; w /= 2) warp_min = min(warp_min, gpu::shfl_xor(warp_min, w));
   __shared__ int block_end;
   if (tid == 0) block_end = 0;
   __syncthreads();
-  atomicMax(&block_end, static_cast<int>(end_lo > end_hi ? end_lo : end_hi));
+  atomicMax(&block_end, mine_max);
   __syncthreads();
   const int tiles_needed = (block_end + BN - 1) / BN;
   const int t_begin = sp.splits > 1 ? static_cast<int>(blockIdx.z) * sp.tiles_per_split : 0;
   const int t_end = sp.splits > 1 ? min(tiles_needed, t_begin + sp.tiles_per_split) : tiles_needed;
 
+  const T* k_base = p.k.at(b, p.k_begin(b), hk);
+  const T* v_base = p.v.at(b, p.k_begin(b), hk);
+  const index_t k_ts = p.k.token_stride, v_ts = p.v.token_stride;
   auto load_kv = [&](int t, int st) {
+    FUSEKIT_UNROLL
     for (int i = tid; i < BN * CH; i += Cfg::threads) {
       const int r = i / CH, c = i % CH;
-      const index_t key = static_cast<index_t>(t) * BN + r;
+      const int key = t * BN + r;
       const bool ok = key < kn && c * KT::chunk < D;  // keys past the end: zeros (P is 0 there, V must not be NaN)
-      gpu::copy_async16(ks(st) + KT::offset(r, c), ok ? p.k.at(b, kb0 + key, hk) + c * KT::chunk : p.k.data, ok);
-      gpu::copy_async16(vs(st) + KT::offset(r, c), ok ? p.v.at(b, kb0 + key, hk) + c * KT::chunk : p.v.data, ok);
+      gpu::copy_async16(ks(st) + KT::offset(r, c), ok ? k_base + key * k_ts + c * KT::chunk : p.k.data, ok);
+      gpu::copy_async16(vs(st) + KT::offset(r, c), ok ? v_base + key * v_ts + c * KT::chunk : p.v.data, ok);
     }
   };
   if (t_begin < t_end) load_kv(t_begin, 0);
   gpu::copy_async_commit();
 
-  typename Atom::C o[ND];
+  typename Atom::C o[MT][ND];
+  float m[MT][2], l[MT][2];
   FUSEKIT_UNROLL
-  for (int n = 0; n < ND; ++n) o[n] = {{0.f, 0.f, 0.f, 0.f}};
-  float m_lo = -inf, m_hi = -inf, l_lo = 0.f, l_hi = 0.f;
+  for (int mt = 0; mt < MT; ++mt) {
+    FUSEKIT_UNROLL
+    for (int n = 0; n < ND; ++n) o[mt][n] = {{0.f, 0.f, 0.f, 0.f}};
+    m[mt][0] = m[mt][1] = -inf;
+    l[mt][0] = l[mt][1] = 0.f;
+  }
   const float scale_log2 = p.scale * 1.4426950408889634f;
 
   for (int t = t_begin; t < t_end; ++t) {
@@ -132,155 +153,169 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     gpu::copy_async_wait<1>();  // tile t (and Q) landed
     __syncthreads();
 
-    typename Atom::C s[NS];
+    typename Atom::C s[MT][NS];
     FUSEKIT_UNROLL
-    for (int n = 0; n < NS; ++n) s[n] = {{0.f, 0.f, 0.f, 0.f}};
+    for (int mt = 0; mt < MT; ++mt)
+      FUSEKIT_UNROLL
+      for (int n = 0; n < NS; ++n) s[mt][n] = {{0.f, 0.f, 0.f, 0.f}};
     FUSEKIT_UNROLL
     for (int kc = 0; kc < DP; kc += 16) {
-      typename Atom::A a[1];
-      Atom::template load_a<1, QT>(a, qs, warp * 16, kc);
+      typename Atom::A a[MT];
+      Atom::template load_a<MT, QT>(a, qs, warp * MT * 16, kc);
       typename Atom::B kf[NS];
       Atom::template load_b_kmajor<NS, KT>(kf, ks(st), 0, kc);
       FUSEKIT_UNROLL
-      for (int n = 0; n < NS; ++n) Atom::mma(s[n], a[0], kf[n]);
+      for (int mt = 0; mt < MT; ++mt)
+        FUSEKIT_UNROLL
+        for (int n = 0; n < NS; ++n) Atom::mma(s[mt][n], a[mt], kf[n]);
     }
 
-    // Mask, online softmax (rows lo: v[0], v[1]; hi: v[2], v[3]; a row spans the 4 lanes of a quad).
-    float mx_lo = m_lo, mx_hi = m_hi;
-    const index_t key0 = static_cast<index_t>(t) * BN + 2 * (lane % 4);
+    // Scale to the log2 domain and mask (only tiles that reach past some row's end in this warp);
+    // the accumulator rows: g -> v[0], v[1]; g + 8 -> v[2], v[3]; a row spans the 4 lanes of a quad.
+    const bool interior = (t + 1) * BN <= warp_min;
+    const int key0 = t * BN + 2 * (lane % 4);
     FUSEKIT_UNROLL
-    for (int n = 0; n < NS; ++n)
+    for (int mt = 0; mt < MT; ++mt)
       FUSEKIT_UNROLL
-      for (int e = 0; e < 2; ++e) {
-        const index_t key = key0 + n * 8 + e;
-        s[n].v[e] = key < end_lo ? s[n].v[e] * scale_log2 : -inf;
-        s[n].v[e + 2] = key < end_hi ? s[n].v[e + 2] * scale_log2 : -inf;
-        mx_lo = fmaxf(mx_lo, s[n].v[e]);
-        mx_hi = fmaxf(mx_hi, s[n].v[e + 2]);
+      for (int n = 0; n < NS; ++n)
+        FUSEKIT_UNROLL
+        for (int e = 0; e < 4; ++e) {
+          const float x = s[mt][n].v[e] * scale_log2;
+          s[mt][n].v[e] = interior || key0 + n * 8 + (e & 1) < end[mt][e / 2] ? x : -inf;
+        }
+    FUSEKIT_UNROLL
+    for (int mt = 0; mt < MT; ++mt)
+      FUSEKIT_UNROLL
+      for (int h = 0; h < 2; ++h) {
+        float mx = m[mt][h];
+        FUSEKIT_UNROLL
+        for (int n = 0; n < NS; ++n) mx = fmaxf(mx, fmaxf(s[mt][n].v[2 * h], s[mt][n].v[2 * h + 1]));
+        mx = fmaxf(mx, gpu::shfl_xor(mx, 1));
+        mx = fmaxf(mx, gpu::shfl_xor(mx, 2));
+        const float base = mx == -inf ? 0.f : mx;  // nothing visible yet: every exp2 below is 0
+        const float alpha = exp2f(m[mt][h] - base);
+        m[mt][h] = mx;
+        float sum = 0.f;
+        FUSEKIT_UNROLL
+        for (int n = 0; n < NS; ++n) {
+          s[mt][n].v[2 * h] = exp2f(s[mt][n].v[2 * h] - base);
+          s[mt][n].v[2 * h + 1] = exp2f(s[mt][n].v[2 * h + 1] - base);
+          sum += s[mt][n].v[2 * h] + s[mt][n].v[2 * h + 1];
+        }
+        l[mt][h] = l[mt][h] * alpha + sum;  // this thread's share; the quad's shares are summed at the end
+        FUSEKIT_UNROLL
+        for (int n = 0; n < ND; ++n) o[mt][n].v[2 * h] *= alpha, o[mt][n].v[2 * h + 1] *= alpha;
       }
-    mx_lo = fmaxf(mx_lo, gpu::shfl_xor(mx_lo, 1));
-    mx_lo = fmaxf(mx_lo, gpu::shfl_xor(mx_lo, 2));
-    mx_hi = fmaxf(mx_hi, gpu::shfl_xor(mx_hi, 1));
-    mx_hi = fmaxf(mx_hi, gpu::shfl_xor(mx_hi, 2));
-    const float base_lo = mx_lo == -inf ? 0.f : mx_lo, base_hi = mx_hi == -inf ? 0.f : mx_hi;
-    const float alpha_lo = exp2f(m_lo - base_lo), alpha_hi = exp2f(m_hi - base_hi);
-    m_lo = mx_lo;
-    m_hi = mx_hi;
-    float sum_lo = 0.f, sum_hi = 0.f;
-    FUSEKIT_UNROLL
-    for (int n = 0; n < NS; ++n) {
-      s[n].v[0] = exp2f(s[n].v[0] - base_lo);
-      s[n].v[1] = exp2f(s[n].v[1] - base_lo);
-      s[n].v[2] = exp2f(s[n].v[2] - base_hi);
-      s[n].v[3] = exp2f(s[n].v[3] - base_hi);
-      sum_lo += s[n].v[0] + s[n].v[1];
-      sum_hi += s[n].v[2] + s[n].v[3];
-    }
-    l_lo = l_lo * alpha_lo + sum_lo;  // this thread's share; the quad's shares are summed at the end
-    l_hi = l_hi * alpha_hi + sum_hi;
-    FUSEKIT_UNROLL
-    for (int n = 0; n < ND; ++n) {
-      o[n].v[0] *= alpha_lo, o[n].v[1] *= alpha_lo;
-      o[n].v[2] *= alpha_hi, o[n].v[3] *= alpha_hi;
-    }
 
     // O += P V: P's accumulators are already the A fragments (k pairs 2q, 2q+8 of a 16-key chunk).
     FUSEKIT_UNROLL
     for (int kc = 0; kc < BN / 16; ++kc) {
-      typename Atom::A pa;
-      pa.r[0] = pack2<T>(s[2 * kc].v[0], s[2 * kc].v[1]);
-      pa.r[1] = pack2<T>(s[2 * kc].v[2], s[2 * kc].v[3]);
-      pa.r[2] = pack2<T>(s[2 * kc + 1].v[0], s[2 * kc + 1].v[1]);
-      pa.r[3] = pack2<T>(s[2 * kc + 1].v[2], s[2 * kc + 1].v[3]);
+      typename Atom::A pa[MT];
+      FUSEKIT_UNROLL
+      for (int mt = 0; mt < MT; ++mt) {
+        pa[mt].r[0] = pack2<T>(s[mt][2 * kc].v[0], s[mt][2 * kc].v[1]);
+        pa[mt].r[1] = pack2<T>(s[mt][2 * kc].v[2], s[mt][2 * kc].v[3]);
+        pa[mt].r[2] = pack2<T>(s[mt][2 * kc + 1].v[0], s[mt][2 * kc + 1].v[1]);
+        pa[mt].r[3] = pack2<T>(s[mt][2 * kc + 1].v[2], s[mt][2 * kc + 1].v[3]);
+      }
       FUSEKIT_UNROLL
       for (int n = 0; n < ND; n += 2) {
         typename Atom::B vf[2];
         Atom::template load_b_nmajor<2, KT>(vf, vs(st), n * 8, kc * 16);
-        Atom::mma(o[n], pa, vf[0]);
-        Atom::mma(o[n + 1], pa, vf[1]);
+        FUSEKIT_UNROLL
+        for (int mt = 0; mt < MT; ++mt) {
+          Atom::mma(o[mt][n], pa[mt], vf[0]);
+          Atom::mma(o[mt][n + 1], pa[mt], vf[1]);
+        }
       }
     }
     __syncthreads();  // stage st is free for tile t + 2
   }
   gpu::copy_async_wait<0>();
 
-  l_lo += gpu::shfl_xor(l_lo, 1);
-  l_lo += gpu::shfl_xor(l_lo, 2);
-  l_hi += gpu::shfl_xor(l_hi, 1);
-  l_hi += gpu::shfl_xor(l_hi, 2);
   const int col0 = 2 * (lane % 4);
-  if (sp.splits > 1) {  // partial rows for the combine kernel
-    const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
-    const int rl = warp * 16 + lane / 4;
-    float* o_lo = sp.o + (part * BM + rl) * DP;
-    float* o_hi = o_lo + 8 * DP;
+  FUSEKIT_UNROLL
+  for (int mt = 0; mt < MT; ++mt)
     FUSEKIT_UNROLL
-    for (int n = 0; n < ND; ++n) {
-      *reinterpret_cast<float2*>(o_lo + n * 8 + col0) = make_float2(o[n].v[0], o[n].v[1]);
-      *reinterpret_cast<float2*>(o_hi + n * 8 + col0) = make_float2(o[n].v[2], o[n].v[3]);
+    for (int h = 0; h < 2; ++h) {
+      float lt = l[mt][h];
+      lt += gpu::shfl_xor(lt, 1);
+      lt += gpu::shfl_xor(lt, 2);
+      const int rl = (warp * MT + mt) * 16 + h * 8 + lane / 4;  // row in the tile
+      if (sp.splits > 1) {  // the partial row for the combine kernel
+        const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
+        float* orow = sp.o + (part * BM + rl) * DP;
+        FUSEKIT_UNROLL
+        for (int n = 0; n < ND; ++n)
+          *reinterpret_cast<float2*>(orow + n * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
+        if (lane % 4 == 0) sp.ml[part * BM + rl] = make_float2(m[mt][h], lt);
+        continue;
+      }
+      const index_t pr = row0 + rl;
+      if (pr >= rows) continue;
+      const float inv = lt > 0.f ? 1.f / lt : 0.f;  // fully masked row: 0
+      T* dst = p.out.at(b, qb + pr / G, hk * G + pr % G);
+      FUSEKIT_UNROLL
+      for (int n = 0; n < ND; ++n)
+        if (n * 8 < D)
+          *reinterpret_cast<unsigned*>(dst + n * 8 + col0) = pack2<T>(o[mt][n].v[2 * h] * inv, o[mt][n].v[2 * h + 1] * inv);
     }
-    if (lane % 4 == 0) {
-      sp.ml[part * BM + rl] = make_float2(m_lo, l_lo);
-      sp.ml[part * BM + rl + 8] = make_float2(m_hi, l_hi);
-    }
-    return;
-  }
-  auto store_row = [&](index_t pr, float l, int half) {
-    if (pr >= rows) return;
-    const float inv = l > 0.f ? 1.f / l : 0.f;  // fully masked row: 0
-    T* dst = p.out.at(b, qb + pr / G, hk * G + pr % G);
-    FUSEKIT_UNROLL
-    for (int n = 0; n < ND; ++n)
-      if (n * 8 < D)
-        *reinterpret_cast<unsigned*>(dst + n * 8 + col0) = pack2<T>(o[n].v[2 * half] * inv, o[n].v[2 * half + 1] * inv);
-  };
-  store_row(r_lo, l_lo, 0);
-  store_row(r_hi, l_hi, 1);
 #else
   (void)p, (void)sp;
   gpu::trap();
 #endif
 }
 
-// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s; one block per kRows rows.
-inline constexpr int attn_combine_rows = 4, attn_combine_threads = 256;
+// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s. 32 lanes per packed row (half a
+// wavefront on AMD gfx9; the xor shuffles below stay inside 32-lane groups): lane s holds split s's weight
+// (splits <= 32), then the lanes sum columns in float4s.
+inline constexpr int attn_combine_warps = 8, attn_max_splits = 32;
 
 template <class T>
-FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_threads) attention_combine(const AttentionParams<T> p,
-                                                                              const AttnSplits sp, int bm, int dp) {
+FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_warps * 32) attention_combine(const AttentionParams<T> p,
+                                                                                 const AttnSplits sp, int bm, int dp) {
   constexpr float inf = std::numeric_limits<float>::infinity();
+  const int lane = threadIdx.x % 32, group_base = (threadIdx.x % gpu::warp_size()) & ~31;
   const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group(), D = p.head_dim;
-  const index_t rows = p.q_count(b) * G;
-  const index_t tile_rows = static_cast<index_t>(sp.q_tiles) * bm;
-  for (int i = threadIdx.x; i < attn_combine_rows * D; i += attn_combine_threads) {
-    const index_t pr = static_cast<index_t>(blockIdx.x) * attn_combine_rows + i / D, c = i % D;
-    if (pr >= rows || pr >= tile_rows) continue;
-    const index_t part0 = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + pr / bm) * sp.splits;
-    const index_t rl = pr % bm;
-    float mx = -inf;
-    for (int s = 0; s < sp.splits; ++s) mx = fmaxf(mx, sp.ml[(part0 + s) * bm + rl].x);
-    float l = 0.f, acc = 0.f;
-    if (mx != -inf)
-      for (int s = 0; s < sp.splits; ++s) {
-        const float2 ml = sp.ml[(part0 + s) * bm + rl];
-        if (ml.x == -inf) continue;  // a split that saw nothing for this row left its o unwritten
-        const float w = exp2f(ml.x - mx);
-        l += ml.y * w;
-        acc += sp.o[((part0 + s) * bm + rl) * dp + c] * w;
-      }
-    p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G)[c] = convert<T>(l > 0.f ? acc / l : 0.f);
+  const index_t pr = static_cast<index_t>(blockIdx.x) * attn_combine_warps + threadIdx.x / 32;
+  if (pr >= p.q_count(b) * G) return;  // whole 32-lane groups leave together
+  const index_t part0 = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + pr / bm) * sp.splits;
+  const index_t rl = pr % bm;
+  const float2 ml = lane < sp.splits ? sp.ml[(part0 + lane) * bm + rl] : make_float2(-inf, 0.f);
+  float mx = ml.x;
+  FUSEKIT_UNROLL
+  for (int w = 16; w >= 1; w /= 2) mx = fmaxf(mx, gpu::shfl_xor(mx, w));
+  const float wgt = ml.x == -inf ? 0.f : exp2f(ml.x - mx);  // a split that saw nothing: weight 0, o unread
+  float lsum = ml.y * wgt;
+  FUSEKIT_UNROLL
+  for (int w = 16; w >= 1; w /= 2) lsum += gpu::shfl_xor(lsum, w);
+  const float inv = lsum > 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0
+  T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G);
+  for (index_t c = 4 * lane; c < D; c += 128) {
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s = 0; s < sp.splits; ++s) {
+      const float ws = gpu::shfl(wgt, group_base + s);
+      if (ws == 0.f) continue;
+      const float4 v = *reinterpret_cast<const float4*>(sp.o + ((part0 + s) * bm + rl) * dp + c);
+      acc.x += ws * v.x, acc.y += ws * v.y, acc.z += ws * v.z, acc.w += ws * v.w;
+    }
+    dst[c] = convert<T>(acc.x * inv);
+    dst[c + 1] = convert<T>(acc.y * inv);
+    dst[c + 2] = convert<T>(acc.z * inv);
+    dst[c + 3] = convert<T>(acc.w * inv);
   }
 }
 
-// Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256).
+// Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256);
+// two row atoms per warp (128-row tiles) when that still gives every multiprocessor two tiles.
 template <class T, class Fn>
-void with_attention_config(index_t dim, Fn&& fn) {
-  if (dim <= 32) fn(AttnMmaConfig<T, 32, 4, 64>{});
-  else if (dim <= 64) fn(AttnMmaConfig<T, 64, 4, 64>{});
-  else if (dim <= 80) fn(AttnMmaConfig<T, 80, 4, 64>{});
-  else if (dim <= 96) fn(AttnMmaConfig<T, 96, 4, 64>{});
-  else if (dim <= 128) fn(AttnMmaConfig<T, 128, 4, 64>{});
-  else fn(AttnMmaConfig<T, 256, 4, 32>{});
+void with_attention_config(index_t dim, bool wide, Fn&& fn) {
+  if (dim <= 32) wide ? fn(AttnMmaConfig<T, 32, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 32, 4, 1, 64>{});
+  else if (dim <= 64) wide ? fn(AttnMmaConfig<T, 64, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 64, 4, 1, 64>{});
+  else if (dim <= 80) wide ? fn(AttnMmaConfig<T, 80, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 80, 4, 1, 64>{});
+  else if (dim <= 96) wide ? fn(AttnMmaConfig<T, 96, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 96, 4, 1, 64>{});
+  else if (dim <= 128) wide ? fn(AttnMmaConfig<T, 128, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 128, 4, 1, 64>{});
+  else fn(AttnMmaConfig<T, 256, 4, 1, 32>{});
 }
 
 }  // namespace kernels
@@ -294,8 +329,11 @@ struct OpImpl<op::Attention, HipBackend> {
     FUSEKIT_CHECK(p.batch * p.kv_heads <= index_t{65535}, "attention: batch {} x {} KV heads exceeds the grid limit 65535",
                   p.batch, p.kv_heads);
     if constexpr (is_16bit_float<T>)
-      if (path == AttentionPath::automatic && mma_blocker(s, p).empty())
-        return kernels::with_attention_config<T>(p.head_dim, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, forced_splits); });
+      if (path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
+        const index_t wide_tiles = (p.q_len * p.group() + 127) / 128 * p.batch * p.kv_heads;
+        const bool wide = wide_tiles >= 2 * s.device().multiprocessors;
+        return kernels::with_attention_config<T>(p.head_dim, wide, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, forced_splits); });
+      }
     run_simt(s, p);
   }
 
@@ -347,13 +385,13 @@ struct OpImpl<op::Attention, HipBackend> {
     const index_t q_tiles = (p.q_len * p.group() + Cfg::BM - 1) / Cfg::BM;
     const index_t tiles = q_tiles * p.batch * p.kv_heads;
     const index_t key_tiles = std::max<index_t>(1, (p.kv_len + Cfg::BN - 1) / Cfg::BN);
-    // Split the keys only when the tiles leave most multiprocessors idle, into ranges of >= 2 key tiles.
+    // Split the keys only when the tiles leave most multiprocessors idle.
     index_t splits = forced_splits;
     if (splits <= 0) {
       const index_t sms = s.device().multiprocessors;
-      splits = tiles * 2 > sms ? 1 : std::min<index_t>({(sms + tiles - 1) / tiles, key_tiles / 2, 32});
+      splits = tiles * 2 > sms ? 1 : std::min<index_t>((sms + tiles - 1) / tiles, key_tiles);
     }
-    splits = std::clamp<index_t>(splits, 1, key_tiles);
+    splits = std::clamp<index_t>(splits, 1, std::min<index_t>(key_tiles, kernels::attn_max_splits));
     kernels::AttnSplits sp;
     sp.q_tiles = static_cast<int>(q_tiles);
     if (splits > 1) {
@@ -371,10 +409,10 @@ struct OpImpl<op::Attention, HipBackend> {
                     static_cast<unsigned>(sp.splits));
     hip::launch("attention_mma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s, p, sp);
     if (sp.splits > 1) {
-      const index_t row_blocks = (q_tiles * Cfg::BM + kernels::attn_combine_rows - 1) / kernels::attn_combine_rows;
+      const index_t row_blocks = (q_tiles * Cfg::BM + kernels::attn_combine_warps - 1) / kernels::attn_combine_warps;
       hip::launch("attention_combine", kernels::attention_combine<T>,
                   dim3(static_cast<unsigned>(row_blocks), static_cast<unsigned>(p.batch * p.kv_heads)),
-                  dim3(kernels::attn_combine_threads), 0, s, p, sp, Cfg::BM, Cfg::dim);
+                  dim3(kernels::attn_combine_warps * 32), 0, s, p, sp, Cfg::BM, Cfg::dim);
     }
   }
 };

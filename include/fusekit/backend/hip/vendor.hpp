@@ -196,10 +196,18 @@ template <class T>
 FUSEKIT_DEVICE inline T shfl_xor(T v, int lane_mask) {
   return __shfl_xor_sync(0xffffffffu, v, lane_mask, warp_size());
 }
+template <class T>
+FUSEKIT_DEVICE inline T shfl(T v, int src_lane) {
+  return __shfl_sync(0xffffffffu, v, src_lane, warp_size());
+}
 #else
 template <class T>
 FUSEKIT_DEVICE inline T shfl_xor(T v, int lane_mask) {
   return __shfl_xor(v, lane_mask, warp_size());
+}
+template <class T>
+FUSEKIT_DEVICE inline T shfl(T v, int src_lane) {
+  return __shfl(v, src_lane, warp_size());
 }
 #endif
 
