@@ -62,9 +62,33 @@ struct AttnSplits {
   int q_tiles = 0;
 };
 
+// Two floats rounded to nearest-even into one register of two T (a in the low half): one cvt on sm_80+.
 template <class T>
 FUSEKIT_DEVICE inline unsigned pack2(float a, float b) {
-  return static_cast<unsigned>(convert<T>(a).bits) | (static_cast<unsigned>(convert<T>(b).bits) << 16);
+  unsigned r;
+#if FUSEKIT_CUDA_ARCH >= 800
+  if constexpr (std::is_same_v<T, bfloat16>) asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(b), "f"(a));
+  else asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(b), "f"(a));
+#else
+  r = static_cast<unsigned>(convert<T>(a).bits) | (static_cast<unsigned>(convert<T>(b).bits) << 16);
+#endif
+  return r;
+}
+
+// for (i = tid; i < kCount; i += kThreads) with a compile-time trip count: unrolled when short; a rolled
+// loop otherwise, which keeps the address registers of the wide head dims (256) from spilling.
+template <int kCount, int kThreads, class Fn>
+FUSEKIT_DEVICE inline void strided_for(int tid, Fn&& fn) {
+  constexpr int trips = (kCount + kThreads - 1) / kThreads;
+  if constexpr (trips <= 4) {
+    FUSEKIT_UNROLL
+    for (int l = 0; l < trips; ++l)
+      if (kCount % kThreads == 0 || tid + l * kThreads < kCount) fn(tid + l * kThreads);
+  } else {
+#pragma unroll 1
+    for (int l = 0; l < trips; ++l)
+      if (kCount % kThreads == 0 || tid + l * kThreads < kCount) fn(tid + l * kThreads);
+  }
 }
 
 template <class T, class Cfg>
@@ -89,13 +113,30 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   const index_t qb = p.q_begin(b);
 
   // Q tile: packed row pr -> (query pr / G, head hk * G + pr % G); padding rows and columns zero-filled.
-  for (int i = tid; i < BM * CH; i += Cfg::threads) {
+  strided_for<BM * CH, Cfg::threads>(tid, [&](int i) {
     const int r = i / CH, c = i % CH;
     const index_t pr = row0 + r;
     const bool ok = pr < rows && c * QT::chunk < D;
     const T* src = ok ? p.q.at(b, qb + pr / G, hk * G + pr % G) + c * QT::chunk : p.q.data;
     gpu::copy_async16(qs + QT::offset(r, c), src, ok);
-  }
+  });
+  // The first key tile goes out with Q, before the row ends are known (past the end it reads zeros).
+  const int t_begin = sp.splits > 1 ? static_cast<int>(blockIdx.z) * sp.tiles_per_split : 0;
+  const T* k_base = p.k.at(b, p.k_begin(b), hk);
+  const T* v_base = p.v.at(b, p.k_begin(b), hk);
+  const index_t k_ts = p.k.token_stride, v_ts = p.v.token_stride;
+  auto load_kv = [&](int t, int st) {
+    strided_for<BN * CH, Cfg::threads>(tid, [&](int i) {
+      const int r = i / CH, c = i % CH;
+      const int key = t * BN + r;
+      const bool ok = key < kn && c * KT::chunk < D;  // keys past the end: zeros (P is 0 there, V must not be NaN)
+      gpu::copy_async16(ks(st) + KT::offset(r, c), ok ? k_base + key * k_ts + c * KT::chunk : p.k.data, ok);
+      gpu::copy_async16(vs(st) + KT::offset(r, c), ok ? v_base + key * v_ts + c * KT::chunk : p.v.data, ok);
+    });
+  };
+  load_kv(t_begin, 0);
+  gpu::copy_async_commit();
+
   // This thread's rows: g and g + 8 of each of its warp's 16-row atoms, and the keys each sees.
   int end[MT][2];
   int warp_min = 0x7fffffff, mine_max = 0;
@@ -116,24 +157,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   atomicMax(&block_end, mine_max);
   __syncthreads();
   const int tiles_needed = (block_end + BN - 1) / BN;
-  const int t_begin = sp.splits > 1 ? static_cast<int>(blockIdx.z) * sp.tiles_per_split : 0;
   const int t_end = sp.splits > 1 ? min(tiles_needed, t_begin + sp.tiles_per_split) : tiles_needed;
-
-  const T* k_base = p.k.at(b, p.k_begin(b), hk);
-  const T* v_base = p.v.at(b, p.k_begin(b), hk);
-  const index_t k_ts = p.k.token_stride, v_ts = p.v.token_stride;
-  auto load_kv = [&](int t, int st) {
-    FUSEKIT_UNROLL
-    for (int i = tid; i < BN * CH; i += Cfg::threads) {
-      const int r = i / CH, c = i % CH;
-      const int key = t * BN + r;
-      const bool ok = key < kn && c * KT::chunk < D;  // keys past the end: zeros (P is 0 there, V must not be NaN)
-      gpu::copy_async16(ks(st) + KT::offset(r, c), ok ? k_base + key * k_ts + c * KT::chunk : p.k.data, ok);
-      gpu::copy_async16(vs(st) + KT::offset(r, c), ok ? v_base + key * v_ts + c * KT::chunk : p.v.data, ok);
-    }
-  };
-  if (t_begin < t_end) load_kv(t_begin, 0);
-  gpu::copy_async_commit();
 
   typename Atom::C o[MT][ND];
   float m[MT][2], l[MT][2];
@@ -266,44 +290,62 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
 #endif
 }
 
-// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s. 32 lanes per packed row (half a
-// wavefront on AMD gfx9; the xor shuffles below stay inside 32-lane groups): lane s holds split s's weight
-// (splits <= 32), then the lanes sum columns in float4s.
-inline constexpr int attn_combine_warps = 8, attn_max_splits = 32;
+// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s. One block per packed row:
+// the first 32 threads turn the splits' (m, l) into weights (splits <= 32; the xor shuffles stay inside
+// 32-lane groups, also on 64-wide AMD wavefronts), then thread t sums column chunk t % chunks over the
+// splits g, g + groups, ... (g = t / chunks), so every thread's loads are independent and in flight at
+// once, and the groups' sums meet in shared memory.
+inline constexpr int attn_combine_threads = 256, attn_max_splits = 32;
 
 template <class T>
-FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_warps * 32) attention_combine(const AttentionParams<T> p,
-                                                                                 const AttnSplits sp, int bm, int dp) {
+FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_threads) attention_combine(const AttentionParams<T> p,
+                                                                              const AttnSplits sp, int bm, int dp) {
   constexpr float inf = std::numeric_limits<float>::infinity();
-  const int lane = threadIdx.x % 32, group_base = (threadIdx.x % gpu::warp_size()) & ~31;
-  const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group(), D = p.head_dim;
-  const index_t pr = static_cast<index_t>(blockIdx.x) * attn_combine_warps + threadIdx.x / 32;
-  if (pr >= p.q_count(b) * G) return;  // whole 32-lane groups leave together
+  __shared__ float weight[attn_max_splits];
+  __shared__ float inv_sum;
+  __shared__ float4 partial[attn_combine_threads];
+  const int tid = threadIdx.x;
+  const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
+  const index_t pr = blockIdx.x;
+  if (pr >= p.q_count(b) * G) return;
   const index_t part0 = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + pr / bm) * sp.splits;
   const index_t rl = pr % bm;
-  const float2 ml = lane < sp.splits ? sp.ml[(part0 + lane) * bm + rl] : make_float2(-inf, 0.f);
-  float mx = ml.x;
-  FUSEKIT_UNROLL
-  for (int w = 16; w >= 1; w /= 2) mx = fmaxf(mx, gpu::shfl_xor(mx, w));
-  const float wgt = ml.x == -inf ? 0.f : exp2f(ml.x - mx);  // a split that saw nothing: weight 0, o unread
-  float lsum = ml.y * wgt;
-  FUSEKIT_UNROLL
-  for (int w = 16; w >= 1; w /= 2) lsum += gpu::shfl_xor(lsum, w);
-  const float inv = lsum > 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0
-  T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G);
-  for (index_t c = 4 * lane; c < D; c += 128) {
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s = 0; s < sp.splits; ++s) {
-      const float ws = gpu::shfl(wgt, group_base + s);
-      if (ws == 0.f) continue;
-      const float4 v = *reinterpret_cast<const float4*>(sp.o + ((part0 + s) * bm + rl) * dp + c);
-      acc.x += ws * v.x, acc.y += ws * v.y, acc.z += ws * v.z, acc.w += ws * v.w;
-    }
-    dst[c] = convert<T>(acc.x * inv);
-    dst[c + 1] = convert<T>(acc.y * inv);
-    dst[c + 2] = convert<T>(acc.z * inv);
-    dst[c + 3] = convert<T>(acc.w * inv);
+  if (tid < 32) {
+    const float2 ml = tid < sp.splits ? sp.ml[(part0 + tid) * bm + rl] : make_float2(-inf, 0.f);
+    float mx = ml.x;
+    FUSEKIT_UNROLL
+    for (int w = 16; w >= 1; w /= 2) mx = fmaxf(mx, gpu::shfl_xor(mx, w));
+    const float wgt = ml.x == -inf ? 0.f : exp2f(ml.x - mx);  // a split that saw nothing: weight 0
+    float lsum = ml.y * wgt;
+    FUSEKIT_UNROLL
+    for (int w = 16; w >= 1; w /= 2) lsum += gpu::shfl_xor(lsum, w);
+    weight[tid] = wgt;
+    if (tid == 0) inv_sum = lsum > 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0
   }
+  __syncthreads();
+  const int chunks = static_cast<int>(p.head_dim / 4), groups = attn_combine_threads / chunks;
+  const int c = tid % chunks, g = tid / chunks;
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  if (g < groups)
+    for (int s = g; s < sp.splits; s += groups) {
+      const float w = weight[s];
+      const float4 v = *reinterpret_cast<const float4*>(sp.o + ((part0 + s) * bm + rl) * dp + 4 * c);
+      // w == 0: that split left its row unwritten (stale workspace), so select instead of multiplying
+      acc.x += w != 0.f ? w * v.x : 0.f, acc.y += w != 0.f ? w * v.y : 0.f;
+      acc.z += w != 0.f ? w * v.z : 0.f, acc.w += w != 0.f ? w * v.w : 0.f;
+    }
+  partial[tid] = acc;
+  __syncthreads();
+  if (tid >= chunks) return;
+  for (int k = 1; k < groups; ++k) {
+    const float4 v = partial[tid + k * chunks];
+    acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
+  }
+  T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G) + 4 * c;
+  dst[0] = convert<T>(acc.x * inv_sum);
+  dst[1] = convert<T>(acc.y * inv_sum);
+  dst[2] = convert<T>(acc.z * inv_sum);
+  dst[3] = convert<T>(acc.w * inv_sum);
 }
 
 // Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256);
@@ -409,10 +451,9 @@ struct OpImpl<op::Attention, HipBackend> {
                     static_cast<unsigned>(sp.splits));
     hip::launch("attention_mma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s, p, sp);
     if (sp.splits > 1) {
-      const index_t row_blocks = (q_tiles * Cfg::BM + kernels::attn_combine_warps - 1) / kernels::attn_combine_warps;
       hip::launch("attention_combine", kernels::attention_combine<T>,
-                  dim3(static_cast<unsigned>(row_blocks), static_cast<unsigned>(p.batch * p.kv_heads)),
-                  dim3(kernels::attn_combine_warps * 32), 0, s, p, sp, Cfg::BM, Cfg::dim);
+                  dim3(static_cast<unsigned>(q_tiles * Cfg::BM), static_cast<unsigned>(p.batch * p.kv_heads)),
+                  dim3(kernels::attn_combine_threads), 0, s, p, sp, Cfg::BM, Cfg::dim);
     }
   }
 };
