@@ -32,6 +32,18 @@ TEST_F(GpuAttention, MatrixCoreHalfAndBf16) {
   }
 }
 
+// Each matrix-core tile shape (narrow, wide, decode) on shapes the automatic choice gives to another.
+TEST_F(GpuAttention, EveryTileShape) {
+  std::uint64_t salt = 19200;
+  for (int tiles : {0, 1, 2}) {
+    for (const auto& s : {kShapes[0], kShapes[1], kShapes[2], kShapes[3], kShapes[5], kShapes[7], kShapes[8], kShapes[9],
+                          kShapes[10]})
+      attention_case<hip::Stream, half>(stream(), s, salt += 10, false, {.tiles = tiles});
+    attention_case<hip::Stream, bfloat16>(stream(), kShapes[6], salt += 10, false, {.kv_splits = 3, .tiles = tiles});
+    attention_case<hip::Stream, bfloat16>(stream(), kShapes[3], salt += 10, false, {.kv_splits = 4, .tiles = tiles});
+  }
+}
+
 TEST_F(GpuAttention, SimtKernel) {
   std::uint64_t salt = 19300;
   for (const auto& s : {kShapes[0], kShapes[1], kShapes[2], kShapes[3], kShapes[5], kShapes[8], kShapes[10]}) {

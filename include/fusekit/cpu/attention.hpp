@@ -125,7 +125,8 @@ struct TileTask {
 template <>
 struct OpImpl<op::Attention, CpuBackend> {
   template <class T>
-  static void run(const cpu::Context& ctx, const AttentionParams<T>& p, int forced_splits, AttentionPath) {
+  static void run(const cpu::Context& ctx, const AttentionParams<T>& p, const AttentionOptions& opt) {
+    const int forced_splits = opt.kv_splits;
     using namespace cpu_attention;
     const index_t tiles = (p.q_len * p.group() + kTileRows - 1) / kTileRows;  // per (b, hk), at most
     const index_t items = p.batch * p.kv_heads * tiles;

@@ -43,13 +43,21 @@ struct PaddedTile {
   FUSEKIT_HOST_DEVICE static constexpr int offset(int row, int ch) { return row * ld + ch * chunk; }
 };
 
-template <class T, int kDim, int kWarps, int kMT, int kBN>
+template <class T, int kDim, int kWarps, int kMT, int kBN, int kKeyWarps = 1>
 struct AttnMmaConfig {
-  // kMT: 16-row atoms per warp (2 reuses every K/V fragment from shared memory twice)
-  static constexpr int dim = kDim, warps = kWarps, MT = kMT, BM = 16 * kMT * kWarps, BN = kBN, threads = 32 * kWarps;
+  // kMT: 16-row atoms per warp (2 reuses every K/V fragment from shared memory twice).
+  // kKeyWarps == kWarps (decode): every warp takes all BM rows against its own key tiles, with its own K/V
+  // stages, and the warps' partial rows are combined in shared memory; 1: the warps split the rows and
+  // share each K/V tile.
+  static_assert(kKeyWarps == 1 || kKeyWarps == kWarps, "AttnMmaConfig: key warps are 1 or all");
+  static constexpr int dim = kDim, warps = kWarps, MT = kMT, BN = kBN, threads = 32 * kWarps, key_warps = kKeyWarps;
+  static constexpr int BM = 16 * kMT * (kWarps / kKeyWarps);
   using QTile = PaddedTile<T, BM, kDim>;
   using KVTile = PaddedTile<T, kBN, kDim>;
-  static constexpr std::size_t smem = (QTile::elements + 4 * KVTile::elements) * sizeof(T);  // Q + 2 stages of K, V
+  // Q + 2 stages of K and V per key group; the key groups' fp32 partial rows reuse the K/V space
+  static constexpr std::size_t kv_bytes = kKeyWarps * 4 * KVTile::elements * sizeof(T);
+  static constexpr std::size_t scratch_bytes = kKeyWarps > 1 ? kKeyWarps * BM * (kDim + 2) * sizeof(float) : 0;
+  static constexpr std::size_t smem = QTile::elements * sizeof(T) + (kv_bytes > scratch_bytes ? kv_bytes : scratch_bytes);
 };
 
 // Where split blocks leave their partial rows: o [tile][split][BM][dim] fp32 (unnormalised) and
@@ -98,13 +106,20 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   using QT = typename Cfg::QTile;
   using KT = typename Cfg::KVTile;
   constexpr int BM = Cfg::BM, BN = Cfg::BN, MT = Cfg::MT, DP = Cfg::dim, NS = BN / 8, ND = DP / 8, CH = DP / QT::chunk;
+  constexpr int W = Cfg::key_warps;  // key groups (1, or one per warp)
   constexpr float inf = std::numeric_limits<float>::infinity();
   extern __shared__ __align__(16) unsigned char attn_smem[];
   T* qs = reinterpret_cast<T*>(attn_smem);
-  auto ks = [&](int st) { return qs + QT::elements + st * 2 * KT::elements; };
-  auto vs = [&](int st) { return qs + QT::elements + st * 2 * KT::elements + KT::elements; };
-
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int kg = W > 1 ? warp : 0;             // this warp's key group
+  const int warp_row0 = W > 1 ? 0 : warp * MT * 16;  // its first row in the tile
+  auto ks = [&](int st) { return qs + QT::elements + (kg * 2 + st) * 2 * KT::elements; };
+  auto vs = [&](int st) { return qs + QT::elements + (kg * 2 + st) * 2 * KT::elements + KT::elements; };
+  auto group_sync = [] {
+    if constexpr (W > 1) __syncwarp();
+    else __syncthreads();
+  };
+
   const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
   const int D = static_cast<int>(p.head_dim);
   const index_t qn = p.q_count(b), kn = p.k_count(b), rows = qn * G, row0 = static_cast<index_t>(blockIdx.x) * BM;
@@ -124,8 +139,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   const T* k_base = p.k.at(b, p.k_begin(b), hk);
   const T* v_base = p.v.at(b, p.k_begin(b), hk);
   const index_t k_ts = p.k.token_stride, v_ts = p.v.token_stride;
-  auto load_kv = [&](int t, int st) {
-    strided_for<BN * CH, Cfg::threads>(tid, [&](int i) {
+  auto load_kv = [&](int t, int st) {  // by the key group's threads
+    strided_for<BN * CH, Cfg::threads / W>(W > 1 ? lane : tid, [&](int i) {
       const int r = i / CH, c = i % CH;
       const int key = t * BN + r;
       const bool ok = key < kn && c * KT::chunk < D;  // keys past the end: zeros (P is 0 there, V must not be NaN)
@@ -133,7 +148,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       gpu::copy_async16(vs(st) + KT::offset(r, c), ok ? v_base + key * v_ts + c * KT::chunk : p.v.data, ok);
     });
   };
-  load_kv(t_begin, 0);
+  load_kv(t_begin + kg, 0);
   gpu::copy_async_commit();
 
   // This thread's rows: g and g + 8 of each of its warp's 16-row atoms, and the keys each sees.
@@ -143,7 +158,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   for (int mt = 0; mt < MT; ++mt)
     FUSEKIT_UNROLL
     for (int h = 0; h < 2; ++h) {
-      const index_t pr = row0 + (warp * MT + mt) * 16 + h * 8 + lane / 4;
+      const index_t pr = row0 + warp_row0 + mt * 16 + h * 8 + lane / 4;
       end[mt][h] = pr < rows ? static_cast<int>(p.row_end(b, pr / G, qn, kn)) : 0;
       warp_min = min(warp_min, end[mt][h]);
       mine_max = max(mine_max, end[mt][h]);
@@ -157,6 +172,10 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   __syncthreads();
   const int tiles_needed = (block_end + BN - 1) / BN;
   const int t_end = sp.splits > 1 ? min(tiles_needed, t_begin + sp.tiles_per_split) : tiles_needed;
+  if constexpr (W > 1) {  // Q was loaded by every warp: wait for all of it (and the first key tiles)
+    gpu::copy_async_wait<0>();
+    __syncthreads();
+  }
 
   typename Atom::C o[MT][ND];
   float m[MT][2], l[MT][2];
@@ -169,12 +188,12 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   }
   const float scale_log2 = p.scale * 1.4426950408889634f;
 
-  for (int t = t_begin; t < t_end; ++t) {
-    const int st = (t - t_begin) % 2;
-    if (t + 1 < t_end) load_kv(t + 1, st ^ 1);
+  for (int t = t_begin + kg; t < t_end; t += W) {
+    const int st = (t - t_begin) / W % 2;
+    if (t + W < t_end) load_kv(t + W, st ^ 1);
     gpu::copy_async_commit();
     gpu::copy_async_wait<1>();  // tile t (and Q) landed
-    __syncthreads();
+    group_sync();
 
     typename Atom::C s[MT][NS];
     FUSEKIT_UNROLL
@@ -184,7 +203,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     FUSEKIT_UNROLL
     for (int kc = 0; kc < DP; kc += 16) {
       typename Atom::A a[MT];
-      Atom::template load_a<MT, QT>(a, qs, warp * MT * 16, kc);
+      Atom::template load_a<MT, QT>(a, qs, warp_row0, kc);
       typename Atom::B kf[NS];
       Atom::template load_b_kmajor<NS, KT>(kf, ks(st), 0, kc);
       FUSEKIT_UNROLL
@@ -252,11 +271,55 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         }
       }
     }
-    __syncthreads();  // stage st is free for tile t + 2
+    group_sync();  // stage st is free for tile t + 2 W
   }
   gpu::copy_async_wait<0>();
 
   const int col0 = 2 * (lane % 4);
+  if constexpr (W > 1) {
+    // Each warp's rows (o, m, l) to shared memory, then the block combines them row by row.
+    __syncthreads();  // every warp is done with the K/V stages the scratch reuses
+    float* so = reinterpret_cast<float*>(qs + QT::elements);  // [W][BM][DP]
+    float2* sml = reinterpret_cast<float2*>(so + W * BM * DP);  // [W][BM] (m, l)
+    FUSEKIT_UNROLL
+    for (int mt = 0; mt < MT; ++mt)
+      FUSEKIT_UNROLL
+      for (int h = 0; h < 2; ++h) {
+        float lt = l[mt][h];
+        lt += gpu::shfl_xor(lt, 1);
+        lt += gpu::shfl_xor(lt, 2);
+        const int rl = mt * 16 + h * 8 + lane / 4;
+        FUSEKIT_UNROLL
+        for (int n = 0; n < ND; ++n)
+          *reinterpret_cast<float2*>(so + (warp * BM + rl) * DP + n * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
+        if (lane % 4 == 0) sml[warp * BM + rl] = make_float2(m[mt][h], lt);
+      }
+    __syncthreads();
+    const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
+    for (int i = tid; i < BM * DP; i += Cfg::threads) {
+      const int r = i / DP, c = i % DP;
+      const index_t pr = row0 + r;
+      if (pr >= rows || c >= D) continue;
+      float mx = -inf;
+      FUSEKIT_UNROLL
+      for (int w = 0; w < W; ++w) mx = fmaxf(mx, sml[w * BM + r].x);
+      float acc = 0.f, lsum = 0.f;
+      FUSEKIT_UNROLL
+      for (int w = 0; w < W; ++w) {
+        const float2 ml = sml[w * BM + r];
+        const float wgt = ml.x == -inf ? 0.f : exp2f(ml.x - mx);
+        acc += wgt * so[(w * BM + r) * DP + c];
+        lsum += wgt * ml.y;
+      }
+      if (sp.splits > 1) {
+        sp.o[(part * BM + r) * DP + c] = acc;
+        if (c == 0) sp.ml[part * BM + r] = make_float2(mx, lsum);
+      } else {
+        p.out.at(b, qb + pr / G, hk * G + pr % G)[c] = convert<T>(lsum > 0.f ? acc / lsum : 0.f);
+      }
+    }
+    return;
+  }
   FUSEKIT_UNROLL
   for (int mt = 0; mt < MT; ++mt)
     FUSEKIT_UNROLL
@@ -264,7 +327,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       float lt = l[mt][h];
       lt += gpu::shfl_xor(lt, 1);
       lt += gpu::shfl_xor(lt, 2);
-      const int rl = (warp * MT + mt) * 16 + h * 8 + lane / 4;  // row in the tile
+      const int rl = warp_row0 + mt * 16 + h * 8 + lane / 4;  // row in the tile
       if (sp.splits > 1) {  // the partial row for the combine kernel
         const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
         float* orow = sp.o + (part * BM + rl) * DP;
@@ -347,11 +410,23 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_threads) attention_combine(co
   dst[3] = convert<T>(acc.w * inv_sum);
 }
 
-// Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256);
-// two row atoms per warp (128-row tiles) when that still gives every multiprocessor two tiles.
+enum class AttnShape { narrow, wide, decode };
+
+// Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256):
+// wide: two row atoms per warp (128-row tiles), when that still gives every multiprocessor two tiles;
+// decode: 16-row tiles whose 4 warps take different key tiles, when even 64-row tiles leave most
+// multiprocessors idle; narrow otherwise.
 template <class T, class Fn>
-void with_attention_config(index_t dim, bool wide, Fn&& fn) {
-  if (dim <= 32) wide ? fn(AttnMmaConfig<T, 32, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 32, 4, 1, 64>{});
+void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
+  const bool wide = shape == AttnShape::wide;
+  if (shape == AttnShape::decode) {
+    if (dim <= 32) fn(AttnMmaConfig<T, 32, 4, 1, 64, 4>{});
+    else if (dim <= 64) fn(AttnMmaConfig<T, 64, 4, 1, 64, 4>{});
+    else if (dim <= 80) fn(AttnMmaConfig<T, 80, 4, 1, 64, 4>{});
+    else if (dim <= 96) fn(AttnMmaConfig<T, 96, 4, 1, 64, 4>{});
+    else if (dim <= 128) fn(AttnMmaConfig<T, 128, 4, 1, 64, 4>{});
+    else fn(AttnMmaConfig<T, 256, 4, 1, 32, 4>{});
+  } else if (dim <= 32) wide ? fn(AttnMmaConfig<T, 32, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 32, 4, 1, 64>{});
   else if (dim <= 64) wide ? fn(AttnMmaConfig<T, 64, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 64, 4, 1, 64>{});
   else if (dim <= 80) wide ? fn(AttnMmaConfig<T, 80, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 80, 4, 1, 128>{});
   else if (dim <= 96) wide ? fn(AttnMmaConfig<T, 96, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 96, 4, 1, 64>{});
@@ -364,16 +439,21 @@ void with_attention_config(index_t dim, bool wide, Fn&& fn) {
 template <>
 struct OpImpl<op::Attention, HipBackend> {
   template <class T>
-  static void run(const hip::Stream& s, const AttentionParams<T>& p, int forced_splits, AttentionPath path) {
+  static void run(const hip::Stream& s, const AttentionParams<T>& p, const AttentionOptions& opt) {
     FUSEKIT_CHECK(p.head_dim <= kernels::attn_simt_max_dim, "attention: head_dim {} ({}) exceeds the GPU kernels' {}",
                   p.head_dim, dtype_of<T>, kernels::attn_simt_max_dim);
     FUSEKIT_CHECK(p.batch * p.kv_heads <= index_t{65535}, "attention: batch {} x {} KV heads exceeds the grid limit 65535",
                   p.batch, p.kv_heads);
     if constexpr (is_16bit_float<T>)
-      if (path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
-        const index_t wide_tiles = (p.q_len * p.group() + 127) / 128 * p.batch * p.kv_heads;
-        const bool wide = wide_tiles >= 2 * s.device().multiprocessors;
-        return kernels::with_attention_config<T>(p.head_dim, wide, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, forced_splits); });
+      if (opt.path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
+        const index_t bh = p.batch * p.kv_heads, rows = p.q_len * p.group(), sms = s.device().multiprocessors;
+        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 2, "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode)",
+                      opt.tiles);
+        const auto shape = opt.tiles >= 0                       ? static_cast<kernels::AttnShape>(opt.tiles)
+                           : (rows + 127) / 128 * bh >= 2 * sms ? kernels::AttnShape::wide
+                           : (rows + 63) / 64 * bh * 2 <= sms   ? kernels::AttnShape::decode
+                                                                : kernels::AttnShape::narrow;
+        return kernels::with_attention_config<T>(p.head_dim, shape, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, opt.kv_splits); });
       }
     run_simt(s, p);
   }
@@ -428,9 +508,9 @@ struct OpImpl<op::Attention, HipBackend> {
     const index_t key_tiles = std::max<index_t>(1, (p.kv_len + Cfg::BN - 1) / Cfg::BN);
     // Split the keys only when the tiles leave most multiprocessors idle.
     index_t splits = forced_splits;
-    if (splits <= 0) {
-      const index_t sms = s.device().multiprocessors;
-      splits = tiles * 2 > sms ? 1 : std::min<index_t>((sms + tiles - 1) / tiles, key_tiles);
+    if (splits <= 0) {  // (a decode block's warps take Cfg::key_warps key tiles at a time)
+      const index_t sms = s.device().multiprocessors, rounds = (key_tiles + Cfg::key_warps - 1) / Cfg::key_warps;
+      splits = tiles * 2 > sms ? 1 : std::min<index_t>((sms + tiles - 1) / tiles, rounds);
     }
     splits = std::clamp<index_t>(splits, 1, std::min<index_t>(key_tiles, kernels::attn_max_splits));
     kernels::AttnSplits sp;

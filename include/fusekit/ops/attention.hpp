@@ -31,13 +31,6 @@
 
 namespace fusekit {
 
-struct AttentionOptions {
-  float scale = 0.f;    // multiplies q . k; 0 means 1 / sqrt(head_dim)
-  bool causal = false;  // bottom-right aligned (see above)
-  int kv_splits = 0;    // key ranges per tile combined afterwards; 0: chosen to fill the device
-  AttentionPath path = AttentionPath::automatic;  // GPU kernel choice (simt: the portable kernel)
-};
-
 template <class Space>
 struct AttentionMasks {
   TensorView<const std::int32_t, 1, Space> kv_lens;  // [B]: keys per batch entry (clamped to [0, Skv]); empty: all
@@ -103,7 +96,7 @@ AttentionParams<typename Q::value_type> attention_params(const char* name, const
 template <class Ctx, class T>
 void attention_run(Ctx& ctx, const AttentionParams<T>& p, const AttentionOptions& opt) {
   if (p.batch == 0 || p.q_len == 0 || p.q_heads == 0 || p.head_dim == 0) return;
-  OpImpl<op::Attention, backend_of<Ctx>>::run(ctx, p, opt.kv_splits, opt.path);
+  OpImpl<op::Attention, backend_of<Ctx>>::run(ctx, p, opt);
 }
 
 }  // namespace detail

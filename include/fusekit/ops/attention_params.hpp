@@ -21,6 +21,14 @@ namespace fusekit {
 // else the portable SIMT kernel; simt: always the portable kernel (AMD's path today, testable anywhere).
 enum class AttentionPath { automatic, simt };
 
+struct AttentionOptions {
+  float scale = 0.f;    // multiplies q . k; 0 means 1 / sqrt(head_dim)
+  bool causal = false;  // bottom-right aligned (see above)
+  int kv_splits = 0;    // key ranges per tile combined afterwards; 0: chosen to fill the device
+  AttentionPath path = AttentionPath::automatic;  // GPU kernel choice (simt: the portable kernel)
+  int tiles = -1;  // GPU matrix-core tile shape, for tests and tuning: 0 narrow, 1 wide, 2 decode; -1 automatic
+};
+
 // [batch][token][head][dim] addressing of q, k, v or out (dim contiguous). In the varlen form the batch
 // stride is 0 and token indices are offset by the batch entry's cumulative length.
 template <class T>
