@@ -422,10 +422,10 @@ void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
   if (shape == AttnShape::decode) {
     if (dim <= 32) fn(AttnMmaConfig<T, 32, 4, 1, 64, 4>{});
     else if (dim <= 64) fn(AttnMmaConfig<T, 64, 4, 1, 64, 4>{});
-    else if (dim <= 80) fn(AttnMmaConfig<T, 80, 4, 1, 64, 4>{});
-    else if (dim <= 96) fn(AttnMmaConfig<T, 96, 4, 1, 64, 4>{});
-    else if (dim <= 128) fn(AttnMmaConfig<T, 128, 4, 1, 64, 4>{});
-    else fn(AttnMmaConfig<T, 256, 4, 1, 32, 4>{});
+    else if (dim <= 80) fn(AttnMmaConfig<T, 80, 4, 1, 32, 4>{});
+    else if (dim <= 96) fn(AttnMmaConfig<T, 96, 4, 1, 32, 4>{});
+    else if (dim <= 128) fn(AttnMmaConfig<T, 128, 4, 1, 32, 4>{});
+    else fn(AttnMmaConfig<T, 256, 4, 1, 16, 4>{});
   } else if (dim <= 32) wide ? fn(AttnMmaConfig<T, 32, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 32, 4, 1, 64>{});
   else if (dim <= 64) wide ? fn(AttnMmaConfig<T, 64, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 64, 4, 1, 64>{});
   else if (dim <= 80) wide ? fn(AttnMmaConfig<T, 80, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 80, 4, 1, 128>{});
@@ -491,6 +491,9 @@ struct OpImpl<op::Attention, HipBackend> {
   template <class Cfg, class T>
   static void run_mma(const hip::Stream& s, const AttentionParams<T>& p, int forced_splits) {
     auto* kernel = kernels::attention_mma<T, Cfg>;
+    FUSEKIT_CHECK(Cfg::smem <= s.device().shared_memory_per_block_optin,
+                  "attention: head_dim {} needs {} bytes of shared memory, the device allows {}", p.head_dim, Cfg::smem,
+                  s.device().shared_memory_per_block_optin);
     static const bool ready = [&] {
       int arch = 0;
       FUSEKIT_GPU_CHECK(gpu::func_binary_arch(kernel, &arch));
@@ -500,9 +503,6 @@ struct OpImpl<op::Attention, HipBackend> {
       return true;
     }();
     (void)ready;
-    FUSEKIT_CHECK(Cfg::smem <= s.device().shared_memory_per_block_optin,
-                  "attention: head_dim {} needs {} bytes of shared memory, the device allows {}", p.head_dim, Cfg::smem,
-                  s.device().shared_memory_per_block_optin);
     const index_t q_tiles = (p.q_len * p.group() + Cfg::BM - 1) / Cfg::BM;
     const index_t tiles = q_tiles * p.batch * p.kv_heads;
     const index_t key_tiles = std::max<index_t>(1, (p.kv_len + Cfg::BN - 1) / Cfg::BN);
