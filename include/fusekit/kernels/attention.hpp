@@ -150,6 +150,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   };
   load_kv(t_begin + kg, 0);
   gpu::copy_async_commit();
+  if (sp.splits > 1) gpu::allow_dependent_launch();  // the combine kernel may get ready meanwhile
 
   // This thread's rows: g and g + 8 of each of its warp's 16-row atoms, and the keys each sees.
   int end[MT][2];
@@ -367,6 +368,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_threads) attention_combine(co
   __shared__ float inv_sum;
   __shared__ float4 partial[attn_combine_threads];
   const int tid = threadIdx.x;
+  gpu::wait_for_prior_grid();  // the split blocks' partial rows are complete and visible
   const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
   const index_t pr = blockIdx.x;
   if (pr >= p.q_count(b) * G) return;
@@ -530,7 +532,7 @@ struct OpImpl<op::Attention, HipBackend> {
                     static_cast<unsigned>(sp.splits));
     hip::launch("attention_mma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s, p, sp);
     if (sp.splits > 1) {
-      hip::launch("attention_combine", kernels::attention_combine<T>,
+      hip::launch_dependent("attention_combine", kernels::attention_combine<T>,
                   dim3(static_cast<unsigned>(q_tiles * Cfg::BM), static_cast<unsigned>(p.batch * p.kv_heads)),
                   dim3(kernels::attn_combine_threads), 0, s, p, sp, Cfg::BM, Cfg::dim);
     }

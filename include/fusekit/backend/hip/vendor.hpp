@@ -211,6 +211,19 @@ FUSEKIT_DEVICE inline T shfl(T v, int src_lane) {
 }
 #endif
 
+// Programmatic dependent launch (hip::launch_dependent): a no-op before sm_90 and on AMD, where the
+// dependent kernel only starts after the previous one anyway.
+FUSEKIT_DEVICE inline void wait_for_prior_grid() {
+#if FUSEKIT_VENDOR_CUDA && FUSEKIT_CUDA_ARCH >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+FUSEKIT_DEVICE inline void allow_dependent_launch() {
+#if FUSEKIT_VENDOR_CUDA && FUSEKIT_CUDA_ARCH >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 // Stops the kernel with an error (code paths that must never run on the architecture compiled for).
 FUSEKIT_DEVICE inline void trap() {
 #if FUSEKIT_VENDOR_CUDA
