@@ -353,71 +353,65 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
 #endif
 }
 
-// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s. One block per packed row:
-// the first 32 threads turn the splits' (m, l) into weights (splits <= 32; the xor shuffles stay inside
-// 32-lane groups, also on 64-wide AMD wavefronts), then thread t sums column chunk t % chunks over the
-// splits g, g + groups, ... (g = t / chunks), so every thread's loads are independent and in flight at
-// once, and the groups' sums meet in shared memory.
-inline constexpr int attn_combine_threads = 256, attn_max_splits = 32;
+// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s. 32 lanes per packed row (half
+// a wavefront on AMD gfx9: the xor shuffles stay inside 32-lane groups), 8 rows per block: lane s holds
+// split s's weight (splits <= 32); then each lane sums its float4 column chunks over the splits, eight
+// splits' loads in flight at a time.
+inline constexpr int attn_combine_rows = 8, attn_max_splits = 32;
 
 template <class T>
-FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_threads) attention_combine(const AttentionParams<T> p,
-                                                                              const AttnSplits sp, int bm, int dp) {
+FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_rows * 32) attention_combine(const AttentionParams<T> p,
+                                                                                const AttnSplits sp, int bm, int dp) {
   constexpr float inf = std::numeric_limits<float>::infinity();
-  __shared__ float weight[attn_max_splits];
-  __shared__ float inv_sum;
-  __shared__ float4 partial[attn_combine_threads];
-  const int tid = threadIdx.x;
   gpu::wait_for_prior_grid();  // the split blocks' partial rows are complete and visible
+  const int lane = threadIdx.x % 32, group_base = (threadIdx.x % gpu::warp_size()) & ~31;
   const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
-  const index_t pr = blockIdx.x;
-  if (pr >= p.q_count(b) * G) return;
+  const index_t pr = static_cast<index_t>(blockIdx.x) * attn_combine_rows + threadIdx.x / 32;
+  if (pr >= p.q_count(b) * G) return;  // whole 32-lane groups leave together
   const index_t part0 = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + pr / bm) * sp.splits;
   const index_t rl = pr % bm;
-  if (tid < 32) {
-    const float2 ml = tid < sp.splits ? sp.ml[(part0 + tid) * bm + rl] : make_float2(-inf, 0.f);
-    float mx = ml.x;
-    FUSEKIT_UNROLL
-    for (int w = 16; w >= 1; w /= 2) mx = fmaxf(mx, gpu::shfl_xor(mx, w));
-    const float wgt = ml.x == -inf ? 0.f : exp2f(ml.x - mx);  // a split that saw nothing: weight 0
-    float lsum = ml.y * wgt;
-    FUSEKIT_UNROLL
-    for (int w = 16; w >= 1; w /= 2) lsum += gpu::shfl_xor(lsum, w);
-    weight[tid] = wgt;
-    if (tid == 0) inv_sum = lsum > 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0
-  }
-  __syncthreads();
-  const int chunks = static_cast<int>(p.head_dim / 4), groups = attn_combine_threads / chunks;
-  const int c = tid % chunks, g = tid / chunks;
-  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-  if (g < groups)
-    for (int s = g; s < sp.splits; s += groups) {
-      const float w = weight[s];
-      const float4 v = *reinterpret_cast<const float4*>(sp.o + ((part0 + s) * bm + rl) * dp + 4 * c);
-      // w == 0: that split left its row unwritten (stale workspace), so select instead of multiplying
-      acc.x += w != 0.f ? w * v.x : 0.f, acc.y += w != 0.f ? w * v.y : 0.f;
-      acc.z += w != 0.f ? w * v.z : 0.f, acc.w += w != 0.f ? w * v.w : 0.f;
+  const float2 ml = lane < sp.splits ? sp.ml[(part0 + lane) * bm + rl] : make_float2(-inf, 0.f);
+  float mx = ml.x;
+  FUSEKIT_UNROLL
+  for (int w = 16; w >= 1; w /= 2) mx = fmaxf(mx, gpu::shfl_xor(mx, w));
+  const float wgt = ml.x == -inf ? 0.f : exp2f(ml.x - mx);  // a split that saw nothing: weight 0
+  float lsum = ml.y * wgt;
+  FUSEKIT_UNROLL
+  for (int w = 16; w >= 1; w /= 2) lsum += gpu::shfl_xor(lsum, w);
+  const float inv = lsum > 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0
+  const float* o = sp.o + (part0 * bm + rl) * dp;   // split s at o + s * bm * dp
+  const index_t split_stride = static_cast<index_t>(bm) * dp;
+  T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G);
+  for (index_t c = 4 * lane; c < p.head_dim; c += 128) {
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s0 = 0; s0 < sp.splits; s0 += 8) {
+      float4 v[8];
+      float w[8];
+      FUSEKIT_UNROLL
+      for (int j = 0; j < 8; ++j) {  // loads first, all independent
+        const int s = s0 + j < sp.splits ? s0 + j : s0;
+        v[j] = *reinterpret_cast<const float4*>(o + s * split_stride + c);
+        w[j] = gpu::shfl(wgt, group_base + s);
+        if (s0 + j >= sp.splits) w[j] = 0.f;
+      }
+      FUSEKIT_UNROLL
+      for (int j = 0; j < 8; ++j)  // w == 0: that split may have left its row unwritten: select, not multiply
+        if (w[j] != 0.f) acc.x += w[j] * v[j].x, acc.y += w[j] * v[j].y, acc.z += w[j] * v[j].z, acc.w += w[j] * v[j].w;
     }
-  partial[tid] = acc;
-  __syncthreads();
-  if (tid >= chunks) return;
-  for (int k = 1; k < groups; ++k) {
-    const float4 v = partial[tid + k * chunks];
-    acc.x += v.x, acc.y += v.y, acc.z += v.z, acc.w += v.w;
+    dst[c] = convert<T>(acc.x * inv);
+    dst[c + 1] = convert<T>(acc.y * inv);
+    dst[c + 2] = convert<T>(acc.z * inv);
+    dst[c + 3] = convert<T>(acc.w * inv);
   }
-  T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G) + 4 * c;
-  dst[0] = convert<T>(acc.x * inv_sum);
-  dst[1] = convert<T>(acc.y * inv_sum);
-  dst[2] = convert<T>(acc.z * inv_sum);
-  dst[3] = convert<T>(acc.w * inv_sum);
 }
 
-enum class AttnShape { narrow, wide, decode };
+enum class AttnShape { narrow, wide, decode, small };
 
 // Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256):
 // wide: two row atoms per warp (128-row tiles), when that still gives every multiprocessor two tiles;
 // decode: 16-row tiles whose 4 warps take different key tiles, when even 64-row tiles leave most
-// multiprocessors idle; narrow otherwise.
+// multiprocessors idle; small: 32-row tiles of 2 warps, which spread evenly when 64-row tiles give the
+// multiprocessors between a half and two each (SigLIP); narrow (64-row tiles) otherwise.
 template <class T, class Fn>
 void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
   const bool wide = shape == AttnShape::wide;
@@ -428,6 +422,13 @@ void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
     else if (dim <= 96) fn(AttnMmaConfig<T, 96, 4, 1, 32, 4>{});
     else if (dim <= 128) fn(AttnMmaConfig<T, 128, 4, 1, 32, 4>{});
     else fn(AttnMmaConfig<T, 256, 4, 1, 16, 4>{});
+  } else if (shape == AttnShape::small) {
+    if (dim <= 32) fn(AttnMmaConfig<T, 32, 2, 1, 64>{});
+    else if (dim <= 64) fn(AttnMmaConfig<T, 64, 2, 1, 64>{});
+    else if (dim <= 80) fn(AttnMmaConfig<T, 80, 2, 1, 128>{});
+    else if (dim <= 96) fn(AttnMmaConfig<T, 96, 2, 1, 64>{});
+    else if (dim <= 128) fn(AttnMmaConfig<T, 128, 2, 1, 64>{});
+    else fn(AttnMmaConfig<T, 256, 2, 1, 32>{});
   } else if (dim <= 32) wide ? fn(AttnMmaConfig<T, 32, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 32, 4, 1, 64>{});
   else if (dim <= 64) wide ? fn(AttnMmaConfig<T, 64, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 64, 4, 1, 64>{});
   else if (dim <= 80) wide ? fn(AttnMmaConfig<T, 80, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 80, 4, 1, 128>{});
@@ -449,11 +450,13 @@ struct OpImpl<op::Attention, HipBackend> {
     if constexpr (is_16bit_float<T>)
       if (opt.path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
         const index_t bh = p.batch * p.kv_heads, rows = p.q_len * p.group(), sms = s.device().multiprocessors;
-        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 2, "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode)",
-                      opt.tiles);
+        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 3,
+                      "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode, 3 small)", opt.tiles);
+        const index_t tiles64 = (rows + 63) / 64 * bh;
         const auto shape = opt.tiles >= 0                       ? static_cast<kernels::AttnShape>(opt.tiles)
                            : (rows + 127) / 128 * bh >= 2 * sms ? kernels::AttnShape::wide
-                           : (rows + 63) / 64 * bh * 2 <= sms   ? kernels::AttnShape::decode
+                           : tiles64 * 2 <= sms                 ? kernels::AttnShape::decode
+                           : tiles64 < 2 * sms                  ? kernels::AttnShape::small
                                                                 : kernels::AttnShape::narrow;
         return kernels::with_attention_config<T>(p.head_dim, shape, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, opt.kv_splits); });
       }
@@ -532,9 +535,10 @@ struct OpImpl<op::Attention, HipBackend> {
                     static_cast<unsigned>(sp.splits));
     hip::launch("attention_mma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s, p, sp);
     if (sp.splits > 1) {
+      const index_t row_blocks = (q_tiles * Cfg::BM + kernels::attn_combine_rows - 1) / kernels::attn_combine_rows;
       hip::launch_dependent("attention_combine", kernels::attention_combine<T>,
-                  dim3(static_cast<unsigned>(q_tiles * Cfg::BM), static_cast<unsigned>(p.batch * p.kv_heads)),
-                  dim3(kernels::attn_combine_threads), 0, s, p, sp, Cfg::BM, Cfg::dim);
+                            dim3(static_cast<unsigned>(row_blocks), static_cast<unsigned>(p.batch * p.kv_heads)),
+                            dim3(kernels::attn_combine_rows * 32), 0, s, p, sp, Cfg::BM, Cfg::dim);
     }
   }
 };
