@@ -7,6 +7,7 @@
 // row r's output.
 #include <limits>
 
+#include "fusekit/backend/hip/block_reduce.hpp"
 #include "fusekit/backend/hip/vendor.hpp"
 #include "fusekit/core/convert.hpp"
 #include "fusekit/ops/attention_params.hpp"
