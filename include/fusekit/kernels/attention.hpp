@@ -277,6 +277,13 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   gpu::copy_async_wait<0>();
 
   const int col0 = 2 * (lane % 4);
+  FUSEKIT_UNROLL
+  for (int mt = 0; mt < MT; ++mt)
+    FUSEKIT_UNROLL
+    for (int h = 0; h < 2; ++h) {  // each row's sum: the shares of its quad
+      l[mt][h] += gpu::shfl_xor(l[mt][h], 1);
+      l[mt][h] += gpu::shfl_xor(l[mt][h], 2);
+    }
   if constexpr (W > 1) {
     // Each warp's rows (o, m, l) to shared memory, then the block combines them row by row.
     __syncthreads();  // every warp is done with the K/V stages the scratch reuses
@@ -286,9 +293,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     for (int mt = 0; mt < MT; ++mt)
       FUSEKIT_UNROLL
       for (int h = 0; h < 2; ++h) {
-        float lt = l[mt][h];
-        lt += gpu::shfl_xor(lt, 1);
-        lt += gpu::shfl_xor(lt, 2);
+        const float lt = l[mt][h];
         const int rl = mt * 16 + h * 8 + lane / 4;
         FUSEKIT_UNROLL
         for (int n = 0; n < ND; ++n)
@@ -325,9 +330,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   for (int mt = 0; mt < MT; ++mt)
     FUSEKIT_UNROLL
     for (int h = 0; h < 2; ++h) {
-      float lt = l[mt][h];
-      lt += gpu::shfl_xor(lt, 1);
-      lt += gpu::shfl_xor(lt, 2);
+      const float lt = l[mt][h];
       const int rl = warp_row0 + mt * 16 + h * 8 + lane / 4;  // row in the tile
       if (sp.splits > 1) {  // the partial row for the combine kernel
         const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
