@@ -134,4 +134,35 @@ static void BM_EigenIm2colGemm(benchmark::State& st) {
 }
 BENCHMARK(BM_EigenIm2colGemm)->Args({8, 1})->Args({8, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Attention (issue #5 shapes): q, k, v uniform in [-2, 2) (never constants); FLOP/s count 4 D per visible
+// (query, key, head). Args: {row, threads}; rows 0 = Pi0 decode step, 1 = SigLIP, 2 = Pi0 prefill.
+static void BM_Attention(benchmark::State& st) {
+  struct Row { index_t b, sq, skv, hq, hkv, d; bool block; };
+  const Row rows[] = {{1, 11, 799, 8, 1, 256, true}, {3, 256, 256, 16, 16, 72, false}, {1, 788, 788, 8, 1, 256, false}};
+  const Row r = rows[st.range(0)];
+  cpu::Context ctx(static_cast<int>(st.range(1)));
+  auto random = [](auto& t, unsigned seed) {
+    std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (index_t i = 0; i < t.numel(); ++i) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      t.data()[i] = static_cast<float>(x >> 40) / static_cast<float>(1 << 24) * 4.f - 2.f;
+    }
+  };
+  HostTensor<float, 4> q({r.b, r.sq, r.hq, r.d}), k({r.b, r.skv, r.hkv, r.d}), v({r.b, r.skv, r.hkv, r.d}),
+      o({r.b, r.sq, r.hq, r.d});
+  random(q, 1), random(k, 2), random(v, 3);
+  HostTensor<std::int32_t, 2> ends({r.b, r.sq});
+  for (index_t i = 0; i < r.sq; ++i) ends(0, i) = static_cast<std::int32_t>(i == 0 ? r.skv - r.sq + 1 : r.skv);
+  AttentionMasks<HostSpace> masks;
+  if (r.block) masks.kv_end = ends.view();
+  for (auto _ : st) {
+    attention(ctx, o, q, k, v, masks);
+    benchmark::DoNotOptimize(o.data());
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(4.0 * r.b * r.sq * r.skv * r.hq * r.d * st.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Attention)->Args({0, 1})->Args({0, 2})->Args({1, 1})->Args({1, 2})->Args({2, 2})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
 BENCHMARK_MAIN();
