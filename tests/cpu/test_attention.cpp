@@ -17,7 +17,7 @@ TEST_F(CpuAttention, MasksHeadDimsAndGroups) {
       {2, 11, 11, 4, 4, 32, AttnMask::none},          {1, 77, 77, 4, 2, 64, AttnMask::causal},
       {3, 40, 40, 2, 2, 72, AttnMask::key_padding},   {1, 11, 799, 8, 1, 256, AttnMask::block},
       {3, 1, 256, 8, 1, 128, AttnMask::causal_padding}, {1, 77, 120, 8, 8, 64, AttnMask::causal},
-      {2, 19, 33, 8, 1, 256, AttnMask::causal_padding},
+      {2, 19, 33, 8, 1, 256, AttnMask::causal_padding},  {2, 3, 0, 2, 1, 32, AttnMask::none},  // no keys: zeros
   };
   for (const auto& s : shapes) attention_case<cpu::Context, float>(ctx, s, salt += 10, false);
 }

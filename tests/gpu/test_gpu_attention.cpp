@@ -51,6 +51,7 @@ TEST_F(GpuAttention, SimtKernel) {
     attention_case<hip::Stream, half>(stream(), s, salt += 10, false, {.path = AttentionPath::simt});
   }
   attention_case<hip::Stream, float>(stream(), {1, 13, 13, 2, 1, 20, AttnMask::causal}, salt += 10, false);  // D % 8 != 0
+  attention_case<hip::Stream, half>(stream(), {2, 3, 0, 2, 1, 32, AttnMask::none}, salt += 10, false);  // no keys: zeros
 }
 
 TEST_F(GpuAttention, KeySplitsCombine) {

@@ -25,6 +25,7 @@
 
 #include "fusekit/cpu/attention.hpp"
 #include "fusekit/ops/elementwise.hpp"
+#include "fusekit/ops/fill.hpp"
 #if FUSEKIT_GPUCC
 #include "fusekit/kernels/attention.hpp"
 #endif
@@ -93,9 +94,10 @@ AttentionParams<typename Q::value_type> attention_params(const char* name, const
   return p;
 }
 
-template <class Ctx, class T>
-void attention_run(Ctx& ctx, const AttentionParams<T>& p, const AttentionOptions& opt) {
+template <class Ctx, class T, class O>
+void attention_run(Ctx& ctx, const AttentionParams<T>& p, const AttentionOptions& opt, const O& out, index_t key_tokens) {
   if (p.batch == 0 || p.q_len == 0 || p.q_heads == 0 || p.head_dim == 0) return;
+  if (key_tokens == 0) return fill(ctx, out, 0.0);  // no keys at all: every row is fully masked
   OpImpl<op::Attention, backend_of<Ctx>>::run(ctx, p, opt);
 }
 
@@ -123,7 +125,7 @@ void attention(Ctx& ctx, Out&& out, const Q& q, const K& k, const V& v,
     p.kv_end_batch_stride = b.strides[0];
     p.kv_end_token_stride = b.strides[1];
   }
-  detail::attention_run(ctx, p, opt);
+  detail::attention_run(ctx, p, opt, o, p.kv_len);
 }
 
 template <Context Ctx, TensorLike Out, TensorLike Q, TensorLike K, TensorLike V>
@@ -156,7 +158,7 @@ void attention_varlen(Ctx& ctx, Out&& out, const Q& q, const K& k, const V& v,
     p.kv_end = batch.kv_end.data();
     p.kv_end_token_stride = batch.kv_end.stride(0);
   }
-  detail::attention_run(ctx, p, opt);
+  detail::attention_run(ctx, p, opt, o, k.view().size(0));
 }
 
 }  // namespace fusekit
