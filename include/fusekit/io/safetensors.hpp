@@ -159,6 +159,15 @@ class SafeTensors {
     return out;
   }
 
+  // Any rank, flattened (C order).
+  template <class T>
+  HostTensor<T, 1> load_flat(std::string_view name, bool require_finite = true) const {
+    const SafeTensorInfo& t = info(name);
+    HostTensor<T, 1> out(Shape<1>{t.numel()});
+    convert_into(t, out.data(), require_finite);
+    return out;
+  }
+
   template <class T, std::size_t R>
   HostTensor<T, R> load(std::string_view name) const {
     Shape<R> any{};

@@ -1,0 +1,219 @@
+#pragma once
+// Gemma decoder layers (HF GemmaDecoderLayer), for one model or several "experts" attending jointly
+// (Pi0's mixture of transformers: each token range has its own weights, one attention over the
+// concatenated sequence). Per layer and expert:
+//
+//   xn = rmsnorm(x) * (1 + w)                      fp32 statistics
+//   qkv = xn [Wq | Wk | Wv]^T                      one GEMM per expert into a shared [tokens, Q|K|V] buffer
+//   rope(q) in place, rope(k) and v -> KV cache    one launch for all tokens (slots [start, start + n))
+//   a = attention(q, cache[0, start + n))          one call for all experts; mask chosen by the caller
+//   x = x + a Wo^T                                 residual fused into the GEMM epilogue
+//   xn = rmsnorm(x) * (1 + w)
+//   x = x + (gelu_tanh(xn Wg^T) * xn Wu^T) Wd^T    gate|up one GEMM with the gate fused; down + residual
+//
+// Prefill and decode are the same call: prefill writes slots [0, n) and attends to them, a decode step
+// writes [start, start + n) and attends to everything before too. The caller's masks say what each row
+// sees (causal for a language model; kv_end rows for Pi0's block mask).
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fusekit/ops/attention.hpp"
+#include "fusekit/ops/rmsnorm.hpp"
+#include "fusekit/ops/rope.hpp"
+#include "fusekit/transformer/config.hpp"
+#include "fusekit/transformer/kv_cache.hpp"
+#include "fusekit/transformer/linear.hpp"
+
+namespace fusekit::transformer {
+
+template <class T, class Space>
+struct GemmaLayer {
+  Tensor<float, 1, Space> input_norm, post_norm;  // HF's w of the (1 + w) form, fp32
+  Linear<T, Space> qkv;                           // [Hq D + 2 Hkv D, hidden]
+  Linear<T, Space> o;                             // [hidden, Hq D]
+  Linear<T, Space> gate_up;                       // [2 mlp, hidden]: gate rows, then up rows
+  Linear<T, Space> down;                          // [hidden, mlp]
+};
+
+template <class T, class Space>
+struct Gemma {
+  GemmaConfig cfg;
+  std::vector<GemmaLayer<T, Space>> layers;
+  Tensor<float, 1, Space> final_norm;
+};
+
+// HF names under `prefix`: {prefix}layers.N.self_attn.q_proj.weight, ..., {prefix}norm.weight.
+template <class T, class Ctx>
+Gemma<T, typename Ctx::space> load_gemma(Ctx& ctx, const GemmaConfig& cfg, const WeightSource& src,
+                                         const std::string& prefix = "model.") {
+  cfg.check();
+  Gemma<T, typename Ctx::space> g;
+  g.cfg = cfg;
+  const index_t H = cfg.hidden;
+  for (index_t l = 0; l < cfg.layers; ++l) {
+    const std::string p = fmt::format("{}layers.{}.", prefix, l);
+    GemmaLayer<T, typename Ctx::space> L;
+    L.input_norm = place<float>(ctx, src.tensor(p + "input_layernorm.weight", Shape<1>{H}, Init::small));
+    L.post_norm = place<float>(ctx, src.tensor(p + "post_attention_layernorm.weight", Shape<1>{H}, Init::small));
+    L.qkv = load_linear<T, false>(ctx, src, {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, H,
+                                  {cfg.q_width(), cfg.kv_width(), cfg.kv_width()});
+    L.o = load_linear<T, false>(ctx, src, p + "self_attn.o_proj", cfg.q_width(), H);
+    L.gate_up = load_linear<T, false>(ctx, src, {p + "mlp.gate_proj", p + "mlp.up_proj"}, H, {cfg.mlp, cfg.mlp});
+    L.down = load_linear<T, false>(ctx, src, p + "mlp.down_proj", cfg.mlp, H);
+    g.layers.push_back(std::move(L));
+  }
+  g.final_norm = place<float>(ctx, src.tensor(prefix + "norm.weight", Shape<1>{H}, Init::small));
+  return g;
+}
+
+// One expert's tokens in a joint step: x [B, n, hidden] (contiguous), updated in place.
+template <class T, class Space>
+struct Segment {
+  const Gemma<T, Space>* model;
+  TensorView<T, 3, Space> x;
+};
+
+// What the new tokens of a step attend to. Keys [0, start + n) of the cache; positions [B, n] int32 for
+// RoPE; masks and causal as in ops/attention.hpp (kv_end rows count keys from cache slot 0).
+template <class Space>
+struct StepAttention {
+  index_t start = 0;
+  TensorView<const std::int32_t, 2, Space> positions;
+  AttentionMasks<Space> masks{};
+  bool causal = false;
+};
+
+// Activation buffers for steps of up to `tokens` new tokens per batch entry, allocated once (a step
+// allocates nothing, so it can be captured in a graph).
+template <class T, class Space>
+struct DecoderScratch {
+  DecoderScratch() = default;
+  template <class Ctx>
+  DecoderScratch(Ctx& ctx, index_t batch, index_t tokens, std::span<const GemmaConfig> experts) {
+    FUSEKIT_CHECK(!experts.empty(), "DecoderScratch: no expert configurations");
+    index_t hidden = 0, mlp = 0;
+    for (const auto& c : experts) hidden = std::max(hidden, c.hidden), mlp = std::max(mlp, c.mlp);
+    const index_t rows = batch * tokens;
+    xn = Tensor<T, 2, Space>({rows, hidden}, ctx);
+    qkv = Tensor<T, 2, Space>({rows, experts[0].qkv_width()}, ctx);
+    attn = Tensor<T, 2, Space>({rows, experts[0].q_width()}, ctx);
+    h = Tensor<T, 2, Space>({rows, mlp}, ctx);
+    this->batch = batch;
+    this->tokens = tokens;
+  }
+  Tensor<T, 2, Space> xn, qkv, attn, h;
+  index_t batch = 0, tokens = 0;
+};
+
+namespace detail {
+
+template <class T, class Space>
+void check_step(std::span<const Segment<T, Space>> segs, const KVCache<T, Space>& cache, const StepAttention<Space>& at,
+                const DecoderScratch<T, Space>& scratch, index_t n) {
+  FUSEKIT_CHECK(!segs.empty(), "gemma: a step needs at least one segment of tokens");
+  const GemmaConfig& c0 = segs[0].model->cfg;
+  const index_t B = segs[0].x.size(0);
+  for (const auto& s : segs) {
+    const GemmaConfig& c = s.model->cfg;
+    FUSEKIT_CHECK(c.heads == c0.heads && c.kv_heads == c0.kv_heads && c.head_dim == c0.head_dim &&
+                      c.layers == c0.layers && c.rope_theta == c0.rope_theta,
+                  "gemma: experts attending jointly need one head layout, depth and RoPE base ({}x{}/{} heads, {} layers "
+                  "vs {}x{}/{}, {})", c.heads, c.head_dim, c.kv_heads, c.layers, c0.heads, c0.head_dim, c0.kv_heads,
+                  c0.layers);
+    FUSEKIT_CHECK(s.x.size(0) == B && s.x.size(2) == c.hidden && s.x.is_contiguous(),
+                  "gemma: a segment's x must be a contiguous [batch {}, tokens, hidden {}] tensor, got {} (strides {})", B,
+                  c.hidden, s.x.shape(), s.x.strides());
+  }
+  FUSEKIT_CHECK(cache.layers() == c0.layers && cache.batch() == B && cache.kv_heads() == c0.kv_heads &&
+                    cache.head_dim() == c0.head_dim,
+                "gemma: the KV cache [{} layers, batch {}, {} KV heads of {}] does not fit the model [{}, {}, {}, {}]",
+                cache.layers(), cache.batch(), cache.kv_heads(), cache.head_dim(), c0.layers, B, c0.kv_heads, c0.head_dim);
+  FUSEKIT_CHECK(at.start >= 0 && at.start + n <= cache.capacity(),
+                "gemma: {} new tokens at slot {} do not fit a KV cache of capacity {}", n, at.start, cache.capacity());
+  FUSEKIT_CHECK(at.positions.size(0) == B && at.positions.size(1) == n,
+                "gemma: positions has shape {} but the step has batch {} and {} new tokens", at.positions.shape(), B, n);
+  FUSEKIT_CHECK(scratch.batch >= B && scratch.tokens * scratch.batch >= B * n && scratch.qkv.size(1) == c0.qkv_width(),
+                "gemma: the scratch buffers (batch {}, {} tokens) are too small for batch {} x {} tokens", scratch.batch,
+                scratch.tokens, B, n);
+}
+
+}  // namespace detail
+
+// One decoder layer for every segment, tokens in segment order.
+template <Context Ctx, class T, class Space, std::size_t E>
+void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> segs_e, KVCache<T, Space>& cache,
+                 const StepAttention<Space>& at, DecoderScratch<T, Space>& scratch) {
+  const std::span<const Segment<T, Space>> segs(segs_e);
+  index_t n = 0;
+  for (const auto& s : segs) n += s.x.size(1);
+  detail::check_step(segs, cache, at, scratch, n);
+  const GemmaConfig& c = segs[0].model->cfg;
+  const index_t B = segs[0].x.size(0), W = c.qkv_width(), Hq = c.heads, Hkv = c.kv_heads, D = c.head_dim;
+  T* qkv = scratch.qkv.data();
+  T* attn = scratch.attn.data();
+  const RmsNormOptions norm{.eps = c.eps, .unit_offset = true};
+
+  // Q|K|V of every segment into rows [off, off + n_e) of the shared buffer.
+  index_t off = 0;
+  for (const auto& s : segs) {
+    const GemmaLayer<T, Space>& L = s.model->layers[layer];
+    const index_t ne = s.x.size(1), hid = s.model->cfg.hidden;
+    if (ne == 0) continue;
+    TensorView<T, 2, Space> xn(scratch.xn.data(), {B * ne, hid});
+    rmsnorm(ctx, xn, s.x.reshape(Shape<2>{B * ne, hid}), L.input_norm, norm);
+    linear(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), xn.reshape(Shape<3>{B, ne, hid}), L.qkv);
+    off += ne;
+  }
+
+  // RoPE on q (in place) and k (into the cache), v into the cache.
+  auto kc = cache.k(layer), vc = cache.v(layer);
+  for (index_t b = 0; b < B; ++b) {
+    T* base = qkv + b * n * W;
+    rope_qkv_to_cache(ctx, TensorView<T, 3, Space>(base, {n, Hq, D}, {W, D, 1}),
+                      TensorView<const T, 3, Space>(base + Hq * D, {n, Hkv, D}, {W, D, 1}),
+                      TensorView<const T, 3, Space>(base + (Hq + Hkv) * D, {n, Hkv, D}, {W, D, 1}),
+                      at.positions.slice(0, b, b + 1).reshape(Shape<1>{n}),
+                      TensorView<T, 3, Space>(kc.data() + (b * kc.size(1) + at.start) * Hkv * D, {n, Hkv, D}),
+                      TensorView<T, 3, Space>(vc.data() + (b * vc.size(1) + at.start) * Hkv * D, {n, Hkv, D}),
+                      RopeOptions{.base = c.rope_theta});
+  }
+
+  // One attention over all new rows against cache keys [0, start + n).
+  const index_t kv = at.start + n;
+  attention(ctx, TensorView<T, 4, Space>(attn, {B, n, Hq, D}),
+            TensorView<const T, 4, Space>(qkv, {B, n, Hq, D}, {n * W, W, D, 1}),
+            kc.as_const().slice(1, 0, kv), vc.as_const().slice(1, 0, kv), at.masks, AttentionOptions{.causal = at.causal});
+
+  // Output projection + residual, then the MLP, per segment.
+  off = 0;
+  for (const auto& s : segs) {
+    const GemmaLayer<T, Space>& L = s.model->layers[layer];
+    const index_t ne = s.x.size(1), hid = s.model->cfg.hidden, mlp = s.model->cfg.mlp;
+    if (ne == 0) continue;
+    const TensorView<const T, 3, Space> a(attn + off * Hq * D, {B, ne, Hq * D}, {n * Hq * D, Hq * D, 1});
+    linear(ctx, s.x, a, L.o, epi::residual(s.x));
+    TensorView<T, 2, Space> xn(scratch.xn.data(), {B * ne, hid});
+    rmsnorm(ctx, xn, s.x.reshape(Shape<2>{B * ne, hid}), L.post_norm, norm);
+    TensorView<T, 2, Space> h(scratch.h.data(), {B * ne, mlp});
+    linear(ctx, h, xn, L.gate_up, epi::gate(GateLayout::concatenated, act::GeluTanh{}));
+    linear(ctx, s.x.reshape(Shape<2>{B * ne, hid}), h, L.down, epi::residual(s.x.reshape(Shape<2>{B * ne, hid})));
+    off += ne;
+  }
+}
+
+// Every layer of the stack(s).
+template <Context Ctx, class T, class Space, std::size_t E>
+void gemma_forward(Ctx& ctx, std::span<const Segment<T, Space>, E> segs, KVCache<T, Space>& cache,
+                   const StepAttention<Space>& at, DecoderScratch<T, Space>& scratch) {
+  FUSEKIT_CHECK(!segs.empty(), "gemma: a step needs at least one segment of tokens");
+  for (index_t l = 0; l < segs[0].model->cfg.layers; ++l) gemma_layer(ctx, l, segs, cache, at, scratch);
+}
+
+// The final RMSNorm: out [rows, hidden] = rmsnorm(x) * (1 + w).
+template <Context Ctx, TensorLike Out, TensorLike X, class T, class Space>
+void gemma_final_norm(Ctx& ctx, Out&& out, const X& x, const Gemma<T, Space>& model) {
+  rmsnorm(ctx, out, x, model.final_norm, RmsNormOptions{.eps = model.cfg.eps, .unit_offset = true});
+}
+
+}  // namespace fusekit::transformer

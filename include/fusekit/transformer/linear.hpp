@@ -1,0 +1,62 @@
+#pragma once
+// A Linear layer y = x W^T (+ b) with W kept in HuggingFace's [out, in] layout (the GEMM reads it as
+// B = W^T: K-contiguous, the layout its matrix-core kernels load best), and the loaders that fuse several
+// HF layers into one GEMM by stacking their rows: Q|K|V, gate|up.
+// Whether a layer has a bias is part of its type, so that each GEMM call site instantiates one epilogue.
+#include <string>
+#include <vector>
+
+#include "fusekit/ops/gemm.hpp"
+#include "fusekit/transformer/weight_source.hpp"
+
+namespace fusekit::transformer {
+
+template <class T, class Space, bool kBias = false>
+struct Linear {
+  static constexpr bool has_bias = kBias;
+  Tensor<T, 2, Space> w;      // [out, in]
+  Tensor<float, 1, Space> b;  // [out] fp32 (kBias only)
+
+  index_t in() const { return w.size(1); }
+  index_t out() const { return w.size(0); }
+  auto B() const { return transposed(w.view()); }
+};
+
+// HF layers `names[i]` (".weight" / ".bias" appended) of shapes [outs[i], in], stacked by rows.
+template <class T, bool kBias, class Ctx>
+Linear<T, typename Ctx::space, kBias> load_linear(Ctx& ctx, const WeightSource& src, const std::vector<std::string>& names,
+                                                  index_t in, const std::vector<index_t>& outs) {
+  index_t total = 0;
+  for (index_t o : outs) total += o;
+  HostTensor<float, 2> w(Shape<2>{total, in});
+  HostTensor<float, 1> b(Shape<1>{kBias ? total : 0});
+  index_t row = 0;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto wi = src.tensor(names[i] + ".weight", Shape<2>{outs[i], in}, Init::fan_in);
+    std::copy(wi.data(), wi.data() + wi.numel(), w.data() + row * in);
+    if constexpr (kBias) {
+      const auto bi = src.tensor(names[i] + ".bias", Shape<1>{outs[i]}, Init::small);
+      std::copy(bi.data(), bi.data() + bi.numel(), b.data() + row);
+    }
+    row += outs[i];
+  }
+  Linear<T, typename Ctx::space, kBias> l;
+  l.w = place<T>(ctx, w);
+  if constexpr (kBias) l.b = place<float>(ctx, b);
+  return l;
+}
+
+template <class T, bool kBias, class Ctx>
+Linear<T, typename Ctx::space, kBias> load_linear(Ctx& ctx, const WeightSource& src, const std::string& name, index_t in,
+                                                  index_t out) {
+  return load_linear<T, kBias>(ctx, src, std::vector<std::string>{name}, in, std::vector<index_t>{out});
+}
+
+// y = x W^T (+ b), then the extra epilogue stages (activation, gate, residual, ...).
+template <Context Ctx, TensorLike Y, TensorLike X, class T, class S, bool kBias, class... Stages>
+void linear(Ctx& ctx, Y&& y, const X& x, const Linear<T, S, kBias>& l, const Stages&... stages) {
+  if constexpr (kBias) gemm(ctx, y, x, l.B(), make_epilogue(epi::bias(l.b), stages...));
+  else gemm(ctx, y, x, l.B(), make_epilogue(stages...));
+}
+
+}  // namespace fusekit::transformer

@@ -1,0 +1,245 @@
+#pragma once
+// Transformer-layer cases written once for every backend:
+//  - HF fixtures (tests/data/transformer, made by make_transformer_fixtures.py with transformers on the GPU
+//    machine): a 2-layer Gemma (head_dim 256, MQA) and a 2-layer SigLIP (head_dim 72), per-layer outputs
+//  - two experts attending jointly under the Pi0 block mask against the float64 reference
+//    (reference/gemma.hpp), and the same result from a prefix pass that fills the KV cache followed by
+//    a suffix pass that reads it (twice: a denoising step rewrites the same slots)
+//  - decode equals prefill: tokens one at a time through the cache equal one causal prefill
+// KV caches are poisoned with NaN first, so a read of an unwritten slot shows.
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "op_cases.hpp"
+#include "fusekit/io/npy.hpp"
+#include "fusekit/ops/fill.hpp"
+#include "fusekit/reference/gemma.hpp"
+#include "fusekit/transformer/gemma.hpp"
+#include "fusekit/transformer/siglip.hpp"
+
+namespace fusekit::test {
+
+inline std::string transformer_data(const std::string& file) {
+  return std::string(FUSEKIT_SOURCE_DIR) + "/tests/data/transformer/" + file;
+}
+
+// Tolerance relative to the largest expected magnitude (hidden states grow through the residual stream).
+template <class T>
+reference::Tolerance stream_tolerance(double scale) {
+  const double e = std::is_same_v<T, float> ? 2e-5 : 16 * unit_roundoff<T>();
+  return {e, e * scale};
+}
+
+template <class T, std::size_t R>
+HostTensor<double, R> to_double(const HostTensor<T, R>& t) {
+  HostTensor<double, R> d(t.shape());
+  for (index_t i = 0; i < t.numel(); ++i) d.data()[i] = static_cast<double>(to_float(t.data()[i]));
+  return d;
+}
+template <std::size_t R>
+double max_abs(const HostTensor<double, R>& t) {
+  double m = 0;
+  for (index_t i = 0; i < t.numel(); ++i) m = std::max(m, std::abs(t.data()[i]));
+  return m;
+}
+template <class T, std::size_t R>
+HostTensor<T, R> from_float(const HostTensor<float, R>& f, double scale = 1.0) {
+  HostTensor<T, R> t(f.shape());
+  for (index_t i = 0; i < f.numel(); ++i) t.data()[i] = convert<T>(static_cast<float>(f.data()[i] * scale));
+  return t;
+}
+
+template <class Ctx, class T>
+void poison_cache(Ctx& ctx, transformer::KVCache<T, typename Ctx::space>& c) {
+  for (index_t l = 0; l < c.layers(); ++l) {
+    fill(ctx, c.k(l), std::numeric_limits<double>::quiet_NaN());
+    fill(ctx, c.v(l), std::numeric_limits<double>::quiet_NaN());
+  }
+}
+
+// ---- HF Gemma: 2 layers, hidden 64, 2 query heads / 1 KV head of 256, causal, 13 tokens ----
+template <class Ctx, class T>
+void hf_gemma_case(Ctx& ctx) {
+  using Bk = Backend<Ctx>;
+  using S = typename Ctx::space;
+  transformer::GemmaConfig cfg{.hidden = 64, .layers = 2, .heads = 2, .kv_heads = 1, .head_dim = 256, .mlp = 128};
+  const transformer::SafeTensorsSource src(io::SafeTensors::open(transformer_data("gemma.safetensors")));
+  const auto model = transformer::load_gemma<T>(ctx, cfg, src);
+  const auto input = io::load_npy<float, 3>(transformer_data("gemma_input.npy"));
+  const index_t n = input.size(1);
+  auto x = Bk::upload(ctx, from_float<T>(input));  // transformers 5 passes inputs_embeds unscaled
+  transformer::KVCache<T, S> cache(ctx, cfg.layers, 1, n + 3, cfg.kv_heads, cfg.head_dim);
+  poison_cache(ctx, cache);
+  const transformer::GemmaConfig cfgs[] = {cfg};
+  transformer::DecoderScratch<T, S> scratch(ctx, 1, n, cfgs);
+  HostTensor<std::int32_t, 2> pos_h({1, n});
+  for (index_t i = 0; i < n; ++i) pos_h(0, i) = static_cast<std::int32_t>(i);
+  const auto pos = Bk::upload(ctx, pos_h);
+  const transformer::Segment<T, S> seg[] = {{&model, x.view()}};
+  const transformer::StepAttention<S> at{.start = 0, .positions = pos.view(), .masks = {}, .causal = true};
+  for (index_t l = 0; l < cfg.layers; ++l) {
+    transformer::gemma_layer(ctx, l, std::span(seg), cache, at, scratch);
+    const auto want = to_double(io::load_npy<float, 3>(transformer_data(fmt::format("gemma_layer{}.npy", l))));
+    EXPECT_TRUE(matches(Bk::download(ctx, x).view(), want.view(), stream_tolerance<T>(max_abs(want)),
+                        fmt::format("gemma layer {} ({})", l, dtype_of<T>)));
+  }
+  auto out = Bk::template poisoned<T, 2>(ctx, Shape<2>{n, cfg.hidden});
+  transformer::gemma_final_norm(ctx, out, x.view().reshape(Shape<2>{n, cfg.hidden}), model);
+  const auto want = to_double(io::load_npy<float, 3>(transformer_data("gemma_out.npy")));
+  EXPECT_TRUE(matches(Bk::download(ctx, out).view(), want.view().reshape(Shape<2>{n, cfg.hidden}),
+                      stream_tolerance<T>(max_abs(want)), fmt::format("gemma final norm ({})", dtype_of<T>)));
+}
+
+// ---- HF SigLIP: 2 layers, hidden 144 = 2 heads of 72, 56x56 images of 14x14 patches, batch 2 ----
+template <class Ctx, class T>
+void hf_siglip_case(Ctx& ctx) {
+  using Bk = Backend<Ctx>;
+  using S = typename Ctx::space;
+  transformer::SiglipConfig cfg{.hidden = 144, .layers = 2, .heads = 2, .head_dim = 72, .mlp = 176, .image = 56, .patch = 14};
+  const transformer::SafeTensorsSource src(io::SafeTensors::open(transformer_data("siglip.safetensors")));
+  const auto model = transformer::load_siglip<T>(ctx, cfg, src);
+  const auto pixels = Bk::upload(ctx, io::load_npy<float, 4>(transformer_data("siglip_pixels.npy")));
+  const index_t B = pixels.size(0);
+  transformer::SiglipScratch<T, S> scratch(ctx, cfg, B);
+  auto out = Bk::template poisoned<T, 3>(ctx, Shape<3>{B, cfg.patches(), cfg.hidden});
+  transformer::siglip_forward(ctx, out, pixels, model, scratch);
+  const auto want = to_double(io::load_npy<float, 3>(transformer_data("siglip_out.npy")));
+  EXPECT_TRUE(matches(Bk::download(ctx, out).view(), want.view(), stream_tolerance<T>(max_abs(want)),
+                      fmt::format("siglip ({})", dtype_of<T>)));
+}
+
+// ---- two experts, Pi0 block mask ----
+struct JointSetup {
+  transformer::GemmaConfig e0{.hidden = 64, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 32, .mlp = 96};
+  transformer::GemmaConfig e1{.hidden = 32, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 32, .mlp = 48};
+  transformer::RandomSource w0{11}, w1{12};
+  index_t B = 2, n0 = 9, n1 = 5;  // prefix tokens; suffix = 1 state + 4 actions
+};
+
+// kv_end of the concatenated rows: prefix rows see the prefix, the state row also itself, actions all.
+inline index_t pi0_kv_end(const JointSetup& s, index_t i) { return i < s.n0 ? s.n0 : i == s.n0 ? s.n0 + 1 : s.n0 + s.n1; }
+
+template <class Ctx, class T>
+void joint_attention_case(Ctx& ctx) {
+  using Bk = Backend<Ctx>;
+  using S = typename Ctx::space;
+  const JointSetup s;
+  const index_t n = s.n0 + s.n1;
+  const auto m0 = transformer::load_gemma<T>(ctx, s.e0, s.w0);
+  const auto m1 = transformer::load_gemma<T>(ctx, s.e1, s.w1);
+  const auto x0_h = random_tensor<T, 3>({s.B, s.n0, s.e0.hidden}, 71, -3, 3);
+  const auto x1_h = random_tensor<T, 3>({s.B, s.n1, s.e1.hidden}, 72, -3, 3);
+  HostTensor<std::int32_t, 2> pos_h({s.B, n}), end_h({s.B, n});
+  for (index_t b = 0; b < s.B; ++b)
+    for (index_t i = 0; i < n; ++i) pos_h(b, i) = static_cast<std::int32_t>(i + 3 * b), end_h(b, i) = pi0_kv_end(s, i);
+  const transformer::GemmaConfig cfgs[] = {s.e0, s.e1};
+
+  // float64 reference of the joint layer stack
+  std::vector<HostTensor<double, 3>> xs;
+  xs.push_back(to_double(x0_h));
+  xs.push_back(to_double(x1_h));
+  std::vector<std::vector<int>> pos(s.B);
+  for (index_t b = 0; b < s.B; ++b)
+    for (index_t i = 0; i < n; ++i) pos[b].push_back(pos_h(b, i));
+  reference::gemma_joint({{&s.w0, "model.", s.e0}, {&s.w1, "model.", s.e1}}, xs, pos,
+                         [&](index_t, index_t i, index_t j) { return j < pi0_kv_end(s, i); });
+
+  // One joint call over both experts' tokens.
+  auto x0 = Bk::upload(ctx, x0_h), x1 = Bk::upload(ctx, x1_h);
+  const auto positions = Bk::upload(ctx, pos_h);
+  const auto ends = Bk::upload(ctx, end_h);
+  transformer::KVCache<T, S> cache(ctx, s.e0.layers, s.B, n + 2, s.e0.kv_heads, s.e0.head_dim);
+  poison_cache(ctx, cache);
+  transformer::DecoderScratch<T, S> scratch(ctx, s.B, n, cfgs);
+  {
+    const transformer::Segment<T, S> segs[] = {{&m0, x0.view()}, {&m1, x1.view()}};
+    transformer::StepAttention<S> at{.start = 0, .positions = positions.view(), .masks = {}, .causal = false};
+    at.masks.kv_end = ends.view();
+    transformer::gemma_forward(ctx, std::span(segs), cache, at, scratch);
+  }
+  const auto joint0 = Bk::download(ctx, x0), joint1 = Bk::download(ctx, x1);
+  EXPECT_TRUE(matches(joint0.view(), xs[0].view(), stream_tolerance<T>(max_abs(xs[0])), "joint: prefix expert"));
+  EXPECT_TRUE(matches(joint1.view(), xs[1].view(), stream_tolerance<T>(max_abs(xs[1])), "joint: suffix expert"));
+
+  // Prefix pass filling the cache, then the suffix pass against it (twice).
+  poison_cache(ctx, cache);
+  auto y0 = Bk::upload(ctx, x0_h);
+  {
+    const transformer::Segment<T, S> segs[] = {{&m0, y0.view()}};
+    HostTensor<std::int32_t, 2> p0({s.B, s.n0});
+    for (index_t b = 0; b < s.B; ++b)
+      for (index_t i = 0; i < s.n0; ++i) p0(b, i) = pos_h(b, i);
+    const auto p0d = Bk::upload(ctx, p0);
+    const transformer::StepAttention<S> at0{.start = 0, .positions = p0d.view(), .masks = {}, .causal = false};
+    transformer::gemma_forward(ctx, std::span(segs), cache, at0, scratch);
+  }
+  EXPECT_TRUE(matches(Bk::download(ctx, y0).view(), to_double(joint0).view(), stream_tolerance<T>(max_abs(xs[0])),
+                      "cached: prefix pass vs joint"));
+  HostTensor<std::int32_t, 2> p1({s.B, s.n1}), e1({s.B, s.n1});
+  for (index_t b = 0; b < s.B; ++b)
+    for (index_t i = 0; i < s.n1; ++i) p1(b, i) = pos_h(b, s.n0 + i), e1(b, i) = end_h(b, s.n0 + i);
+  const auto p1d = Bk::upload(ctx, p1), e1d = Bk::upload(ctx, e1);
+  HostTensor<T, 3> first;
+  for (int step = 0; step < 2; ++step) {
+    auto y1 = Bk::upload(ctx, x1_h);
+    const transformer::Segment<T, S> segs[] = {{&m1, y1.view()}};
+    transformer::StepAttention<S> at{.start = s.n0, .positions = p1d.view(), .masks = {}, .causal = false};
+    at.masks.kv_end = e1d.view();
+    transformer::gemma_forward(ctx, std::span(segs), cache, at, scratch);
+    auto got = Bk::download(ctx, y1);
+    EXPECT_TRUE(matches(got.view(), to_double(joint1).view(), stream_tolerance<T>(max_abs(xs[1])),
+                        fmt::format("cached: suffix pass {} vs joint", step)));
+    if (step == 0) first = std::move(got);
+    else EXPECT_EQ(std::memcmp(first.data(), got.data(), got.bytes()), 0) << "the second suffix pass differs from the first";
+  }
+}
+
+// ---- decode equals prefill (one expert, causal, GQA) ----
+template <class Ctx, class T>
+void decode_equals_prefill_case(Ctx& ctx) {
+  using Bk = Backend<Ctx>;
+  using S = typename Ctx::space;
+  const transformer::GemmaConfig cfg{.hidden = 48, .layers = 2, .heads = 4, .kv_heads = 2, .head_dim = 64, .mlp = 80};
+  const transformer::RandomSource w(21);
+  const auto model = transformer::load_gemma<T>(ctx, cfg, w);
+  const index_t B = 2, n = 7;
+  const auto x_h = random_tensor<T, 3>({B, n, cfg.hidden}, 81, -3, 3);
+  const transformer::GemmaConfig cfgs[] = {cfg};
+  transformer::DecoderScratch<T, S> scratch(ctx, B, n, cfgs);
+  transformer::KVCache<T, S> cache(ctx, cfg.layers, B, n, cfg.kv_heads, cfg.head_dim);
+  poison_cache(ctx, cache);
+  HostTensor<std::int32_t, 2> pos_h({B, n});
+  for (index_t b = 0; b < B; ++b)
+    for (index_t i = 0; i < n; ++i) pos_h(b, i) = static_cast<std::int32_t>(i);
+  const auto pos = Bk::upload(ctx, pos_h);
+  auto x = Bk::upload(ctx, x_h);
+  {
+    const transformer::Segment<T, S> segs[] = {{&model, x.view()}};
+    transformer::gemma_forward(ctx, std::span(segs), cache,
+                               transformer::StepAttention<S>{.start = 0, .positions = pos.view(), .causal = true}, scratch);
+  }
+  const auto prefill = to_double(Bk::download(ctx, x));
+  poison_cache(ctx, cache);
+  HostTensor<T, 3> decoded({B, n, cfg.hidden});
+  for (index_t i = 0; i < n; ++i) {
+    HostTensor<T, 3> xi({B, 1, cfg.hidden});
+    HostTensor<std::int32_t, 2> pi({B, 1});
+    for (index_t b = 0; b < B; ++b) {
+      for (index_t c = 0; c < cfg.hidden; ++c) xi(b, 0, c) = x_h(b, i, c);
+      pi(b, 0) = static_cast<std::int32_t>(i);
+    }
+    auto xd = Bk::upload(ctx, xi);
+    const auto pd = Bk::upload(ctx, pi);
+    const transformer::Segment<T, S> segs[] = {{&model, xd.view()}};
+    transformer::gemma_forward(ctx, std::span(segs), cache,
+                               transformer::StepAttention<S>{.start = i, .positions = pd.view(), .causal = true}, scratch);
+    const auto got = Bk::download(ctx, xd);
+    for (index_t b = 0; b < B; ++b)
+      for (index_t c = 0; c < cfg.hidden; ++c) decoded(b, i, c) = got(b, 0, c);
+  }
+  EXPECT_TRUE(matches(decoded.view(), prefill.view(), stream_tolerance<T>(max_abs(prefill)), "decode vs prefill"));
+}
+
+}  // namespace fusekit::test
