@@ -16,7 +16,9 @@
 #include "fusekit/io/npy.hpp"
 #include "fusekit/ops/fill.hpp"
 #include "fusekit/reference/gemma.hpp"
+#include "fusekit/reference/pi0.hpp"
 #include "fusekit/transformer/gemma.hpp"
+#include "fusekit/transformer/pi0.hpp"
 #include "fusekit/transformer/siglip.hpp"
 
 namespace fusekit::test {
@@ -57,6 +59,51 @@ void poison_cache(Ctx& ctx, transformer::KVCache<T, typename Ctx::space>& c) {
     fill(ctx, c.k(l), std::numeric_limits<double>::quiet_NaN());
     fill(ctx, c.v(l), std::numeric_limits<double>::quiet_NaN());
   }
+}
+
+// A host copy of any view in ctx's space.
+template <class Ctx, class T, std::size_t R, class S>
+HostTensor<std::remove_const_t<T>, R> fetch(Ctx& ctx, const TensorView<T, R, S>& v) {
+  if constexpr (std::is_same_v<S, HostSpace>) return dense_copy(v);
+  else return to_host(ctx, v);
+}
+
+// ---- embedding lookup: random table, repeated and edge ids, a strided output, a bad id ----
+template <class Ctx, class T>
+void embedding_case(Ctx& ctx) {
+  using Bk = Backend<Ctx>;
+  const index_t V = 37, C = 19, N = 11;
+  const auto table_h = random_tensor<T, 2>({V, C}, 61);
+  HostTensor<std::int32_t, 1> ids_h({N});
+  for (index_t i = 0; i < N; ++i) ids_h(i) = static_cast<std::int32_t>(i == 0 ? 0 : i == 1 ? V - 1 : (5 * i) % V);
+  const auto table = Bk::upload(ctx, table_h);
+  const auto ids = Bk::upload(ctx, ids_h);
+  auto out = Bk::template poisoned<T, 2>(ctx, Shape<2>{N, 2 * C});  // write every other column
+  const auto ov = out.view();
+  embedding(ctx, TensorView<T, 2, typename Ctx::space>(ov.data(), {N, C}, {2 * C, 2}), table, ids, 1.5);
+  const auto got = Bk::download(ctx, out);
+  HostTensor<double, 2> want({N, C});
+  HostTensor<T, 2> got_cols({N, C});
+  for (index_t i = 0; i < N; ++i)
+    for (index_t c = 0; c < C; ++c) {
+      want(i, c) = to_float(table_h(ids_h(i), c)) * 1.5;
+      got_cols(i, c) = got(i, 2 * c);
+    }
+  EXPECT_TRUE(matches(got_cols.view(), want.view(), {unit_roundoff<T>(), 0.0}, "embedding"));
+  HostTensor<std::int32_t, 1> bad_h({2});
+  bad_h(0) = 3;
+  bad_h(1) = static_cast<std::int32_t>(V);
+  const auto bad = Bk::upload(ctx, bad_h);
+  auto out2 = Bk::template poisoned<T, 2>(ctx, Shape<2>{2, C});
+  if constexpr (std::is_same_v<typename Ctx::space, HostSpace>) {
+    expect_error([&] { embedding(ctx, out2, table, bad); }, {"embedding: token 1 has id 37 outside the table's 37 rows"});
+  } else {  // ids on the device: the bad row is NaN, the good one is written
+    embedding(ctx, out2, table, bad);
+    const auto g2 = Bk::download(ctx, out2);
+    EXPECT_EQ(to_float(g2(0, 0)), to_float(table_h(3, 0)));
+    for (index_t c = 0; c < C; ++c) EXPECT_TRUE(std::isnan(to_float(g2(1, c))));
+  }
+  expect_error([&] { embedding(ctx, out2.view().slice(1, 0, C - 1), table, bad); }, "embedding: out");
 }
 
 // ---- HF Gemma: 2 layers, hidden 64, 2 query heads / 1 KV head of 256, causal, 13 tokens ----
@@ -240,6 +287,75 @@ void decode_equals_prefill_case(Ctx& ctx) {
       for (index_t c = 0; c < cfg.hidden; ++c) decoded(b, i, c) = got(b, 0, c);
   }
   EXPECT_TRUE(matches(decoded.view(), prefill.view(), stream_tolerance<T>(max_abs(prefill)), "decode vs prefill"));
+}
+
+}  // namespace fusekit::test
+
+namespace fusekit::test {
+
+// ---- a Pi0-shaped policy at toy dimensions, against the float64 denoising loop ----
+inline transformer::Pi0Config tiny_pi0() {
+  transformer::Pi0Config c;
+  c.vision = {.hidden = 32, .layers = 1, .heads = 2, .head_dim = 16, .mlp = 40, .image = 28, .patch = 14};
+  c.prefix = {.hidden = 48, .layers = 2, .heads = 2, .kv_heads = 1, .head_dim = 16, .mlp = 64};
+  c.expert = {.hidden = 32, .layers = 2, .heads = 2, .kv_heads = 1, .head_dim = 16, .mlp = 40};
+  c.cameras = 2;
+  c.lang_tokens = 3;
+  c.vocab = 50;
+  c.action_dim = 5;
+  c.horizon = 4;
+  c.steps = 3;
+  return c;
+}
+
+template <class Ctx, class T>
+void pi0_case(Ctx& ctx) {
+  using Bk = Backend<Ctx>;
+  using S = typename Ctx::space;
+  const auto c = tiny_pi0();
+  const transformer::RandomSource src(31);
+  const auto w = transformer::load_pi0<T>(ctx, c, src);
+  const index_t B = 2;
+  transformer::Pi0Policy<T, S> policy(ctx, w, B);
+  HostTensor<std::int32_t, 2> ids({B, c.lang_tokens});
+  for (index_t i = 0; i < ids.numel(); ++i) ids.data()[i] = static_cast<std::int32_t>((7 * i + 3) % c.vocab);
+  const auto state = random_tensor<float, 2>({B, c.action_dim}, 91);
+  const auto noise = random_tensor<float, 3>({B, c.horizon, c.action_dim}, 92);
+  policy.images = Bk::upload(ctx, random_tensor<float, 4>(policy.images.shape(), 93, -1, 1));
+  policy.lang = Bk::upload(ctx, ids);
+  policy.state = Bk::upload(ctx, state);
+  policy.noise = Bk::upload(ctx, noise);
+  policy.embed_prefix(ctx);
+  const auto prefix = to_double(fetch(ctx, policy.prefix_tokens()));
+  // The language rows are the scaled embedding rows (the image rows are SigLIP + projector, checked
+  // against HF through the SigLIP fixture).
+  const auto table = src.tensor("paligemma_with_expert.paligemma.model.language_model.embed_tokens.weight",
+                                Shape<2>{c.vocab, c.prefix.hidden}, transformer::Init::normal);
+  HostTensor<double, 3> lang_want({B, c.lang_tokens, c.prefix.hidden});
+  for (index_t b = 0; b < B; ++b)
+    for (index_t t = 0; t < c.lang_tokens; ++t)
+      for (index_t i = 0; i < c.prefix.hidden; ++i)
+        lang_want(b, t, i) = to_float(convert<T>(table(ids(b, t), i))) * std::sqrt(double(c.prefix.hidden));
+  HostTensor<double, 3> lang_got({B, c.lang_tokens, c.prefix.hidden});
+  for (index_t b = 0; b < B; ++b)
+    for (index_t t = 0; t < c.lang_tokens; ++t)
+      for (index_t i = 0; i < c.prefix.hidden; ++i) lang_got(b, t, i) = prefix(b, c.image_tokens() + t, i);
+  EXPECT_TRUE(matches(lang_got.view(), lang_want.view(), {2 * unit_roundoff<T>(), 0.0}, "pi0 language embeddings"));
+
+  policy.prefill(ctx);
+  policy.start(ctx);
+  for (index_t k = 0; k < c.steps; ++k) policy.denoise_step(ctx, k);
+  const auto got = Bk::download(ctx, policy.actions);
+  HostTensor<double, 2> state_d = to_double(state);
+  if constexpr (!std::is_same_v<T, float>)  // the policy rounds the state to T before its projection
+    for (index_t i = 0; i < state_d.numel(); ++i) state_d.data()[i] = to_float(convert<T>(static_cast<float>(state_d.data()[i])));
+  const auto want = reference::pi0_actions(c, src, prefix, state_d, to_double(noise));
+  EXPECT_TRUE(matches(got.view(), want.view(), stream_tolerance<T>(4 * max_abs(want)), fmt::format("pi0 actions ({})", dtype_of<T>)));
+
+  // Running the whole call again (as a graph replay would) gives the same actions.
+  policy.run(ctx);
+  const auto again = Bk::download(ctx, policy.actions);
+  EXPECT_EQ(std::memcmp(again.data(), got.data(), got.bytes()), 0) << "a second run of the policy differs from the first";
 }
 
 }  // namespace fusekit::test

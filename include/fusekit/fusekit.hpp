@@ -5,4 +5,5 @@
 #include "fusekit/backend/hip.hpp"
 #include "fusekit/core.hpp"
 #include "fusekit/io/npy.hpp"
+#include "fusekit/io/safetensors.hpp"
 #include "fusekit/ops.hpp"

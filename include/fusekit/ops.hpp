@@ -7,6 +7,7 @@
 #include "fusekit/ops/axpby.hpp"
 #include "fusekit/ops/bias_add.hpp"
 #include "fusekit/ops/copy.hpp"
+#include "fusekit/ops/embedding.hpp"
 #include "fusekit/ops/fill.hpp"
 #include "fusekit/ops/conv.hpp"
 #include "fusekit/ops/gemm.hpp"

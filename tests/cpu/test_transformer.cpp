@@ -9,3 +9,6 @@ TEST(CpuTransformer, GemmaMatchesHuggingFace) { test::hf_gemma_case<cpu::Context
 TEST(CpuTransformer, SiglipMatchesHuggingFace) { test::hf_siglip_case<cpu::Context, float>(test::ctx()); }
 TEST(CpuTransformer, JointAttentionPi0BlockMask) { test::joint_attention_case<cpu::Context, float>(test::ctx()); }
 TEST(CpuTransformer, DecodeEqualsPrefill) { test::decode_equals_prefill_case<cpu::Context, float>(test::ctx()); }
+TEST(CpuTransformer, Pi0PolicyMatchesFloat64Loop) { test::pi0_case<cpu::Context, float>(test::ctx()); }
+TEST(CpuTransformer, EmbeddingLookup) { test::embedding_case<cpu::Context, float>(test::ctx()); }
+TEST(CpuTransformer, EmbeddingLookupBf16) { test::embedding_case<cpu::Context, bfloat16>(test::ctx()); }

@@ -11,4 +11,5 @@ struct Rope {};         // rotary position embedding, optionally writing into a 
 struct Gemm {};         // C = epilogue(alpha A B + beta C), strided batches
 struct Conv {};         // 2-D convolution (implicit GEMM / Winograd) with input prologue and epilogue
 struct Attention {};    // softmax(q k^T) v without the score matrix: prefill and KV-cache decode
+struct Embedding {};    // rows of a table gathered by token id, scaled
 }  // namespace fusekit::op
