@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -84,13 +83,20 @@ class RandomSource : public WeightSource {
     for (index_t e : shape) n *= e;
     std::uint64_t h = 1469598103934665603ull ^ seed_;  // FNV-1a of the name, seeded
     for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
-    std::mt19937_64 rng(h);
     const double bound = init == Init::fan_in ? 1.0 / std::sqrt(static_cast<double>(shape.empty() ? 1 : shape.back()))
                          : init == Init::normal ? 1.0
                                                 : 0.1;
-    std::uniform_real_distribution<double> u(-bound, bound);
+    const float base = init == Init::one ? 1.f : 0.f;
     HostTensor<float, 1> t(Shape<1>{n});
-    for (index_t i = 0; i < n; ++i) t.data()[i] = static_cast<float>((init == Init::one ? 1.0 : 0.0) + u(rng));
+    // splitmix64 per element: cheap enough for billions of weights (a Pi0-sized model loads in seconds)
+    for (index_t i = 0; i < n; ++i) {
+      std::uint64_t z = h + static_cast<std::uint64_t>(i + 1) * 0x9E3779B97F4A7C15ull;
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+      z ^= z >> 31;
+      const double u = static_cast<double>(z >> 11) * 0x1.0p-53 * 2.0 - 1.0;  // [-1, 1)
+      t.data()[i] = base + static_cast<float>(bound * u);
+    }
     return t;
   }
 
