@@ -14,6 +14,7 @@
 
 #include "op_cases.hpp"
 #include "fusekit/io/npy.hpp"
+#include "fusekit/ops/adaptive_rmsnorm.hpp"
 #include "fusekit/ops/fill.hpp"
 #include "fusekit/reference/gemma.hpp"
 #include "fusekit/reference/pi0.hpp"
@@ -104,6 +105,54 @@ void embedding_case(Ctx& ctx) {
     for (index_t c = 0; c < C; ++c) EXPECT_TRUE(std::isnan(to_float(g2(1, c))));
   }
   expect_error([&] { embedding(ctx, out2.view().slice(1, 0, C - 1), table, bad); }, "embedding: out");
+}
+
+// ---- pi0.5's adaptive RMSNorm and gated residual, against float64 ----
+template <class Ctx, class T>
+void adaptive_norm_case(Ctx& ctx) {
+  using Bk = Backend<Ctx>;
+  const index_t B = 3, Tn = 5, W = 37, K = 13;
+  const auto x_h = random_tensor<T, 3>({B, Tn, W}, 51, -3, 3);
+  const auto mod_h = random_tensor<float, 2>({B, 3 * W}, 52, -1, 1);  // [scale | shift | gate]
+  const auto x = Bk::upload(ctx, x_h);
+  const auto mod = Bk::upload(ctx, mod_h);
+  auto out = Bk::template poisoned<T, 3>(ctx, Shape<3>{B, Tn, W});
+  const auto mv = mod.view();
+  adaptive_rmsnorm(ctx, out, x, mv.slice(1, 0, W), mv.slice(1, W, 2 * W), {.eps = 1e-5f});
+  HostTensor<double, 3> want({B, Tn, W});
+  for (index_t b = 0; b < B; ++b)
+    for (index_t t = 0; t < Tn; ++t) {
+      double ss = 0;
+      for (index_t c = 0; c < W; ++c) ss += std::pow(double(to_float(x_h(b, t, c))), 2);
+      const double s = 1.0 / std::sqrt(ss / double(W) + 1e-5);
+      for (index_t c = 0; c < W; ++c)
+        want(b, t, c) = double(to_float(x_h(b, t, c))) * s * (1.0 + mod_h(b, c)) + mod_h(b, W + c);
+    }
+  EXPECT_TRUE(matches(Bk::download(ctx, out).view(), want.view(), reference::tolerance_for<T>(), "adaptive_rmsnorm"));
+  auto inplace = Bk::upload(ctx, x_h);
+  adaptive_rmsnorm(ctx, inplace, inplace, mv.slice(1, 0, W), mv.slice(1, W, 2 * W), {.eps = 1e-5f});
+  EXPECT_TRUE(matches(Bk::download(ctx, inplace).view(), want.view(), reference::tolerance_for<T>(), "adaptive_rmsnorm in place"));
+  expect_error([&] { adaptive_rmsnorm(ctx, out, x, mv.slice(1, 0, W - 1), mv.slice(1, W, 2 * W)); }, "must be [B, cols]");
+
+  // y = r + gate[b] * (a w^T): the sublayer output GEMM with the gate of its batch entry.
+  const auto a_h = random_tensor<T, 3>({B, Tn, K}, 53);
+  const auto w_h = random_tensor<T, 2>({W, K}, 54);
+  const auto a = Bk::upload(ctx, a_h);
+  const auto w = Bk::upload(ctx, w_h);
+  auto y = Bk::upload(ctx, x_h);
+  gemm(ctx, y, a, transposed(w.view()), make_epilogue(epi::gated_residual(y, mv.slice(1, 2 * W, 3 * W))));
+  HostTensor<double, 3> yw({B, Tn, W});
+  for (index_t b = 0; b < B; ++b)
+    for (index_t t = 0; t < Tn; ++t)
+      for (index_t c = 0; c < W; ++c) {
+        double acc = 0;
+        for (index_t k = 0; k < K; ++k) acc += double(to_float(a_h(b, t, k))) * double(to_float(w_h(c, k)));
+        yw(b, t, c) = double(to_float(x_h(b, t, c))) + mod_h(b, 2 * W + c) * acc;
+      }
+  EXPECT_TRUE(matches(Bk::download(ctx, y).view(), yw.view(), {4 * unit_roundoff<T>(), 4 * K * unit_roundoff<T>()},
+                      "gated residual GEMM"));
+  expect_error([&] { gemm(ctx, y, a, transposed(w.view()), make_epilogue(epi::gated_residual(y, mv.slice(1, 0, W - 1)))); },
+               "the gate is");
 }
 
 // ---- HF Gemma: 2 layers, hidden 64, 2 query heads / 1 KV head of 256, causal, 13 tokens ----

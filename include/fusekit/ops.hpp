@@ -2,6 +2,7 @@
 // Umbrella for the public ops. Each op works on cpu::Context (host tensors) and, in translation units
 // compiled by hipcc/nvcc, on hip::Stream (device tensors).
 #include "fusekit/ops/activation.hpp"
+#include "fusekit/ops/adaptive_rmsnorm.hpp"
 #include "fusekit/ops/add.hpp"
 #include "fusekit/ops/attention.hpp"
 #include "fusekit/ops/axpby.hpp"

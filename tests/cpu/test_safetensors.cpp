@@ -153,9 +153,9 @@ TEST(SafeTensors, LoadChecksShapeDtypeAndValues) {
 
 TEST(SafeTensors, JsonStringsAndEscapes) {
   const auto j = io::parse_json(R"({"k\u00e9\ud83d\ude00":"a\"b\\c\n","n":[0,-1.5e3,true,false,null]})", "j");
-  ASSERT_EQ(j.members.size(), 2u);
-  EXPECT_EQ(j.members[0].first, "k\xc3\xa9\xf0\x9f\x98\x80");
-  EXPECT_EQ(j.members[0].second.text, "a\"b\\c\n");
+  ASSERT_EQ(j.keys.size(), 2u);
+  EXPECT_EQ(j.keys[0], "k\xc3\xa9\xf0\x9f\x98\x80");
+  EXPECT_EQ(j.items[0].text, "a\"b\\c\n");
   ASSERT_EQ(j.find("n")->items.size(), 5u);
   EXPECT_EQ(j.find("n")->items[1].text, "-1.5e3");
   EXPECT_EQ(io::json_quote("a\"\n"), "\"a\\\"\\u000a\"");

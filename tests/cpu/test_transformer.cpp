@@ -12,3 +12,4 @@ TEST(CpuTransformer, DecodeEqualsPrefill) { test::decode_equals_prefill_case<cpu
 TEST(CpuTransformer, Pi0PolicyMatchesFloat64Loop) { test::pi0_case<cpu::Context, float>(test::ctx()); }
 TEST(CpuTransformer, EmbeddingLookup) { test::embedding_case<cpu::Context, float>(test::ctx()); }
 TEST(CpuTransformer, EmbeddingLookupBf16) { test::embedding_case<cpu::Context, bfloat16>(test::ctx()); }
+TEST(CpuTransformer, AdaptiveRmsNormAndGatedResidual) { test::adaptive_norm_case<cpu::Context, float>(test::ctx()); }

@@ -20,3 +20,5 @@ TEST_F(GpuTransformer, Pi0PolicyMatchesFloat64LoopBf16) { test::pi0_case<hip::St
 TEST_F(GpuTransformer, Pi0PolicyMatchesFloat64LoopF32) { test::pi0_case<hip::Stream, float>(stream()); }
 TEST_F(GpuTransformer, EmbeddingLookupBf16) { test::embedding_case<hip::Stream, bfloat16>(stream()); }
 TEST_F(GpuTransformer, EmbeddingLookupF32) { test::embedding_case<hip::Stream, float>(stream()); }
+TEST_F(GpuTransformer, AdaptiveRmsNormAndGatedResidualBf16) { test::adaptive_norm_case<hip::Stream, bfloat16>(stream()); }
+TEST_F(GpuTransformer, AdaptiveRmsNormAndGatedResidualF32) { test::adaptive_norm_case<hip::Stream, float>(stream()); }

@@ -18,12 +18,13 @@ struct Json {
   Kind kind = Kind::null;
   bool boolean = false;
   std::string text;                                  // string value, or a number's literal
-  std::vector<Json> items;                           // array
-  std::vector<std::pair<std::string, Json>> members;  // object, in file order
+  std::vector<Json> items;        // array
+  std::vector<std::string> keys;  // object: keys[i] names items[i], in file order (two vectors, not a vector
+                                  // of pairs: std::pair needs a complete Json, which clang enforces here)
 
   const Json* find(std::string_view key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return &v;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      if (keys[i] == key) return &items[i];
     return nullptr;
   }
 };
@@ -89,7 +90,8 @@ class JsonParser {
         std::string key = string();
         if (v.find(key)) error("duplicate key \"{}\"", key);
         expect(':');
-        v.members.emplace_back(std::move(key), value(depth + 1));
+        v.items.push_back(value(depth + 1));
+        v.keys.push_back(std::move(key));
         if (peek() == ',') { ++i_; continue; }
         expect('}');
         return v;

@@ -190,11 +190,15 @@ class SafeTensors {
     const Json header = parse_json(text, "safetensors " + source_);
     FUSEKIT_CHECK(header.kind == Json::Kind::object, "safetensors {}: the header is {}, not an object", source_,
                   json_kind_name(header.kind));
-    for (const auto& [key, v] : header.members) {
+    for (std::size_t m = 0; m < header.keys.size(); ++m) {
+      const std::string& key = header.keys[m];
+      const Json& v = header.items[m];
       if (key == "__metadata__") {
         FUSEKIT_CHECK(v.kind == Json::Kind::object, "safetensors {}: __metadata__ is {}, not an object", source_,
                       json_kind_name(v.kind));
-        for (const auto& [mk, mv] : v.members) {
+        for (std::size_t i = 0; i < v.keys.size(); ++i) {
+          const std::string& mk = v.keys[i];
+          const Json& mv = v.items[i];
           FUSEKIT_CHECK(mv.kind == Json::Kind::string, "safetensors {}: metadata '{}' is {}, not a string", source_, mk,
                         json_kind_name(mv.kind));
           metadata_[mk] = mv.text;

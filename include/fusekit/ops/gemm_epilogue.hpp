@@ -111,6 +111,24 @@ struct Residual {
   }
 };
 
+// r + gate[batch, col] * v: a gated residual (pi0.5's adaptive norms gate each sublayer per batch entry).
+template <class T, class G, class Space>
+struct GatedResidual {
+  using space = Space;
+  Residual<T, Space> res;
+  MatrixRef<const G> gate;  // [batch, cols]
+  index_t gate_rows, gate_cols;
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const {
+    return res(to_float(gate(at.batch, at.col)) * v, at);
+  }
+  void check(const EpiExtents& e) const {
+    res.check(e);
+    FUSEKIT_CHECK(gate_rows == e.batch && gate_cols == e.cols,
+                  "{}: the gate is [{}, {}] but the output has {} batch entries of {} columns", e.op, gate_rows, gate_cols,
+                  e.batch, e.cols);
+  }
+};
+
 // v * mask at the output pixel (a conv2d output row = one pixel of one image).
 template <class T, class Space>
 struct BoardMask {
@@ -194,6 +212,19 @@ auto residual(const V& r) {
                                            v.size(R - 2),
                                            v.size(R - 1)};
   }
+}
+
+template <class T, class S, class G, class GS>
+GatedResidual<T, G, S> gated_residual_of(const Residual<T, S>& res, const TensorView<const G, 2, GS>& g) {
+  static_assert(FloatStorage<G>, "epi::gated_residual: the gate must be f32, f16 or bf16");
+  static_assert(std::is_same_v<S, GS>, "epi::gated_residual: the residual and the gate must live in one memory space");
+  return {res, {g.data(), g.stride(0), g.stride(1)}, g.size(0), g.size(1)};
+}
+
+// r as for residual() ([M, cols] or [batch, M, cols]); gate [batch, cols], any float dtype.
+template <class V, class VG>
+auto gated_residual(const V& r, const VG& gate) {
+  return gated_residual_of(residual(r), gate.view().as_const());
 }
 
 // mask: the (N, 1, H, W) board mask (1 on the board, 0 off it), any float dtype.

@@ -12,4 +12,5 @@ struct Gemm {};         // C = epilogue(alpha A B + beta C), strided batches
 struct Conv {};         // 2-D convolution (implicit GEMM / Winograd) with input prologue and epilogue
 struct Attention {};    // softmax(q k^T) v without the score matrix: prefill and KV-cache decode
 struct Embedding {};    // rows of a table gathered by token id, scaled
+struct AdaptiveRmsNorm {};  // RMSNorm modulated per batch entry: * (1 + scale[b]) + shift[b] (pi0.5)
 }  // namespace fusekit::op

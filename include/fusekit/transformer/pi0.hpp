@@ -232,7 +232,6 @@ class Pi0Policy {
     for (index_t k = 0; k < w_.cfg.steps; ++k) denoise_step(ctx, k);
   }
 
-  Tensor<float, 4, Space> images;
   Tensor<std::int32_t, 2, Space> lang;
   Tensor<float, 2, Space> state;
   Tensor<float, 3, Space> noise;
@@ -260,6 +259,10 @@ class Pi0Policy {
   KVCache<T, Space> cache_;
   DecoderScratch<T, Space> scratch_;
   SiglipScratch<T, Space> vscratch_;
+
+ public:
+  // (Declared last: hipcc's clang 15 crashes on a class with a rank-4 tensor before a rank-2 one.)
+  Tensor<float, 4, Space> images;
 };
 
 }  // namespace fusekit::transformer
