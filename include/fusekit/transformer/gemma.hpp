@@ -108,6 +108,12 @@ struct DecoderScratch {
 
 namespace detail {
 
+// x [B, n, hidden] (checked dense by check_step) as [B * n, hidden] rows.
+template <class T, class Space>
+TensorView<T, 2, Space> token_rows(const TensorView<T, 3, Space>& x) {
+  return TensorView<T, 2, Space>(x.data(), {x.size(0) * x.size(1), x.size(2)});
+}
+
 template <class T, class Space>
 void check_step(std::span<const Segment<T, Space>> segs, const KVCache<T, Space>& cache, const StepAttention<Space>& at,
                 const DecoderScratch<T, Space>& scratch, index_t n) {
@@ -121,9 +127,11 @@ void check_step(std::span<const Segment<T, Space>> segs, const KVCache<T, Space>
                   "gemma: experts attending jointly need one head layout, depth and RoPE base ({}x{}/{} heads, {} layers "
                   "vs {}x{}/{}, {})", c.heads, c.head_dim, c.kv_heads, c.layers, c0.heads, c0.head_dim, c0.kv_heads,
                   c0.layers);
-    FUSEKIT_CHECK(s.x.size(0) == B && s.x.size(2) == c.hidden && s.x.is_contiguous(),
-                  "gemma: a segment's x must be a contiguous [batch {}, tokens, hidden {}] tensor, got {} (strides {})", B,
-                  c.hidden, s.x.shape(), s.x.strides());
+    const auto& x = s.x;
+    const bool dense = x.stride(2) == 1 && x.stride(1) == c.hidden && (B == 1 || x.stride(0) == x.size(1) * c.hidden);
+    FUSEKIT_CHECK(x.size(0) == B && x.size(2) == c.hidden && dense,
+                  "gemma: a segment's x must be a dense [batch {}, tokens, hidden {}] tensor, got {} (strides {})", B,
+                  c.hidden, x.shape(), x.strides());
   }
   FUSEKIT_CHECK(cache.layers() == c0.layers && cache.batch() == B && cache.kv_heads() == c0.kv_heads &&
                     cache.head_dim() == c0.head_dim,
@@ -161,7 +169,7 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
     const index_t ne = s.x.size(1), hid = s.model->cfg.hidden;
     if (ne == 0) continue;
     TensorView<T, 2, Space> xn(scratch.xn.data(), {B * ne, hid});
-    rmsnorm(ctx, xn, s.x.reshape(Shape<2>{B * ne, hid}), L.input_norm, norm);
+    rmsnorm(ctx, xn, detail::token_rows(s.x), L.input_norm, norm);
     linear(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), xn.reshape(Shape<3>{B, ne, hid}), L.qkv);
     off += ne;
   }
@@ -194,10 +202,10 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
     const TensorView<const T, 3, Space> a(attn + off * Hq * D, {B, ne, Hq * D}, {n * Hq * D, Hq * D, 1});
     linear(ctx, s.x, a, L.o, epi::residual(s.x));
     TensorView<T, 2, Space> xn(scratch.xn.data(), {B * ne, hid});
-    rmsnorm(ctx, xn, s.x.reshape(Shape<2>{B * ne, hid}), L.post_norm, norm);
+    rmsnorm(ctx, xn, detail::token_rows(s.x), L.post_norm, norm);
     TensorView<T, 2, Space> h(scratch.h.data(), {B * ne, mlp});
     linear(ctx, h, xn, L.gate_up, epi::gate(GateLayout::concatenated, act::GeluTanh{}));
-    linear(ctx, s.x.reshape(Shape<2>{B * ne, hid}), h, L.down, epi::residual(s.x.reshape(Shape<2>{B * ne, hid})));
+    linear(ctx, detail::token_rows(s.x), h, L.down, epi::residual(detail::token_rows(s.x)));
     off += ne;
   }
 }

@@ -94,6 +94,27 @@ struct SiglipScratch {
   index_t images = 0;
 };
 
+// One encoder layer over x [B * patches, hidden] (updated in place).
+template <Context Ctx, class T, class Space>
+void siglip_layer(Ctx& ctx, const TensorView<T, 2, Space>& x, const SiglipLayer<T, Space>& L, const SiglipConfig& c, index_t B,
+                  SiglipScratch<T, Space>& s) {
+  const index_t N = c.patches(), H = c.hidden, rows = B * N, Dh = c.head_dim, nh = c.heads;
+  FUSEKIT_CHECK(x.size(0) == rows && x.size(1) == H && B <= s.images,
+                "siglip: x has shape {} for {} images of {} patches x {} (scratch for {} images)", x.shape(), B, N, H, s.images);
+  const LayerNormOptions ln{.eps = c.eps};
+  TensorView<T, 2, Space> xn(s.xn.data(), {rows, H}), h(s.h.data(), {rows, c.mlp});
+  layernorm(ctx, xn, x, L.ln1_w, L.ln1_b, ln);
+  linear(ctx, TensorView<T, 2, Space>(s.qkv.data(), {rows, 3 * H}), xn, L.qkv);
+  const T* q = s.qkv.data();
+  const Strides<4> st{N * 3 * H, 3 * H, Dh, 1};
+  attention(ctx, TensorView<T, 4, Space>(s.attn.data(), {B, N, nh, Dh}), TensorView<const T, 4, Space>(q, {B, N, nh, Dh}, st),
+            TensorView<const T, 4, Space>(q + H, {B, N, nh, Dh}, st), TensorView<const T, 4, Space>(q + 2 * H, {B, N, nh, Dh}, st));
+  linear(ctx, x, TensorView<const T, 2, Space>(s.attn.data(), {rows, H}), L.o, epi::residual(x));
+  layernorm(ctx, xn, x, L.ln2_w, L.ln2_b, ln);
+  linear(ctx, h, xn, L.fc1, epi::activation(act::GeluTanh{}));
+  linear(ctx, x, h, L.fc2, epi::residual(x));
+}
+
 // out [B, patches, hidden] = the encoder over pixels [B, C, image, image] (any float dtype, e.g. fp32
 // pixels into a bf16 model: the patch copy casts).
 template <Context Ctx, TensorLike Out, TensorLike Px, class T, class Space>
@@ -116,22 +137,9 @@ void siglip_forward(Ctx& ctx, Out&& out, const Px& pixels, const Siglip<T, Space
   TensorView<T, 3, Space> x(s.x.data(), {B, N, H});
   linear(ctx, x, TensorView<const T, 3, Space>(s.patches.data(), {B, N, c.patch_dim()}), m.patch, epi::residual(m.pos));
 
+  TensorView<T, 2, Space> x2(s.x.data(), {rows, H});
+  for (const auto& L : m.layers) siglip_layer(ctx, x2, L, c, B, s);
   const LayerNormOptions ln{.eps = c.eps};
-  const index_t Dh = c.head_dim, nh = c.heads;
-  TensorView<T, 2, Space> x2(s.x.data(), {rows, H}), xn(s.xn.data(), {rows, H}), h(s.h.data(), {rows, c.mlp});
-  for (const auto& L : m.layers) {
-    layernorm(ctx, xn, x2, L.ln1_w, L.ln1_b, ln);
-    linear(ctx, TensorView<T, 2, Space>(s.qkv.data(), {rows, 3 * H}), xn, L.qkv);
-    const T* q = s.qkv.data();
-    const Strides<4> st{N * 3 * H, 3 * H, Dh, 1};
-    attention(ctx, TensorView<T, 4, Space>(s.attn.data(), {B, N, nh, Dh}), TensorView<const T, 4, Space>(q, {B, N, nh, Dh}, st),
-              TensorView<const T, 4, Space>(q + H, {B, N, nh, Dh}, st),
-              TensorView<const T, 4, Space>(q + 2 * H, {B, N, nh, Dh}, st));
-    linear(ctx, x2, TensorView<const T, 2, Space>(s.attn.data(), {rows, H}), L.o, epi::residual(x2));
-    layernorm(ctx, xn, x2, L.ln2_w, L.ln2_b, ln);
-    linear(ctx, h, xn, L.fc1, epi::activation(act::GeluTanh{}));
-    linear(ctx, x2, h, L.fc2, epi::residual(x2));
-  }
   layernorm(ctx, o.reshape(Shape<2>{rows, H}), x2, m.post_w, m.post_b, ln);
 }
 
