@@ -149,9 +149,11 @@ void check_step(std::span<const Segment<T, Space>> segs, const KVCache<T, Space>
 }  // namespace detail
 
 // One decoder layer for every segment, tokens in segment order.
+// cache_only: stop after writing this layer's keys and values (a prefill whose last-layer outputs nobody
+// reads: Pi0's prefix); x is left as the layer's input.
 template <Context Ctx, class T, class Space, std::size_t E>
 void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> segs_e, KVCache<T, Space>& cache,
-                 const StepAttention<Space>& at, DecoderScratch<T, Space>& scratch) {
+                 const StepAttention<Space>& at, DecoderScratch<T, Space>& scratch, bool cache_only = false) {
   const std::span<const Segment<T, Space>> segs(segs_e);
   index_t n = 0;
   for (const auto& s : segs) n += s.x.size(1);
@@ -187,6 +189,8 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
                       RopeOptions{.base = c.rope_theta});
   }
 
+  if (cache_only) return;
+
   // One attention over all new rows against cache keys [0, start + n).
   const index_t kv = at.start + n;
   attention(ctx, TensorView<T, 4, Space>(attn, {B, n, Hq, D}),
@@ -210,12 +214,14 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
   }
 }
 
-// Every layer of the stack(s).
+// Every layer of the stack(s). cache_only_last: the last layer only writes its keys and values (x then
+// holds the last layer's input, not the stack's output).
 template <Context Ctx, class T, class Space, std::size_t E>
 void gemma_forward(Ctx& ctx, std::span<const Segment<T, Space>, E> segs, KVCache<T, Space>& cache,
-                   const StepAttention<Space>& at, DecoderScratch<T, Space>& scratch) {
+                   const StepAttention<Space>& at, DecoderScratch<T, Space>& scratch, bool cache_only_last = false) {
   FUSEKIT_CHECK(!segs.empty(), "gemma: a step needs at least one segment of tokens");
-  for (index_t l = 0; l < segs[0].model->cfg.layers; ++l) gemma_layer(ctx, l, segs, cache, at, scratch);
+  const index_t L = segs[0].model->cfg.layers;
+  for (index_t l = 0; l < L; ++l) gemma_layer(ctx, l, segs, cache, at, scratch, cache_only_last && l == L - 1);
 }
 
 // The final RMSNorm: out [rows, hidden] = rmsnorm(x) * (1 + w).

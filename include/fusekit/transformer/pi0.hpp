@@ -183,11 +183,13 @@ class Pi0Policy {
                 lang.view().slice(0, b, b + 1).reshape(Shape<1>{c.lang_tokens}), std::sqrt(double(Wp)));
   }
 
-  // Stage 2: the prefix model over the whole prefix (bidirectional), filling the KV cache.
+  // Stage 2: the prefix model over the whole prefix (bidirectional), filling the KV cache. Nothing reads
+  // the prefix tokens' outputs, so the last layer stops after writing its keys and values.
   template <Context Ctx>
   void prefill(Ctx& ctx) {
     const Segment<T, Space> segs[] = {{&w_.prefix, prefix_x_.view()}};
-    gemma_forward(ctx, std::span(segs), cache_, StepAttention<Space>{.start = 0, .positions = prefix_pos_.view()}, scratch_);
+    gemma_forward(ctx, std::span(segs), cache_, StepAttention<Space>{.start = 0, .positions = prefix_pos_.view()}, scratch_,
+                  true);
   }
 
   // The prefix tokens [B, prefix_len, width]: embed_prefix's output until prefill runs the layers over them.
