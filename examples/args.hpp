@@ -1,5 +1,6 @@
 #pragma once
 // Command-line helpers shared by the examples: --name value options with defaults, comma lists.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -48,6 +49,14 @@ inline std::vector<index_t> int_list(const std::string& s) {
     at = comma + 1;
   }
   return r;
+}
+
+// The median of timings (the mean of the middle two for an even count).
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 }  // namespace fusekit::examples

@@ -23,12 +23,6 @@ const char* usage =
     "katago-bench [--model FILE] [--device cpu|gpu] [--dtype fp32|fp16] [--batch 1,8,64,256] [--threads N]\n"
     "             [--seconds S] [--json FILE] [--peak-tflops P] [--no-graph] [--seed S]\n";
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // Dense matrix peaks (TFLOP/s) of GPUs we time on; 0 when unknown.
 double known_peak(const std::string& label, const std::string& dtype) {
   const bool fp16 = dtype == "fp16";

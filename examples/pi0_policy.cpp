@@ -35,11 +35,6 @@ const char* usage =
     "pi0-policy [--device gpu|cpu] [--weights FILE.safetensors[,FILE2...]] [--prefix P] [--layers N]\n"
     "           [--vision-layers N] [--vocab V] [--iters N] [--seed S] [--no-graph] [--json FILE]\n";
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> r;
   std::size_t at = 0;
@@ -175,7 +170,7 @@ int main(int argc, char** argv) try {
       std::fflush(stdout);
     }
     std::printf("\r%*s\r", 60, "");
-    return median(t);
+    return examples::median(t);
   };
   double vit, prefill, denoise, total;
   const bool graph = !args.flag("no-graph");

@@ -60,8 +60,7 @@ double time_ms(Ctx& ctx, int iters, const std::function<void()>& fn) {
     }
 #endif
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return examples::median(t);
 }
 
 template <class T, class Ctx>
