@@ -119,10 +119,7 @@ int main(int argc, char** argv) try {
     std::printf("loading weights (fp32, host)...\n");
     const auto w = load_pi0<float>(ctx, cfg, *src);
     Pi0Policy<float, HostSpace> p(ctx, w, 1);
-    p.images = in.images.clone();
-    p.lang = in.lang.clone();
-    p.state = in.state.clone();
-    p.noise = in.noise.clone();
+    p.set_inputs(ctx, in.images, in.lang, in.state, in.noise);
     using clock = std::chrono::steady_clock;
     auto ms = [](clock::time_point a, clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
     const auto t0 = clock::now();
@@ -149,10 +146,7 @@ int main(int argc, char** argv) try {
   std::printf("loading weights (bf16) onto %s...\n", d.name.c_str());
   const auto w = load_pi0<bfloat16>(s, cfg, *src);
   Pi0Policy<bfloat16, DeviceSpace> p(s, w, 1);
-  p.images = to_device(s, in.images);
-  p.lang = to_device(s, in.lang);
-  p.state = to_device(s, in.state);
-  p.noise = to_device(s, in.noise);
+  p.set_inputs(s, in.images, in.lang, in.state, in.noise);
   std::printf("warm-up run (sizes workspaces)...\n");
   p.run(s);
   s.synchronize();

@@ -370,10 +370,16 @@ void pi0_case(Ctx& ctx) {
   for (index_t i = 0; i < ids.numel(); ++i) ids.data()[i] = static_cast<std::int32_t>((7 * i + 3) % c.vocab);
   const auto state = random_tensor<float, 2>({B, c.action_dim}, 91);
   const auto noise = random_tensor<float, 3>({B, c.horizon, c.action_dim}, 92);
-  policy.images = Bk::upload(ctx, random_tensor<float, 4>(policy.images.shape(), 93, -1, 1));
-  policy.lang = Bk::upload(ctx, ids);
-  policy.state = Bk::upload(ctx, state);
-  policy.noise = Bk::upload(ctx, noise);
+  const auto images = random_tensor<float, 4>(policy.images.shape(), 93, -1, 1);
+  policy.set_inputs(ctx, images, ids, state, noise);
+  // Bad inputs are refused with a message naming them.
+  auto bad_ids = ids.clone();
+  bad_ids(1, 2) = static_cast<std::int32_t>(c.vocab);
+  expect_error([&] { policy.set_inputs(ctx, images, bad_ids, state, noise); }, "pi0: lang[1, 2] = 50 is outside the vocabulary");
+  auto bad_state = state.clone();
+  bad_state(0, 3) = std::numeric_limits<float>::infinity();
+  expect_error([&] { policy.set_inputs(ctx, images, ids, bad_state, noise); }, "pi0: state holds a non-finite value at flat index 3");
+  expect_error([&] { policy.set_inputs(ctx, images, ids, state.view().slice(1, 0, 2), noise); }, "pi0: state has shape [2, 2]");
   policy.embed_prefix(ctx);
   const auto prefix = to_double(fetch(ctx, policy.prefix_tokens()));
   // The language rows are the scaled embedding rows (the image rows are SigLIP + projector, checked

@@ -163,3 +163,28 @@ TEST(SafeTensors, JsonStringsAndEscapes) {
   test::expect_error([] { io::parse_json("\"a\x01\"", "j"); }, "control character");
   test::expect_error([] { io::parse_json("01", "j"); }, "after the end");
 }
+
+TEST(SafeTensors, EveryTruncationAndByteFlipIsHandled) {
+  io::SafeTensorsWriter w;
+  w.add("a", test::random_tensor<float, 2>({3, 4}, 5));
+  w.add("b", test::random_tensor<bfloat16, 1>({7}, 6));
+  w.metadata("k", "v");
+  const auto full = w.bytes();
+  for (std::size_t n = 0; n < full.size(); ++n) {
+    std::vector<std::byte> cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_THROW(io::SafeTensors::from_bytes(cut, "cut"), Error) << "truncated to " << n << " bytes";
+  }
+  // Flipped header bytes: either a valid file (then every tensor loads or gets an Error) or an Error.
+  std::uint64_t z = 12345;
+  for (int i = 0; i < 3000; ++i) {
+    auto b = full;
+    z = z * 6364136223846793005ull + 1442695040888963407ull;
+    const std::size_t at = 8 + (z >> 33) % (full.size() - 8 - 76);  // inside the header
+    b[at] = static_cast<std::byte>((z >> 13) & 0xff);
+    try {
+      const auto st = io::SafeTensors::from_bytes(b, "flipped");
+      for (const auto& t : st.tensors()) (void)st.load_flat<float>(t.name, false);
+    } catch (const Error&) {
+    }
+  }
+}

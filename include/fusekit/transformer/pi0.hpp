@@ -167,6 +167,39 @@ class Pi0Policy {
   }
 
   index_t batch() const { return B_; }
+
+  // Checks host inputs (shapes, token ids, finite values) and copies them into the input tensors:
+  // images [B * cameras, 3, image, image], lang [B, lang_tokens], state [B, action_dim],
+  // noise [B, horizon, action_dim]. (Writing the tensors directly skips the checks; on the GPU a bad
+  // token id then shows up as NaN actions.)
+  template <Context Ctx>
+  void set_inputs(Ctx& ctx, const HostView<const float, 4>& img, const HostView<const std::int32_t, 2>& ids,
+                  const HostView<const float, 2>& st, const HostView<const float, 3>& nz) {
+    const Pi0Config& c = w_.cfg;
+    auto check = [](const char* what, const auto& got, const auto& want) {
+      FUSEKIT_CHECK(got == want, "pi0: {} has shape {}, expected {}", what, got, want);
+    };
+    check("images", img.shape(), images.shape());
+    check("lang", ids.shape(), lang.shape());
+    check("state", st.shape(), state.shape());
+    check("noise", nz.shape(), noise.shape());
+    for (index_t b = 0; b < ids.size(0); ++b)
+      for (index_t t = 0; t < ids.size(1); ++t)
+        FUSEKIT_CHECK(ids(b, t) >= 0 && ids(b, t) < c.vocab, "pi0: lang[{}, {}] = {} is outside the vocabulary [0, {})", b, t,
+                      ids(b, t), c.vocab);
+    auto finite = [](const char* what, const auto& v) {
+      const auto d = dense(v);
+      for (index_t i = 0; i < d.numel(); ++i)
+        FUSEKIT_CHECK(std::isfinite(d.data()[i]), "pi0: {} holds a non-finite value at flat index {}", what, i);
+    };
+    finite("images", img);
+    finite("state", st);
+    finite("noise", nz);
+    put(ctx, images, img);
+    put(ctx, lang, ids);
+    put(ctx, state, st);
+    put(ctx, noise, nz);
+  }
   const Pi0Config& config() const { return w_.cfg; }
 
   // Stage 1: SigLIP over every camera image, projected into the prefix's image rows; the language
@@ -240,6 +273,30 @@ class Pi0Policy {
   Tensor<float, 3, Space> actions;
 
  private:
+  // A contiguous copy of a host view (any strides).
+  template <class U, std::size_t R>
+  static HostTensor<U, R> dense(const HostView<const U, R>& v) {
+    HostTensor<U, R> t(v.shape());
+    for (index_t i = 0; i < t.numel(); ++i) {
+      index_t rem = i, off = 0;
+      for (std::size_t k = R; k-- > 0;) off += (rem % v.size(k)) * v.stride(k), rem /= v.size(k);
+      t.data()[i] = v.data()[off];
+    }
+    return t;
+  }
+
+  template <class Ctx, class U, std::size_t R>
+  static void put(Ctx& ctx, Tensor<U, R, Space>& dst, const HostView<const U, R>& src) {
+    if constexpr (std::is_same_v<Space, HostSpace>) {
+      (void)ctx;
+      dst = dense(src);
+    } else {
+#if FUSEKIT_GPUCC
+      dst = to_device(ctx, dense(src));
+#endif
+    }
+  }
+
   template <class Ctx>
   static Tensor<std::int32_t, 2, Space> place_int(Ctx& ctx, const HostTensor<std::int32_t, 2>& h) {
     if constexpr (std::is_same_v<Space, HostSpace>) {
