@@ -52,6 +52,32 @@ TEST_F(Gpu, GemmEpiloguesWgmma) {
       stream(), {1, 70, 272, 520, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma, 4}, 5300);
 }
 
+// The skinny kernel (M <= 16, k-major B): row counts 1..16, K from one vector to several unrolled passes,
+// N not a multiple of the warp's columns, wide A, batches with shared and batched operands, every epilogue
+// (incl. both gate layouts, beta, output casts), and the policy picking it for Pi0's decode shapes.
+TEST_F(Gpu, GemmSkinnyPath) {
+  std::vector<GemmCase> cases;
+  for (index_t m : {1, 3, 11, 16})
+    for (auto [n, k] : {std::pair<index_t, index_t>{1, 8}, {137, 24}, {1032, 1000}, {72, 4104}})
+      cases.push_back({1, m, n, k, Storage::dense, Storage::transposed, false, false, -1, GemmPath::skinny});
+  cases.push_back({3, 11, 136, 520, Storage::wide, Storage::transposed, true, false, -1, GemmPath::skinny});
+  cases.push_back({2, 5, 264, 64, Storage::dense, Storage::transposed, true, true, -1, GemmPath::skinny});
+  cases.push_back({1, 11, 2560, 1024});  // automatic: the policy's choice for M = 11
+  gemm_plain_cases<true>(stream(), cases);
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
+      stream(), {1, 11, 528, 96, Storage::dense, Storage::transposed, false, false, -1, GemmPath::skinny}, 5400);
+  gemm_epilogue_cases<hip::Stream, half, float>(
+      stream(), {2, 7, 272, 136, Storage::wide, Storage::transposed, true, false, -1, GemmPath::skinny}, 5500);
+  // Operands it cannot take are refused when it is forced.
+  DeviceTensor<bfloat16, 2> a({4, 12}, stream()), w({16, 12}, stream()), c({4, 16}, stream());
+  expect_error([&] { gemm(stream(), c, a, transposed(w.view()), GemmOptions{1.f, 0.f, GemmPath::skinny}); }, "K % 8 == 0");
+  DeviceTensor<bfloat16, 2> a2({17, 16}, stream()), w2({16, 16}, stream()), c2({17, 16}, stream());
+  expect_error([&] { gemm(stream(), c2, a2, transposed(w2.view()), GemmOptions{1.f, 0.f, GemmPath::skinny}); },
+               "at most 16 rows");
+  expect_error([&] { gemm(stream(), c2.view().slice(0, 0, 16), a2.view().slice(0, 0, 16), w2, GemmOptions{1.f, 0.f, GemmPath::skinny}); },
+               "B needs dense 16-byte aligned k");
+}
+
 TEST_F(Gpu, GemmPi0Shapes) {
   std::uint64_t salt = 4500;
   const RefEpilogue plain = [](const auto& acc, index_t b, index_t r, index_t j) { return acc_at(acc, b, r, j); };

@@ -14,6 +14,7 @@
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/kernels/conv_copier.hpp"
+#include "fusekit/kernels/gemm_skinny.hpp"
 #include "fusekit/kernels/gemm_sm90.hpp"
 #include "fusekit/kernels/gemm_tile.hpp"
 #include "fusekit/kernels/mma_atom.hpp"
@@ -275,11 +276,29 @@ void with_tile(int tile, Fn&& fn) {
 //         code in the binary: tile and split-K in run_wgmma
 //   mma   when the operands allow it (see kernels above) on NVIDIA sm_80+: tile and split-K in run_mma
 //         and plan_splits
+//   skinny for M <= 16 (kernels/gemm_skinny.hpp) when the operands allow it and no tile or split-K
+//         factor is forced: the weights streamed once at bandwidth, any vendor
 //   simt  otherwise
 template <>
 struct OpImpl<op::Gemm, HipBackend> {
   template <class T, class O, class Epi>
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
+    if (opt.path == GemmPath::skinny ||
+        (opt.path == GemmPath::automatic && opt.tile < 0 && opt.splits == 0 && p.m <= kernels::skinny_max_m)) {
+      const std::string why = skinny_blocker(p);
+      FUSEKIT_CHECK(opt.path != GemmPath::skinny || why.empty(), "gemm: the skinny path was forced but {}", why);
+      if (why.empty()) {
+        if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
+          FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
+          const index_t cols_per_block = index_t{kernels::skinny_threads / s.device().warp_size} * kernels::skinny_cols;
+          hip::launch("gemm_skinny", kernels::gemm_skinny<T, O, Epi>,
+                      dim3(static_cast<unsigned>((p.n_out + cols_per_block - 1) / cols_per_block), 1,
+                           static_cast<unsigned>(p.batch)),
+                      dim3(kernels::skinny_threads), 0, s, p);
+          return;
+        }
+      }
+    }
     if (opt.path == GemmPath::wgmma || (opt.path == GemmPath::automatic && p.m > 64)) {
       const std::string why = wgmma_blocker(s, p);
       FUSEKIT_CHECK(opt.path != GemmPath::wgmma || why.empty(), "gemm: the wgmma path was forced but {}", why);
@@ -337,6 +356,26 @@ struct OpImpl<op::Gemm, HipBackend> {
   static index_t tiles_of(const P& p, int bm, int bn) {
     const int out_cols = P::epilogue_type::gated ? bn / 2 : bn;
     return ((p.m + bm - 1) / bm) * ((p.n_out + out_cols - 1) / out_cols);
+  }
+
+  // Empty when the skinny kernel can run this problem, else the reason.
+  template <class T, class O, class Epi>
+  static std::string skinny_blocker(const GemmParams<T, O, Epi>& p) {
+    if constexpr (!(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+      return fmt::format("it needs f16 or bf16 operands (got {})", dtype_of<T>);
+    } else {
+      auto aligned = [](const void* ptr, index_t stride, index_t batch_stride) {
+        return reinterpret_cast<std::uintptr_t>(ptr) % 16 == 0 && stride % 8 == 0 && batch_stride % 8 == 0;
+      };
+      if (p.m > kernels::skinny_max_m) return fmt::format("it takes at most {} rows (M = {})", kernels::skinny_max_m, p.m);
+      if (p.k % 8 != 0 || p.a.col_stride != 1 || !aligned(p.a.data, p.a.row_stride, p.a.batch_stride))
+        return fmt::format("A needs dense 16-byte aligned rows and K % 8 == 0 (A strides [{}, {}], K {})", p.a.row_stride,
+                           p.a.col_stride, p.k);
+      if (p.b.row_stride != 1 || !aligned(p.b.data, p.b.col_stride, p.b.batch_stride))
+        return fmt::format("B needs dense 16-byte aligned k (a Linear weight W [N, K] as B = W^T; B strides [{}, {}])",
+                           p.b.row_stride, p.b.col_stride);
+      return {};
+    }
   }
 
   // Empty when the mma kernel can run this problem, else the reason.

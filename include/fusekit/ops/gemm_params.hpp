@@ -11,7 +11,7 @@ namespace fusekit {
 // Which GPU kernel runs: the policy's choice, the matrix-core kernel (mma: mma.sync atoms, NVIDIA
 // sm_80+), the Hopper kernel (wgmma: TMA + warpgroup MMA, NVIDIA sm_90a, GEMM only), or the SIMT kernel
 // that runs everywhere (fp32, any strides, AMD until its matrix-core atoms can be run).
-enum class GemmPath { automatic, mma, wgmma, simt };
+enum class GemmPath { automatic, mma, wgmma, simt, skinny };  // skinny: M <= 16, weights streamed (kernels/gemm_skinny.hpp)
 
 struct GemmOptions {
   float alpha = 1.f;
