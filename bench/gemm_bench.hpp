@@ -41,6 +41,10 @@ void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
     for (int splits : {-1, 1, 2, 4, 8, 16})  // -1: the mma kernel with the policy's split
       one(fmt::format("gemm (split sweep, mma, splits {})", splits), 11, N, K, false,
           {1.f, 0.f, GemmPath::mma, -1, std::max(splits, 0)});
+  for (auto [N, K] : {std::pair<index_t, index_t>{2560, 1024}, {1024, 2048}, {8192, 1024}, {1024, 4096}}) {
+    one("gemm (skinny)", 11, N, K, false, {1.f, 0.f, GemmPath::skinny});
+    one("gemm (simt)", 11, N, K, false, {1.f, 0.f, GemmPath::simt});
+  }
   one("gemm geglu (gate fused)", 788, 32768, 2048, true, def);
   for (int tile = 0; tile < kernels::mma_tile_count; ++tile)
     one(fmt::format("gemm (mma tile {})", tile), 788, 2048, 2048, false, {1.f, 0.f, GemmPath::mma, tile});

@@ -276,15 +276,17 @@ void with_tile(int tile, Fn&& fn) {
 //         code in the binary: tile and split-K in run_wgmma
 //   mma   when the operands allow it (see kernels above) on NVIDIA sm_80+: tile and split-K in run_mma
 //         and plan_splits
-//   skinny for M <= 16 (kernels/gemm_skinny.hpp) when the operands allow it and no tile or split-K
-//         factor is forced: the weights streamed once at bandwidth, any vendor
+//   skinny for M <= 16 (kernels/gemm_skinny.hpp) where mma cannot run, when the operands allow it and
+//         no tile or split-K factor is forced: the weights streamed once, any vendor
 //   simt  otherwise
 template <>
 struct OpImpl<op::Gemm, HipBackend> {
   template <class T, class O, class Epi>
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
-    if (opt.path == GemmPath::skinny ||
-        (opt.path == GemmPath::automatic && opt.tile < 0 && opt.splits == 0 && p.m <= kernels::skinny_max_m)) {
+    // Skinny only where the mma kernel cannot run (AMD today, pre-sm_80): on H200 it measured 1.9-4.3x
+    // slower than the mma kernel's small-M tile with split-K at Pi0's 11-row shapes (docs/performance.md).
+    if (opt.path == GemmPath::skinny || (opt.path == GemmPath::automatic && opt.tile < 0 && opt.splits == 0 &&
+                                         p.m <= kernels::skinny_max_m && !mma_blocker(s, p).empty())) {
       const std::string why = skinny_blocker(p);
       FUSEKIT_CHECK(opt.path != GemmPath::skinny || why.empty(), "gemm: the skinny path was forced but {}", why);
       if (why.empty()) {
