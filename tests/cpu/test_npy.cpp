@@ -41,7 +41,7 @@ void round_trip(const Shape<R>& s, std::uint64_t salt) {
   io::save_npy(path, t);
   auto back = io::load_npy<T, R>(path);
   ASSERT_EQ(back.shape(), t.shape());
-  ASSERT_EQ(std::memcmp(back.data(), t.data(), t.bytes()), 0) << dtype_of<T>;
+  if (t.bytes()) ASSERT_EQ(std::memcmp(back.data(), t.data(), t.bytes()), 0) << dtype_of<T>;  // (memcmp of null: UB)
   std::filesystem::remove(path);
 }
 }  // namespace

@@ -4,6 +4,7 @@
 // compressed file where inflation stopped.
 #include <cstddef>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -25,8 +26,16 @@ inline bool is_gzip(std::string_view bytes) {
   return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f && static_cast<unsigned char>(bytes[1]) == 0x8b;
 }
 
-// The decompressed content of a gzip stream (concatenated members are read one after another).
-inline std::string gunzip(std::string_view gz, const std::string& name) {
+// Decompressed sizes above this are refused unless a caller asks for more: a few kilobytes of gzip can
+// claim gigabytes (a "zip bomb"); the largest KataGo nets are well under 1 GiB as text.
+inline constexpr std::size_t default_max_decompressed_bytes = std::size_t{4} << 30;
+
+// The decompressed content of a gzip stream (concatenated members are read one after another), at most
+// `max_bytes` of it.
+inline std::string gunzip(std::string_view gz, const std::string& name,
+                          std::size_t max_bytes = default_max_decompressed_bytes) {
+  if (gz.size() > std::numeric_limits<uInt>::max())  // zlib counts input in 32 bits
+    fail("{}: gzip file of {} bytes is larger than this reader takes (4 GiB)", name, gz.size());
   std::string out;
   z_stream z{};
   if (inflateInit2(&z, 15 + 32) != Z_OK) fail("{}: zlib inflateInit failed", name);
@@ -39,6 +48,12 @@ inline std::string gunzip(std::string_view gz, const std::string& name) {
     z.avail_out = sizeof buf;
     rc = inflate(&z, Z_NO_FLUSH);
     out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > max_bytes) {
+      const std::size_t at = gz.size() - z.avail_in;
+      inflateEnd(&z);
+      fail("{}: gzip stream decompresses to more than {} bytes (the limit; stopped at compressed byte {} of {})", name,
+           max_bytes, at, gz.size());
+    }
     if (rc == Z_STREAM_END) {
       if (z.avail_in == 0) break;
       if (inflateReset(&z) != Z_OK) break;  // another gzip member follows
@@ -60,9 +75,9 @@ inline std::string gunzip(std::string_view gz, const std::string& name) {
 }
 
 // A file's bytes, decompressed if it is gzip.
-inline std::string read_maybe_gzipped(const std::string& path) {
+inline std::string read_maybe_gzipped(const std::string& path, std::size_t max_bytes = default_max_decompressed_bytes) {
   std::string bytes = read_file_bytes(path);
-  return is_gzip(bytes) ? gunzip(bytes, path) : bytes;
+  return is_gzip(bytes) ? gunzip(bytes, path, max_bytes) : bytes;
 }
 
 }  // namespace fusekit::io

@@ -7,6 +7,7 @@
 // Inputs: spatial [N, Cin, H, W] and global [N, G] fp32, contiguous (KataGo's NCHW fill order);
 // meta [N, 192] for nets with a metadata encoder.
 #include <map>
+#include <memory>
 
 #include "fusekit/katago/network.hpp"
 #if FUSEKIT_GPUCC
@@ -42,10 +43,17 @@ class Evaluator {
   using Net = Network<Ctx, T>;
   static constexpr bool on_device = !std::is_same_v<typename Ctx::space, HostSpace>;
 
+  // Builds the network from `d` for this evaluator alone.
   Evaluator(Ctx& ctx, const ModelDesc& d, const NetworkOptions& opt = {}, bool use_graph = true)
-      : ctx_(ctx), net_(ctx, d, opt), use_graph_(use_graph) {
+      : Evaluator(ctx, std::make_shared<const Net>(ctx, d, opt), use_graph) {}
+
+  // Shares a network built once (its weights are read-only): one evaluator per thread, each with its own
+  // context or stream, evaluates the same network concurrently. On the GPU the network must have been
+  // built on the same device.
+  Evaluator(Ctx& ctx, std::shared_ptr<const Net> net, bool use_graph = true)
+      : ctx_(ctx), shared_(std::move(net)), net_(*shared_), ws_(net_.make_workspace(ctx)), use_graph_(use_graph) {
     if constexpr (on_device) {
-      const index_t n = opt.max_batch, H = net_.board_h(), W = net_.board_w();
+      const index_t n = net_.max_batch(), H = net_.board_h(), W = net_.board_w();
       spatial_ = Tensor<float, 4, DeviceSpace>({n, net_.spatial_inputs(), H, W}, ctx);
       global_ = Tensor<float, 2, DeviceSpace>({n, net_.global_inputs()}, ctx);
       meta_ = Tensor<float, 2, DeviceSpace>({n, std::max<index_t>(net_.meta_inputs(), 1)}, ctx);
@@ -58,8 +66,8 @@ class Evaluator {
   }
 
   Ctx& context() { return ctx_; }
-  Net& network() { return net_; }
   const Net& network() const { return net_; }
+  const std::shared_ptr<const Net>& shared_network() const { return shared_; }
 
   Outputs make_outputs(index_t n) const {
     const index_t H = net_.board_h(), W = net_.board_w(), P = net_.policy_channels();
@@ -80,7 +88,7 @@ class Evaluator {
     const index_t n = spatial.size(0);
     if constexpr (!on_device) {
       (void)n;
-      net_.forward(ctx_, {spatial, global, meta}, out);
+      net_.forward(ctx_, ws_, {spatial, global, meta}, out);
     } else {
 #if FUSEKIT_GPUCC
       FUSEKIT_CHECK(n <= net_.max_batch(), "katago::Evaluator '{}': batch {} exceeds max_batch {}", net_.name(), n, net_.max_batch());
@@ -132,14 +140,14 @@ class Evaluator {
                                        net_.meta_inputs() > 0 ? TensorView<const float, 2, DeviceSpace>(d.in.meta_mut)
                                                               : TensorView<const float, 2, DeviceSpace>{}};
       if (!use_graph_) {
-        net_.forward(ctx_, in, d.out);
+        net_.forward(ctx_, ws_, in, d.out);
         return;
       }
       auto it = graphs_.find(n);
       if (it == graphs_.end()) {
-        net_.forward(ctx_, in, d.out);  // sizes the workspaces, so that capture allocates nothing
+        net_.forward(ctx_, ws_, in, d.out);  // sizes the workspaces, so that capture allocates nothing
         ctx_.synchronize();
-        it = graphs_.emplace(n, hip::capture(ctx_, [&](hip::Stream& s) { net_.forward(s, in, d.out); })).first;
+        it = graphs_.emplace(n, hip::capture(ctx_, [&](hip::Stream& s) { net_.forward(s, ws_, in, d.out); })).first;
       }
       it->second.replay(ctx_);
 #endif
@@ -152,7 +160,9 @@ class Evaluator {
   };
 
   Ctx& ctx_;
-  Net net_;
+  std::shared_ptr<const Net> shared_;
+  const Net& net_;
+  typename Net::Workspace ws_;
   bool use_graph_;
   Tensor<float, 4, DeviceSpace> spatial_;
   Tensor<float, 2, DeviceSpace> global_, meta_;

@@ -1,8 +1,10 @@
 #pragma once
 // katago::Network<Ctx, T>: a KataGo model (katago/model_desc.hpp) built for one backend and storage
 // dtype: cpu::Context with float, or hip::Stream with float or half (fp32 math and accumulation
-// everywhere). Activations are NHWC; every buffer is allocated for `max_batch` at construction, so a
-// forward pass allocates nothing (and can be captured as a graph: katago/evaluator.hpp).
+// everywhere). Activations are NHWC and live in a Workspace (make_workspace) allocated for `max_batch`,
+// so a forward pass allocates nothing (and can be captured as a graph: katago/evaluator.hpp); the
+// network's weights are never written after construction, so threads with their own context and
+// workspace can share one network.
 //
 // The graph is KataGo's (../shared/models/katago/FORMAT.md), fused where the math allows:
 //   NormAct before a convolution    the convolution's input prologue (input_norm_act)
@@ -113,7 +115,7 @@ class Network {
     v3b_ = make_vector(ctx, v.v3_bias.b, v.v3_bias.name);
     sv3_ = make_matrix<T>(ctx, v.sv3_mul);
     sv3b_ = make_vector(ctx, v.sv3_bias.b, v.sv3_bias.name);
-    allocate(ctx);
+    plan(ctx);
   }
 
   const std::string& name() const { return name_; }
@@ -127,46 +129,76 @@ class Network {
   index_t policy_channels() const { return P_; }
   index_t score_channels() const { return SV_; }
 
-  void forward(Ctx& ctx, const InputViews<S>& in, const OutputViews<S>& out) {
+  // Activation buffers for one forward pass at a time, sized for max_batch (make_workspace). The network
+  // itself is read-only once built: threads that each bring a context (or stream) and a workspace can
+  // run one network concurrently.
+  class Workspace {
+   public:
+    Workspace() = default;
+
+   private:
+    friend class Network;
+    Tensor<T, 1, S> in, glob, x, t, a, b, g, pooled, vect, vect2, xn, qkv, probs, attn, ffn;
+    Tensor<float, 1, S> vecf, scores, addmask;
+    const Network* owner = nullptr;
+  };
+
+  Workspace make_workspace(Ctx& ctx) const {
+    Workspace ws;
+    allocate(ctx, ws);
+    return ws;
+  }
+
+  // The forward pass for in.spatial.size(0) <= max_batch positions, with the buffers of `ws` (made by
+  // this network's make_workspace). Safe to call from several threads at once with different ctx and ws.
+  void forward(Ctx& ctx, Workspace& ws, const InputViews<S>& in, const OutputViews<S>& out) const {
     const index_t N = in.spatial.size(0);
     check_io(in, out, N);
+    FUSEKIT_CHECK(ws.owner == this, "katago::Network '{}': the workspace was made by {} network", name_,
+                  ws.owner ? "another" : "no");
     if (N == 0) return;
-    n_ = N;
+    const Run r{ctx, ws, N};
     // Inputs: NCHW fp32 -> NHWC storage dtype; the mask is channel 0 of that copy.
-    copy(ctx, img(in_.data(), cin_), in.spatial);
-    copy(ctx, TensorView<T, 2, S>(glob_.data(), {N, gin_}), in.global);
-    gemm(ctx, TensorView<float, 2, S>(vecf_.data(), {N, C_}), TensorView<const T, 2, S>(glob_.data(), {N, gin_}), stem_global_);
-    if (has_meta_) meta_encoder(ctx, in.meta);
-    if (has_attention_) attention_mask(ctx);
-    conv2d(ctx, img(x_.data(), C_), img(in_.data(), cin_), stem_.arg(), make_epilogue(epi::residual(broadcast(vecf_.data(), C_))));
-    for (const auto& b : blocks_) apply(ctx, b, x_.data(), C_);
-    heads(ctx, out);
+    copy(ctx, img(r, r.ws.in.data(), cin_), in.spatial);
+    copy(ctx, TensorView<T, 2, S>(r.ws.glob.data(), {N, gin_}), in.global);
+    gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, C_}), TensorView<const T, 2, S>(r.ws.glob.data(), {N, gin_}), stem_global_);
+    if (has_meta_) meta_encoder(r, in.meta);
+    if (has_attention_) attention_mask(r);
+    conv2d(ctx, img(r, r.ws.x.data(), C_), img(r, r.ws.in.data(), cin_), stem_.arg(), make_epilogue(epi::residual(broadcast(r, r.ws.vecf.data(), C_))));
+    for (const auto& b : blocks_) apply(r, b, r.ws.x.data(), C_);
+    heads(r, out);
   }
 
  private:
+  struct Run {  // one forward pass: where it runs, its buffers and its batch
+    Ctx& ctx;
+    Workspace& ws;
+    index_t n;
+  };
+
   // ---- views ----
   template <class U>
-  TensorView<U, 4, S> img(U* p, index_t c) const {
-    return image_view<S>(p, Shape<4>{n_, c, H_, W_}, Layout::nhwc);
+  TensorView<U, 4, S> img(const Run& r, U* p, index_t c) const {
+    return image_view<S>(p, Shape<4>{r.n, c, H_, W_}, Layout::nhwc);
   }
   template <class U>
-  TensorView<U, 2, S> rows(U* p, index_t c) const {
-    return TensorView<U, 2, S>(p, {n_ * HW_, c});
+  TensorView<U, 2, S> rows(const Run& r, U* p, index_t c) const {
+    return TensorView<U, 2, S>(p, {r.n * HW_, c});
   }
-  TensorView<const T, 2, S> mat(const T* p, index_t r, index_t c) const { return TensorView<const T, 2, S>(p, {r, c}); }
+  TensorView<const T, 2, S> mat(const T* p, index_t m, index_t c) const { return TensorView<const T, 2, S>(p, {m, c}); }
   // An [N, C] fp32 per-image bias seen as an [N, HW, C] residual (stride 0 over pixels).
-  TensorView<const float, 3, S> broadcast(const float* p, index_t c) const {
-    return TensorView<const float, 3, S>(p, {n_, HW_, c}, {c, 0, 1});
+  TensorView<const float, 3, S> broadcast(const Run& r, const float* p, index_t c) const {
+    return TensorView<const float, 3, S>(p, {r.n, HW_, c}, {c, 0, 1});
   }
-  TensorView<const T, 4, S> mask() const { return img(static_cast<const T*>(in_.data()), cin_).slice(1, 0, 1); }
+  TensorView<const T, 4, S> mask(const Run& r) const { return img(r, static_cast<const T*>(r.ws.in.data()), cin_).slice(1, 0, 1); }
 
   template <class Affine>
-  auto norm_act_epilogue(const Affine& a) const {
-    return make_epilogue(epi::scale_bias(a.scale, a.bias), epi::activation(a.act), epi::board_mask(mask()));
+  auto norm_act_epilogue(const Run& r, const Affine& a) const {
+    return make_epilogue(epi::scale_bias(a.scale, a.bias), epi::activation(a.act), epi::board_mask(mask(r)));
   }
   template <class Affine>
-  auto norm_act_prologue(const Affine& a) const {
-    return input_norm_act(a.scale, a.bias, mask(), a.act);
+  auto norm_act_prologue(const Run& r, const Affine& a) const {
+    return input_norm_act(a.scale, a.bias, mask(r), a.act);
   }
 
   void check_io(const InputViews<S>& in, const OutputViews<S>& out, index_t N) const {
@@ -188,59 +220,65 @@ class Network {
   }
 
   // ---- trunk ----
-  void meta_encoder(Ctx& ctx, const TensorView<const float, 2, S>& meta) {
-    const index_t N = n_, c1 = meta1_.size(1), c2 = meta2_.size(1);
-    copy(ctx, TensorView<T, 2, S>(glob_.data(), {N, meta_in_}), meta);
-    gemm(ctx, TensorView<T, 2, S>(vect_.data(), {N, c1}), mat(glob_.data(), N, meta_in_), meta1_,
+  void meta_encoder(const Run& r, const TensorView<const float, 2, S>& meta) const {
+    Ctx& ctx = r.ctx;
+    const index_t N = r.n, c1 = meta1_.size(1), c2 = meta2_.size(1);
+    copy(ctx, TensorView<T, 2, S>(r.ws.glob.data(), {N, meta_in_}), meta);
+    gemm(ctx, TensorView<T, 2, S>(r.ws.vect.data(), {N, c1}), mat(r.ws.glob.data(), N, meta_in_), meta1_,
          make_epilogue(epi::bias(meta1b_), epi::activation(meta1a_)));
-    gemm(ctx, TensorView<T, 2, S>(vect2_.data(), {N, c2}), mat(vect_.data(), N, c1), meta2_,
+    gemm(ctx, TensorView<T, 2, S>(r.ws.vect2.data(), {N, c2}), mat(r.ws.vect.data(), N, c1), meta2_,
          make_epilogue(epi::bias(meta2b_), epi::activation(meta2a_)));
-    gemm(ctx, TensorView<float, 2, S>(vecf_.data(), {N, C_}), mat(vect2_.data(), N, c2), meta3_, GemmOptions{1.f, 1.f});
+    gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, C_}), mat(r.ws.vect2.data(), N, c2), meta3_, GemmOptions{1.f, 1.f});
   }
 
-  void apply(Ctx& ctx, const BlockL<T, S>& block, T* r, index_t c) {
-    std::visit([&](const auto& b) { apply(ctx, b, r, c); }, block.kind);
+  void apply(const Run& r, const BlockL<T, S>& block, T* xs, index_t c) const {
+    std::visit([&](const auto& b) { apply(r, b, xs, c); }, block.kind);
   }
 
-  void apply(Ctx& ctx, const OrdinaryL<T, S>& b, T* r, index_t c) {
+  void apply(const Run& r, const OrdinaryL<T, S>& b, T* xs, index_t c) const {
+    Ctx& ctx = r.ctx;
     const index_t mid = b.conv1.cout;
-    conv2d(ctx, img(a_.data(), mid), img(r, c), b.conv1.arg(), norm_act_prologue(b.pre), norm_act_epilogue(b.mid));
-    conv2d(ctx, img(r, c), img(a_.data(), mid), b.conv2.arg(), make_epilogue(epi::residual(img(r, c))));
+    conv2d(ctx, img(r, r.ws.a.data(), mid), img(r, xs, c), b.conv1.arg(), norm_act_prologue(r, b.pre), norm_act_epilogue(r, b.mid));
+    conv2d(ctx, img(r, xs, c), img(r, r.ws.a.data(), mid), b.conv2.arg(), make_epilogue(epi::residual(img(r, xs, c))));
   }
 
-  void apply(Ctx& ctx, const GlobalPoolL<T, S>& b, T* r, index_t c) {
-    const index_t gc = b.gconv.cout, rc = b.regular.cout, N = n_;
-    norm_act(ctx, img(a_.data(), c), img(r, c), b.pre.scale, b.pre.bias, mask(), b.pre.act);
-    conv2d(ctx, img(g_.data(), gc), img(a_.data(), c), b.gconv.arg(), norm_act_epilogue(b.gpool));
-    global_pool(ctx, TensorView<T, 2, S>(pooled_.data(), {N, 3 * gc}), img(g_.data(), gc), mask(), PoolKind::katago);
-    gemm(ctx, TensorView<float, 2, S>(vecf_.data(), {N, rc}), mat(pooled_.data(), N, 3 * gc), b.gpool_to_bias);
-    conv2d(ctx, img(b_.data(), rc), img(a_.data(), c), b.regular.arg(),
-           make_epilogue(epi::residual(broadcast(vecf_.data(), rc)), epi::scale_bias(b.mid.scale, b.mid.bias),
-                         epi::activation(b.mid.act), epi::board_mask(mask())));
-    conv2d(ctx, img(r, c), img(b_.data(), rc), b.final_conv.arg(), make_epilogue(epi::residual(img(r, c))));
+  void apply(const Run& r, const GlobalPoolL<T, S>& b, T* xs, index_t c) const {
+    Ctx& ctx = r.ctx;
+    const index_t gc = b.gconv.cout, rc = b.regular.cout, N = r.n;
+    norm_act(ctx, img(r, r.ws.a.data(), c), img(r, xs, c), b.pre.scale, b.pre.bias, mask(r), b.pre.act);
+    conv2d(ctx, img(r, r.ws.g.data(), gc), img(r, r.ws.a.data(), c), b.gconv.arg(), norm_act_epilogue(r, b.gpool));
+    global_pool(ctx, TensorView<T, 2, S>(r.ws.pooled.data(), {N, 3 * gc}), img(r, r.ws.g.data(), gc), mask(r), PoolKind::katago);
+    gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, rc}), mat(r.ws.pooled.data(), N, 3 * gc), b.gpool_to_bias);
+    conv2d(ctx, img(r, r.ws.b.data(), rc), img(r, r.ws.a.data(), c), b.regular.arg(),
+           make_epilogue(epi::residual(broadcast(r, r.ws.vecf.data(), rc)), epi::scale_bias(b.mid.scale, b.mid.bias),
+                         epi::activation(b.mid.act), epi::board_mask(mask(r))));
+    conv2d(ctx, img(r, xs, c), img(r, r.ws.b.data(), rc), b.final_conv.arg(), make_epilogue(epi::residual(img(r, xs, c))));
   }
 
-  void apply(Ctx& ctx, const NestedL<T, S>& b, T* r, index_t c) {
+  void apply(const Run& r, const NestedL<T, S>& b, T* xs, index_t c) const {
+    Ctx& ctx = r.ctx;
     const index_t mid = b.pre_conv.cout;
-    conv2d(ctx, img(t_.data(), mid), img(r, c), b.pre_conv.arg(), norm_act_prologue(b.pre), make_epilogue());
-    for (const auto& inner : b.inner) apply(ctx, inner, t_.data(), mid);
-    conv2d(ctx, img(r, c), img(t_.data(), mid), b.post_conv.arg(), norm_act_prologue(b.post),
-           make_epilogue(epi::residual(img(r, c))));
+    conv2d(ctx, img(r, r.ws.t.data(), mid), img(r, xs, c), b.pre_conv.arg(), norm_act_prologue(r, b.pre), make_epilogue());
+    for (const auto& inner : b.inner) apply(r, inner, r.ws.t.data(), mid);
+    conv2d(ctx, img(r, xs, c), img(r, r.ws.t.data(), mid), b.post_conv.arg(), norm_act_prologue(r, b.post),
+           make_epilogue(epi::residual(img(r, xs, c))));
   }
 
-  void apply(Ctx& ctx, const FfnL<T, S>& b, T* r, index_t c) {
-    rmsnorm(ctx, rows(xn_.data(), c), rows(static_cast<const T*>(r), c), b.norm, RmsNormOptions{b.eps});
-    gemm(ctx, rows(ffn_.data(), b.ffn), rows(static_cast<const T*>(xn_.data()), c), b.w1,
+  void apply(const Run& r, const FfnL<T, S>& b, T* xs, index_t c) const {
+    Ctx& ctx = r.ctx;
+    rmsnorm(ctx, rows(r, r.ws.xn.data(), c), rows(r, static_cast<const T*>(xs), c), b.norm, RmsNormOptions{b.eps});
+    gemm(ctx, rows(r, r.ws.ffn.data(), b.ffn), rows(r, static_cast<const T*>(r.ws.xn.data()), c), b.w1,
          make_epilogue(epi::gate<act::Silu>(GateLayout::concatenated)));
-    gemm(ctx, rows(r, c), rows(static_cast<const T*>(ffn_.data()), b.ffn), b.w2, make_epilogue(epi::residual(rows(r, c))));
+    gemm(ctx, rows(r, xs, c), rows(r, static_cast<const T*>(r.ws.ffn.data()), b.ffn), b.w2, make_epilogue(epi::residual(rows(r, xs, c))));
   }
 
-  void apply(Ctx& ctx, const AttentionL<T, S>& b, T* r, index_t c) {
-    const index_t N = n_, L = HW_, tokens = N * L, Hq = b.heads, group = b.heads / b.kv_heads;
+  void apply(const Run& r, const AttentionL<T, S>& b, T* xs, index_t c) const {
+    Ctx& ctx = r.ctx;
+    const index_t N = r.n, L = HW_, tokens = N * L, Hq = b.heads, group = b.heads / b.kv_heads;
     const index_t Q = Hq * b.qd, K = b.kv_heads * b.qd, V = b.kv_heads * b.vd, qkvc = Q + K + V;
-    rmsnorm(ctx, rows(xn_.data(), c), rows(static_cast<const T*>(r), c), b.norm, RmsNormOptions{b.eps});
-    T* qkv = qkv_.data();
-    gemm(ctx, rows(qkv, qkvc), rows(static_cast<const T*>(xn_.data()), c), b.qkv);
+    rmsnorm(ctx, rows(r, r.ws.xn.data(), c), rows(r, static_cast<const T*>(xs), c), b.norm, RmsNormOptions{b.eps});
+    T* qkv = r.ws.qkv.data();
+    gemm(ctx, rows(r, qkv, qkvc), rows(r, static_cast<const T*>(r.ws.xn.data()), c), b.qkv);
     if (b.rope) {
       // KataGo's 2-D RoPE: pairs (2j, 2j + 1) of the first half of a head turn with the row, those of the
       // second half with the column, at base^(-2j / (head_dim / 2)): one interleaved RoPE on each half.
@@ -253,77 +291,79 @@ class Network {
       }
     }
     const Strides<4> score_strides{Hq * L * lp_, L * lp_, lp_, 1};
-    TensorView<float, 4, S> scores(scores_.data(), {N, Hq, L, L}, score_strides);
+    TensorView<float, 4, S> scores(r.ws.scores.data(), {N, Hq, L, L}, score_strides);
     for (index_t h = 0; h < Hq; ++h) {
       const index_t kh = h / group;
       TensorView<const T, 3, S> qh(qkv + h * b.qd, {N, L, b.qd}, {L * qkvc, qkvc, 1});
       TensorView<const T, 3, S> kt(qkv + Q + kh * b.qd, {N, b.qd, L}, {L * qkvc, 1, qkvc});
-      gemm(ctx, TensorView<float, 3, S>(scores_.data() + h * L * lp_, {N, L, L}, {Hq * L * lp_, lp_, 1}), qh, kt);
+      gemm(ctx, TensorView<float, 3, S>(r.ws.scores.data() + h * L * lp_, {N, L, L}, {Hq * L * lp_, lp_, 1}), qh, kt);
     }
-    softmax(ctx, scores, scores, TensorView<const float, 4, S>(addmask_.data(), {N, 1, 1, L}),
+    softmax(ctx, scores, scores, TensorView<const float, 4, S>(r.ws.addmask.data(), {N, 1, 1, L}),
             SoftmaxOptions{1.0f / std::sqrt(static_cast<float>(b.qd))});
     const T* probs = nullptr;
     if constexpr (std::is_same_v<T, float>) {
-      probs = scores_.data();
+      probs = r.ws.scores.data();
     } else {
-      copy(ctx, TensorView<T, 4, S>(probs_.data(), {N, Hq, L, L}, score_strides), scores);
-      probs = probs_.data();
+      copy(ctx, TensorView<T, 4, S>(r.ws.probs.data(), {N, Hq, L, L}, score_strides), scores);
+      probs = r.ws.probs.data();
     }
     for (index_t h = 0; h < Hq; ++h) {
       const index_t kh = h / group;
       TensorView<const T, 3, S> ph(probs + h * L * lp_, {N, L, L}, {Hq * L * lp_, lp_, 1});
       TensorView<const T, 3, S> vh(qkv + Q + K + kh * b.vd, {N, L, b.vd}, {L * qkvc, qkvc, 1});
-      gemm(ctx, TensorView<T, 3, S>(attn_.data() + h * b.vd, {N, L, b.vd}, {L * Hq * b.vd, Hq * b.vd, 1}), ph, vh);
+      gemm(ctx, TensorView<T, 3, S>(r.ws.attn.data() + h * b.vd, {N, L, b.vd}, {L * Hq * b.vd, Hq * b.vd, 1}), ph, vh);
     }
-    gemm(ctx, rows(r, c), rows(static_cast<const T*>(attn_.data()), Hq * b.vd), b.out, make_epilogue(epi::residual(rows(r, c))));
+    gemm(ctx, rows(r, xs, c), rows(r, static_cast<const T*>(r.ws.attn.data()), Hq * b.vd), b.out, make_epilogue(epi::residual(rows(r, xs, c))));
   }
 
   // 0 for on-board keys, -1e4 for off-board ones (exp underflows to 0; finite, so fp16 stays finite).
-  void attention_mask(Ctx& ctx) {
-    const index_t N = n_;
-    TensorView<const T, 4, S> m(in_.data(), {N, 1, 1, HW_}, {HW_ * cin_, HW_ * cin_, HW_ * cin_, cin_});
-    axpby(ctx, TensorView<float, 4, S>(addmask_.data(), {N, 1, 1, HW_}), m,
+  void attention_mask(const Run& r) const {
+    Ctx& ctx = r.ctx;
+    const index_t N = r.n;
+    TensorView<const T, 4, S> m(r.ws.in.data(), {N, 1, 1, HW_}, {HW_ * cin_, HW_ * cin_, HW_ * cin_, cin_});
+    axpby(ctx, TensorView<float, 4, S>(r.ws.addmask.data(), {N, 1, 1, HW_}), m,
           TensorView<const float, 4, S>(one_.data(), {1, 1, 1, 1}), 1e4, -1e4);
   }
 
   // ---- heads ----
-  void heads(Ctx& ctx, const OutputViews<S>& out) {
-    const index_t N = n_;
-    // Trunk tip into a_.
+  void heads(const Run& r, const OutputViews<S>& out) const {
+    Ctx& ctx = r.ctx;
+    const index_t N = r.n;
+    // Trunk tip into r.ws.a.
     if (tip_rms_) {
-      rmsnorm(ctx, rows(a_.data(), C_), rows(static_cast<const T*>(x_.data()), C_), tip_gamma_, RmsNormOptions{tip_eps_});
-      norm_act(ctx, img(a_.data(), C_), img(a_.data(), C_), tip_.scale, tip_.bias, mask(), tip_.act);
+      rmsnorm(ctx, rows(r, r.ws.a.data(), C_), rows(r, static_cast<const T*>(r.ws.x.data()), C_), tip_gamma_, RmsNormOptions{tip_eps_});
+      norm_act(ctx, img(r, r.ws.a.data(), C_), img(r, r.ws.a.data(), C_), tip_.scale, tip_.bias, mask(r), tip_.act);
     } else {
-      norm_act(ctx, img(a_.data(), C_), img(x_.data(), C_), tip_.scale, tip_.bias, mask(), tip_.act);
+      norm_act(ctx, img(r, r.ws.a.data(), C_), img(r, r.ws.x.data(), C_), tip_.scale, tip_.bias, mask(r), tip_.act);
     }
-    const auto tip = img(static_cast<const T*>(a_.data()), C_);
+    const auto tip = img(r, static_cast<const T*>(r.ws.a.data()), C_);
     // Policy.
     const index_t g1 = g1_.cout, p1 = p1_.cout;
-    conv2d(ctx, img(g_.data(), g1), tip, g1_.arg(), norm_act_epilogue(g1n_));
-    global_pool(ctx, TensorView<T, 2, S>(pooled_.data(), {N, 3 * g1}), img(g_.data(), g1), mask(), PoolKind::katago);
-    const auto gp = mat(pooled_.data(), N, 3 * g1);
-    gemm(ctx, TensorView<float, 2, S>(vecf_.data(), {N, p1}), gp, gpool_to_bias_);
-    conv2d(ctx, img(b_.data(), p1), tip, p1_.arg(),
-           make_epilogue(epi::residual(broadcast(vecf_.data(), p1)), epi::scale_bias(p1n_.scale, p1n_.bias),
-                         epi::activation(p1n_.act), epi::board_mask(mask())));
-    conv2d(ctx, out.policy, img(static_cast<const T*>(b_.data()), p1), p2_.arg());
+    conv2d(ctx, img(r, r.ws.g.data(), g1), tip, g1_.arg(), norm_act_epilogue(r, g1n_));
+    global_pool(ctx, TensorView<T, 2, S>(r.ws.pooled.data(), {N, 3 * g1}), img(r, r.ws.g.data(), g1), mask(r), PoolKind::katago);
+    const auto gp = mat(r.ws.pooled.data(), N, 3 * g1);
+    gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, p1}), gp, gpool_to_bias_);
+    conv2d(ctx, img(r, r.ws.b.data(), p1), tip, p1_.arg(),
+           make_epilogue(epi::residual(broadcast(r, r.ws.vecf.data(), p1)), epi::scale_bias(p1n_.scale, p1n_.bias),
+                         epi::activation(p1n_.act), epi::board_mask(mask(r))));
+    conv2d(ctx, out.policy, img(r, static_cast<const T*>(r.ws.b.data()), p1), p2_.arg());
     if (pass_mlp_) {
       const index_t ph = gpool_to_pass_.size(1);
-      gemm(ctx, TensorView<T, 2, S>(vect_.data(), {N, ph}), gp, gpool_to_pass_, make_epilogue(epi::bias(pass_b_), epi::activation(pass_act_)));
-      gemm(ctx, out.pass, mat(vect_.data(), N, ph), pass2_);
+      gemm(ctx, TensorView<T, 2, S>(r.ws.vect.data(), {N, ph}), gp, gpool_to_pass_, make_epilogue(epi::bias(pass_b_), epi::activation(pass_act_)));
+      gemm(ctx, out.pass, mat(r.ws.vect.data(), N, ph), pass2_);
     } else {
       gemm(ctx, out.pass, gp, gpool_to_pass_);
     }
     // Value, score and ownership.
     const index_t v1 = v1_.cout, v2 = v2_.size(1);
-    conv2d(ctx, img(g_.data(), v1), tip, v1_.arg(), norm_act_epilogue(v1n_));
-    global_pool(ctx, TensorView<T, 2, S>(pooled_.data(), {N, 3 * v1}), img(g_.data(), v1), mask(), PoolKind::value_head);
-    gemm(ctx, TensorView<T, 2, S>(vect_.data(), {N, v2}), mat(pooled_.data(), N, 3 * v1), v2_,
+    conv2d(ctx, img(r, r.ws.g.data(), v1), tip, v1_.arg(), norm_act_epilogue(r, v1n_));
+    global_pool(ctx, TensorView<T, 2, S>(r.ws.pooled.data(), {N, 3 * v1}), img(r, r.ws.g.data(), v1), mask(r), PoolKind::value_head);
+    gemm(ctx, TensorView<T, 2, S>(r.ws.vect.data(), {N, v2}), mat(r.ws.pooled.data(), N, 3 * v1), v2_,
          make_epilogue(epi::bias(v2b_), epi::activation(v2a_)));
-    const auto vh = mat(vect_.data(), N, v2);
+    const auto vh = mat(r.ws.vect.data(), N, v2);
     gemm(ctx, out.value, vh, v3_, make_epilogue(epi::bias(v3b_)));
     gemm(ctx, out.score, vh, sv3_, make_epilogue(epi::bias(sv3b_)));
-    conv2d(ctx, out.ownership, img(static_cast<const T*>(g_.data()), v1), own_.arg());
+    conv2d(ctx, out.ownership, img(r, static_cast<const T*>(r.ws.g.data()), v1), own_.arg());
   }
 
   // ---- buffers, sized once for max_batch ----
@@ -356,50 +396,56 @@ class Network {
         block.kind);
   }
 
-  void allocate(Ctx& ctx) {
-    Widths w;
-    for (const auto& b : blocks_) widths(b, C_, w);
+  // Buffer widths and the constant device tensors, once at construction.
+  void plan(Ctx& ctx) {
+    for (const auto& b : blocks_) widths(b, C_, w_);
+    if (!has_attention_) return;
+    lp_ = (HW_ + 7) / 8 * 8;  // score rows padded to 32 bytes
+    const index_t px = max_n_ * HW_;
+    std::vector<std::int32_t> row(static_cast<std::size_t>(px)), col(row.size());
+    for (index_t i = 0; i < px; ++i) {
+      row[i] = static_cast<std::int32_t>(i % HW_ / W_);
+      col[i] = static_cast<std::int32_t>(i % W_);
+    }
+    pos_row_ = upload<std::int32_t>(ctx, row, Shape<1>{px}, "rope rows");
+    pos_col_ = upload<std::int32_t>(ctx, col, Shape<1>{px}, "rope columns");
+    one_ = upload<float>(ctx, std::vector<float>{1.f}, Shape<1>{1}, "one");
+  }
+
+  void allocate(Ctx& ctx, Workspace& ws) const {
+    const Widths& w = w_;
     const index_t px = max_n_ * HW_;
     const index_t mid = std::max({w.mid, w.stream, C_, p1_.cout});
     const index_t gw = std::max({w.mid, g1_.cout, v1_.cout});
     const index_t vec = std::max({w.vec, C_, p1_.cout, gpool_to_pass_.size(1), v2_.size(1),
                                   has_meta_ ? meta1_.size(1) : 0, has_meta_ ? meta2_.size(1) : 0});
     auto buf = [&](auto& t, index_t n) { t = std::remove_cvref_t<decltype(t)>(Shape<1>{std::max<index_t>(n, 1)}, ctx); };
-    buf(in_, px * cin_);
-    buf(glob_, max_n_ * std::max(gin_, meta_in_));
-    buf(x_, px * C_);
-    buf(t_, px * t_width_);
-    buf(a_, px * mid);
-    buf(b_, px * mid);
-    buf(g_, px * gw);
-    buf(pooled_, max_n_ * std::max({w.pooled, 3 * g1_.cout, 3 * v1_.cout}));
-    buf(vecf_, max_n_ * vec);
-    buf(vect_, max_n_ * vec);
-    buf(vect2_, max_n_ * vec);
+    buf(ws.in, px * cin_);
+    buf(ws.glob, max_n_ * std::max(gin_, meta_in_));
+    buf(ws.x, px * C_);
+    buf(ws.t, px * t_width_);
+    buf(ws.a, px * mid);
+    buf(ws.b, px * mid);
+    buf(ws.g, px * gw);
+    buf(ws.pooled, max_n_ * std::max({w.pooled, 3 * g1_.cout, 3 * v1_.cout}));
+    buf(ws.vecf, max_n_ * vec);
+    buf(ws.vect, max_n_ * vec);
+    buf(ws.vect2, max_n_ * vec);
     if (has_attention_) {
-      lp_ = (HW_ + 7) / 8 * 8;  // score rows padded to 32 bytes
-      buf(qkv_, px * w.qkv);
-      buf(scores_, max_n_ * w.heads * HW_ * lp_);
-      if constexpr (!std::is_same_v<T, float>) buf(probs_, max_n_ * w.heads * HW_ * lp_);
-      buf(attn_, px * w.attn);
-      buf(addmask_, max_n_ * HW_);
-      std::vector<std::int32_t> row(static_cast<std::size_t>(px)), col(row.size());
-      for (index_t i = 0; i < px; ++i) {
-        row[i] = static_cast<std::int32_t>(i % HW_ / W_);
-        col[i] = static_cast<std::int32_t>(i % W_);
-      }
-      pos_row_ = upload<std::int32_t>(ctx, row, Shape<1>{px}, "rope rows");
-      pos_col_ = upload<std::int32_t>(ctx, col, Shape<1>{px}, "rope columns");
-      one_ = upload<float>(ctx, std::vector<float>{1.f}, Shape<1>{1}, "one");
+      buf(ws.qkv, px * w.qkv);
+      buf(ws.scores, max_n_ * w.heads * HW_ * lp_);
+      if constexpr (!std::is_same_v<T, float>) buf(ws.probs, max_n_ * w.heads * HW_ * lp_);
+      buf(ws.attn, px * w.attn);
+      buf(ws.addmask, max_n_ * HW_);
     }
-    if (has_attention_ || w.ffn > 0) buf(xn_, px * w.stream);  // the normalised tokens of either block
-    if (w.ffn > 0) buf(ffn_, px * w.ffn);
+    if (has_attention_ || w.ffn > 0) buf(ws.xn, px * w.stream);  // the normalised tokens of either block
+    if (w.ffn > 0) buf(ws.ffn, px * w.ffn);
+    ws.owner = this;
   }
 
   std::string name_;
   int version_;
   index_t H_, W_, HW_, max_n_, cin_, gin_, C_, P_, SV_;
-  index_t n_ = 0;  // the batch of the forward pass running
   // trunk
   ConvW<T, S> stem_;
   Tensor<T, 2, S> stem_global_;
@@ -426,11 +472,11 @@ class Network {
   Tensor<T, 2, S> v2_, v3_, sv3_;
   Tensor<float, 1, S> v2b_, v3b_, sv3b_;
   ActFn v2a_;
-  // buffers (flat; views give them shape per batch)
+  // what workspaces hold (flat buffers; views give them shape per batch), and constants
+  Widths w_;
   bool has_attention_ = false;
   index_t t_width_ = 0, lp_ = 0;
-  Tensor<T, 1, S> in_, glob_, x_, t_, a_, b_, g_, pooled_, vect_, vect2_, xn_, qkv_, probs_, attn_, ffn_;
-  Tensor<float, 1, S> vecf_, scores_, addmask_, one_;
+  Tensor<float, 1, S> one_;
   Tensor<std::int32_t, 1, S> pos_row_, pos_col_;
 };
 
