@@ -39,17 +39,6 @@ katago::Architecture tiny(const std::string& name, int version) {
   return a;
 }
 
-std::string gzip(const std::string& s) {
-  const auto tmp = fs::temp_directory_path() / "fusekit_seed.txt";
-  std::ofstream(tmp, std::ios::binary) << s;
-  const std::string gz = tmp.string() + ".gz";
-  gzFile f = gzopen(gz.c_str(), "wb9");
-  gzwrite(f, s.data(), static_cast<unsigned>(s.size()));
-  gzclose(f);
-  std::string out = io::read_file_bytes(gz);
-  fs::remove(tmp), fs::remove(gz);
-  return out;
-}
 
 }  // namespace
 
@@ -110,10 +99,10 @@ int main(int argc, char** argv) {
     const std::string bin = katago::write_model_bytes(m, FloatEncoding::binary);
     const std::string txt = katago::write_model_bytes(m, FloatEncoding::text);
     put(root / "katago_bin", stem + ".bin", bin);
-    put(root / "katago_gz", stem + ".bin.gz", gzip(bin));
+    put(root / "katago_gz", stem + ".bin.gz", io::gzip(bin, 9));
     if (std::string(name) == "b4c16") continue;  // text is 2.5x larger: the smaller nets cover it
     put(root / "katago_txt", stem + ".txt", txt);
-    if (!m.trunk.blocks.empty() && version == 15) put(root / "katago_gz", stem + ".txt.gz", gzip(txt));
+    if (!m.trunk.blocks.empty() && version == 15) put(root / "katago_gz", stem + ".txt.gz", io::gzip(txt, 9));
   }
   std::printf("seeds written under %s\n", root.c_str());
   return 0;

@@ -220,22 +220,21 @@ void attention_error_cases(Ctx& ctx) {
   auto k = B::upload(ctx, random_tensor<float, 4>({1, 5, 4, 32}, 2));
   auto k2 = B::upload(ctx, random_tensor<float, 4>({1, 5, 2, 16}, 3));
   auto o = B::template poisoned<float, 4>(ctx, {1, 4, 6, 32});
-  expect_error([&] { attention(ctx, o, q, k, k); }, {"6 query heads", "not a multiple of 4 KV heads"});
-  expect_error([&] { attention(ctx, o, q, k2, k2); }, {"head_dim"});
+  expect_error_untouched(ctx, o, [&] { attention(ctx, o, q, k, k); }, {"6 query heads", "not a multiple of 4 KV heads"});
+  expect_error_untouched(ctx, o, [&] { attention(ctx, o, q, k2, k2); }, {"head_dim"});
   auto o2 = B::template poisoned<float, 4>(ctx, {1, 4, 6, 16});
-  expect_error([&] { attention(ctx, o2, q, k, k); }, {"out has shape [1, 4, 6, 16]"});
+  expect_error_untouched(ctx, o2, [&] { attention(ctx, o2, q, k, k); }, {"out has shape [1, 4, 6, 16]"});
   auto k3 = B::upload(ctx, random_tensor<float, 4>({1, 5, 3, 32}, 4));
   auto wide = B::upload(ctx, random_tensor<float, 4>({1, 4, 6, 64}, 7));
   const auto qs = TensorView<const float, 4, typename Ctx::space>(wide.data(), {1, 4, 6, 32}, {4 * 6 * 64, 6 * 64, 64, 2});
   auto k6 = B::upload(ctx, random_tensor<float, 4>({1, 5, 6, 32}, 6));
-  expect_error([&] { attention(ctx, o, qs, k6, k6); }, {"q [1, 4, 6, 32]", "contiguous head dimension"});
-  expect_error([&] { attention(ctx, o, q, k3.view().permute({0, 1, 3, 2}), k3); }, {"k has shape"});
+  expect_error_untouched(ctx, o, [&] { attention(ctx, o, qs, k6, k6); }, {"q [1, 4, 6, 32]", "contiguous head dimension"});
+  expect_error_untouched(ctx, o, [&] { attention(ctx, o, q, k3.view().permute({0, 1, 3, 2}), k3); }, {"k has shape"});
   HostTensor<std::int32_t, 1> lens({2});
   lens(0) = lens(1) = 1;
   auto dl = B::upload(ctx, lens);
   auto q6 = B::upload(ctx, random_tensor<float, 4>({1, 4, 6, 32}, 5));
-  expect_error([&] { attention(ctx, o, q6, k6, k6, AttentionMasks<typename Ctx::space>{dl.view().as_const(), {}}); },
-               {"kv_lens has shape [2]", "batch is 1"});
+  expect_error_untouched(ctx, o, [&] { attention(ctx, o, q6, k6, k6, AttentionMasks<typename Ctx::space>{dl.view().as_const(), {}}); }, {"kv_lens has shape [2]", "batch is 1"});
 }
 
 }  // namespace fusekit::test

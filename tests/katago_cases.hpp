@@ -2,8 +2,12 @@
 // KataGo network test cases shared by the CPU and GPU tests: KataGo's own reference outputs for the
 // shared nets, random positions, and comparisons on on-board entries (off-board policy and ownership
 // logits are unmasked garbage in KataGo's raw output, so they are not compared).
+#include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common.hpp"
 #include "fusekit/io/npy.hpp"
@@ -121,6 +125,65 @@ inline HostTensor<float, 4> corner(const HostTensor<float, 4>& t, index_t b) {
 inline Outputs corner(const Outputs& o, index_t b) {
   return {.pass = o.pass.clone(), .value = o.value.clone(), .score = o.score.clone(), .policy = corner(o.policy, b),
           .ownership = corner(o.ownership, b)};
+}
+
+// Largest |a - b| over every element of every output (NaN on either side counts as infinite).
+inline double max_abs_diff(const Outputs& a, const Outputs& b) {
+  double worst = 0;
+  auto scan = [&](const auto& x, const auto& y) {
+    if (x.shape() != y.shape()) worst = INFINITY;
+    for (index_t i = 0; i < std::min(x.numel(), y.numel()); ++i) {
+      const double d = std::fabs(static_cast<double>(x.data()[i]) - y.data()[i]);
+      if (!(d <= worst)) worst = std::isnan(d) ? INFINITY : d;
+    }
+  };
+  scan(a.policy, b.policy), scan(a.pass, b.pass), scan(a.value, b.value), scan(a.score, b.score),
+      scan(a.ownership, b.ownership);
+  return worst;
+}
+
+// One network shared by `threads` threads, each with its own context (make_ctx()) and evaluator, each
+// evaluating batches of 1..4 positions many times in its own order: every result must equal the
+// single-threaded one within `tol` (0: bit for bit -- same kernels, same sizes, same summation order).
+template <class Ctx, class T, class MakeCtx>
+void threads_share_one_network(Ctx& build_ctx, MakeCtx make_ctx, const std::string& arch, double tol,
+                               int threads = 4, int rounds = 12) {
+  using Net = katago::Network<Ctx, T>;
+  const auto net = std::make_shared<const Net>(build_ctx, katago::random_model(arch, 6), katago::NetworkOptions{4});
+  std::vector<std::pair<HostTensor<float, 4>, HostTensor<float, 2>>> inputs;
+  for (index_t i = 0; i < 6; ++i) inputs.push_back(random_inputs(1 + i % 4, 19, 19, {19, 13, 9}, 100 + static_cast<std::uint64_t>(i)));
+  std::vector<Outputs> want;
+  {
+    auto ctx = make_ctx();
+    katago::Evaluator<Ctx, T> eval(*ctx, net);
+    for (const auto& [s, g] : inputs) want.push_back(eval.evaluate(s.view(), g.view()));
+  }
+  std::vector<double> worst(static_cast<std::size_t>(threads), 0.0);
+  std::vector<std::string> errors(worst.size());
+  std::vector<int> evaluations(worst.size(), 0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      try {
+        auto ctx = make_ctx();
+        katago::Evaluator<Ctx, T> eval(*ctx, net);
+        for (int r = 0; r < rounds; ++r)
+          for (std::size_t k = 0; k < inputs.size(); ++k) {
+            const std::size_t i = (k + static_cast<std::size_t>(t + r)) % inputs.size();
+            const Outputs got = eval.evaluate(inputs[i].first.view(), inputs[i].second.view());
+            worst[t] = std::max(worst[t], max_abs_diff(got, want[i]));
+            ++evaluations[t];
+          }
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  for (auto& th : pool) th.join();
+  for (int t = 0; t < threads; ++t) {
+    EXPECT_EQ(errors[t], "") << arch << " thread " << t;
+    EXPECT_EQ(evaluations[t], rounds * static_cast<int>(inputs.size())) << arch << " thread " << t;
+    EXPECT_LE(worst[t], tol) << arch << " thread " << t << ": results differ from the single-threaded run";
+  }
 }
 
 }  // namespace fusekit::test::katago_cases

@@ -35,6 +35,18 @@ struct Backend<cpu::Context> {
   }
 };
 
+// fn() must fail with a fusekit::Error naming every fragment and leave `out` (poisoned beforehand) as it
+// was: ops check their arguments before they write anything.
+template <class Ctx, class O, class Fn>
+void expect_error_untouched(Ctx& ctx, const O& out, Fn&& fn, std::initializer_list<const char*> fragments) {
+  using B = Backend<Ctx>;
+  const auto before = B::download(ctx, out);
+  expect_error(fn, fragments);
+  const auto after = B::download(ctx, out);
+  EXPECT_EQ(std::memcmp(before.data(), after.data(), before.bytes()), 0)
+      << "the failed call wrote to its output (error mentioning '" << *fragments.begin() << "')";
+}
+
 // -------- elementwise --------
 
 template <class Ctx, class T>

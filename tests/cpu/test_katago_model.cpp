@@ -13,6 +13,7 @@
 #include "../common.hpp"
 #include "fusekit/katago/model_reader.hpp"
 #include "fusekit/katago/model_writer.hpp"
+#include "fusekit/katago/random_model.hpp"
 
 using namespace fusekit;
 using namespace fusekit::katago;
@@ -144,6 +145,52 @@ TEST(KataGoModel, TruncatedFilesFailWithTheOffset) {
   const std::string gz = io::read_file_bytes(path);
   expect_error([&] { io::gunzip(std::string_view(gz).substr(0, gz.size() / 2), "half.bin.gz"); },
                {"half.bin.gz", "truncated"});
+}
+
+// A small model (every block kind of a classic net, heads shrunk) cut at every byte: plain binary at every
+// offset, gzip at every offset of the compressed stream, text at every offset of its header and every
+// 13th beyond (up to the last number). Each cut is an error naming the file and the byte.
+TEST(KataGoModel, EveryTruncationOfASmallModelIsAnError) {
+  Architecture a = architecture("b4c16");
+  a.trunk_c = a.mid_c = 8, a.regular_c = 6, a.gpool_c = 2, a.p1 = a.g1 = a.v1 = a.v2 = 4;
+  const ModelDesc m = random_model(a, 2);
+  const std::string bin = write_model_bytes(m, FloatEncoding::binary);
+  const std::string txt = write_model_bytes(m, FloatEncoding::text);
+  const std::string gz = io::gzip(bin);
+  auto fails = [](const auto& read, std::size_t cut, const char* what) {
+    try {
+      read(cut);
+      ADD_FAILURE() << what << " cut to " << cut << " bytes read as a model";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      if (msg.find("cut.") == std::string::npos || (msg.find("byte ") == std::string::npos))
+        ADD_FAILURE() << what << " cut to " << cut << ": message names no file or byte: " << msg;
+    }
+  };
+  // Only the final newline may go (binary); in text, a cut inside the last number leaves a shorter
+  // number, which no reader can tell from a whole one.
+  ASSERT_EQ(bin.back(), '\n');
+  for (std::size_t cut = 0; cut + 1 < bin.size(); ++cut)
+    fails([&](std::size_t n) { read_model_bytes(bin.substr(0, n), "cut.bin", FloatEncoding::binary); }, cut, "binary");
+  const std::size_t last_number = txt.find_last_of(" \n", txt.find_last_not_of(" \n")) + 1;
+  for (std::size_t cut = 0; cut <= last_number; cut += cut < 2000 || cut + 13 > last_number ? 1 : 13)
+    fails([&](std::size_t n) { read_model_bytes(txt.substr(0, n), "cut.txt", FloatEncoding::text); }, cut, "text");
+  for (std::size_t cut = 0; cut < gz.size(); ++cut)
+    fails([&](std::size_t n) { read_model_bytes(io::gunzip(std::string_view(gz).substr(0, n), "cut.bin.gz"), "cut.bin.gz",
+                                                FloatEncoding::binary); }, cut, "gzip");
+  EXPECT_EQ(write_model_bytes(read_model_bytes(io::gunzip(gz, "whole.gz"), "whole", FloatEncoding::binary),
+                              FloatEncoding::binary), bin);
+  std::printf("  cut a %zu-byte binary, %zu-byte text and %zu-byte gzip model at every offset\n", bin.size(), txt.size(),
+              gz.size());
+}
+
+// A few kilobytes of gzip that would inflate to gigabytes stop at the limit with a clear error.
+TEST(KataGoModel, DecompressionIsCapped) {
+  const std::string bomb = io::gzip(std::string(std::size_t{8} << 20, '\0'), 9);
+  EXPECT_LT(bomb.size(), std::size_t{16} << 10);
+  expect_error([&] { io::gunzip(bomb, "bomb.bin.gz", std::size_t{1} << 20); },
+               {"bomb.bin.gz", "decompresses to more than 1048576 bytes"});
+  EXPECT_EQ(io::gunzip(bomb, "bomb.bin.gz").size(), std::size_t{8} << 20);  // the default limit is 4 GiB
 }
 
 TEST(KataGoModel, DamagedFilesNameTheLayer) {

@@ -1,6 +1,8 @@
 // KataGo networks on the CPU (fp32): KataGo's own raw outputs for the three shared nets (skipped
 // without ../shared), random nets of every block kind through model files and back, batch invariance,
-// a small board inside the 19x19 tensor equal to itself alone, and input errors.
+// a small board inside the 19x19 tensor equal to itself alone, threads sharing one network, and input
+// errors.
+#include <cstring>
 #include <filesystem>
 
 #include "../katago_cases.hpp"
@@ -111,6 +113,25 @@ TEST(KataGoNetworkCpu, RandomModelsAreDeterministicAndNamed) {
   expect_error([] { (void)architecture("c384b18"); }, {"not a known architecture"});
 }
 
+// 4 threads x 24 evaluations on one shared network per block family, each thread with its own
+// single-threaded context (the GPU test runs 72 per thread).
+TEST(KataGoNetworkCpu, ThreadsShareOneNetwork) {
+  cpu::Context build(1);
+  for (const char* arch : random_archs)
+    threads_share_one_network<cpu::Context, float>(build, [] { return std::make_unique<cpu::Context>(1); }, arch, 0.0, 4,
+                                                   4);
+}
+
+TEST(KataGoNetworkCpu, WorkspaceBelongsToItsNetwork) {
+  const ModelDesc m = random_model("b2c32", 1);
+  Network<cpu::Context, float> a(ctx(), m), b(ctx(), m);
+  auto ws = b.make_workspace(ctx());
+  const auto [s, g] = random_inputs(1, 19, 19, {19}, 16);
+  CpuEval eval(ctx(), m);
+  Outputs o = eval.make_outputs(1);
+  expect_error([&] { a.forward(ctx(), ws, {s.view(), g.view()}, views_of(o)); }, {"workspace was made by another network"});
+}
+
 TEST(KataGoNetworkCpu, BadInputsAreErrorsNamingTheNetAndShapes) {
   CpuEval eval(ctx(), random_model("b2c32", 1), {2});
   const auto [s, g] = random_inputs(3, 19, 19, {19}, 14);
@@ -119,6 +140,16 @@ TEST(KataGoNetworkCpu, BadInputsAreErrorsNamingTheNetAndShapes) {
   expect_error([&] { (void)eval.evaluate(s2.view(), g2.view().slice(1, 0, 18)); }, {"global input is [2, 18]", "expected [2, 19]"});
   const HostTensor<float, 4> small = corner(s2, 9);
   expect_error([&] { (void)eval.evaluate(small.view(), g2.view()); }, {"spatial input is [2, 22, 9, 9]"});
+  // Into caller-owned outputs: a refused call leaves them as they were.
+  Outputs o = eval.make_outputs(2);
+  for (auto* t : {&o.policy, &o.ownership}) test::poison(*t);
+  for (auto* t : {&o.pass, &o.value, &o.score}) test::poison(*t);
+  const Outputs before{o.pass.clone(), o.value.clone(), o.score.clone(), o.policy.clone(), o.ownership.clone()};
+  expect_error([&] { eval.evaluate(s2.view(), g2.view().slice(1, 0, 18), {}, views_of(o)); }, {"global input is [2, 18]"});
+  auto same = [](const auto& a, const auto& b) { return std::memcmp(a.data(), b.data(), a.bytes()) == 0; };  // (NaN bits)
+  EXPECT_TRUE(same(o.policy, before.policy) && same(o.pass, before.pass) && same(o.value, before.value) &&
+              same(o.score, before.score) && same(o.ownership, before.ownership))
+      << "a refused evaluation wrote to its outputs";
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // KataGo networks on the GPU, fp32 and fp16: KataGo's own raw outputs for the three shared nets, the
 // CPU network on random nets of every block kind (b18c384nbt included), graph replay equal to the
-// uncaptured run, batch invariance and a 9x9 board inside the 19x19 tensor.
+// uncaptured run, batch invariance, a 9x9 board inside the 19x19 tensor, and threads sharing one network.
 #include "../katago_cases.hpp"
 #include "../cpu/cpu_context.hpp"
 #include "gpu_backend.hpp"
@@ -92,6 +92,16 @@ void batch_and_board() {
   const HostTensor<float, 4> s9 = corner(s, 9);
   const Outputs a = small.evaluate(s9.view().slice(0, 1, 2), g.view().slice(0, 1, 2));
   expect_outputs_near(a, corner(entry(batch, 1), 9), corner(s, 9), tol<T>.atol / 4, tol<T>.rtol / 4, "9x9 alone");
+}
+
+// 4 threads, each with its own stream, evaluator and captured graphs, on one network: bit-identical to
+// the single-threaded results.
+TEST(KataGoNetworkGpu, StreamsOnThreadsShareOneNetwork) {
+  SKIP_WITHOUT_GPU;
+  auto make = [] { return std::make_unique<hip::Stream>(); };
+  for (const char* arch : {"b4c48", "b3c64nbt", "b7c96tf"})
+    threads_share_one_network<hip::Stream, float>(stream(), make, arch, 0.0);
+  threads_share_one_network<hip::Stream, fusekit::half>(stream(), make, "b3c64nbt", 0.0);
 }
 
 TEST(KataGoNetworkGpu, BatchInvarianceAndSmallBoardsFp32) {

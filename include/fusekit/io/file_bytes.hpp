@@ -2,6 +2,7 @@
 // Whole files as bytes, gunzipped when they start with the gzip magic (zlib: link ZLIB::ZLIB, which
 // fusekit::fusekit does). Errors name the file and, for a damaged gzip stream, the byte offset in the
 // compressed file where inflation stopped.
+#include <algorithm>
 #include <cstddef>
 #include <fstream>
 #include <limits>
@@ -71,6 +72,33 @@ inline std::string gunzip(std::string_view gz, const std::string& name,
   if (rc != Z_STREAM_END)
     fail("{}: gzip stream {} at compressed byte {} of {}{}{}", name,
          rc == Z_BUF_ERROR ? "truncated" : "corrupt", at, gz.size(), msg ? ": " : "", msg ? msg : "");
+  return out;
+}
+
+// `bytes` as one gzip member (zlib deflate at `level`, 1..9).
+inline std::string gzip(std::string_view bytes, int level = 6) {
+  z_stream z{};
+  if (deflateInit2(&z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    fail("gzip: zlib deflateInit failed (level {})", level);
+  std::string out;
+  char buf[1 << 16];
+  std::size_t at = 0;
+  int rc = Z_OK;
+  do {
+    const std::size_t chunk = std::min<std::size_t>(bytes.size() - at, std::size_t{1} << 30);  // zlib counts in 32 bits
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data() + at));
+    z.avail_in = static_cast<uInt>(chunk);
+    at += chunk;
+    const int flush = at == bytes.size() ? Z_FINISH : Z_NO_FLUSH;
+    do {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof buf;
+      rc = deflate(&z, flush);
+      out.append(buf, sizeof buf - z.avail_out);
+    } while (z.avail_out == 0);
+  } while (at < bytes.size());
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) fail("gzip: zlib deflate failed ({})", rc);
   return out;
 }
 

@@ -10,9 +10,8 @@
 #include <type_traits>
 #include <variant>
 
-#include <zlib.h>
-
 #include "fusekit/core/format.hpp"
+#include "fusekit/io/file_bytes.hpp"
 #include "fusekit/katago/model_reader.hpp"
 
 namespace fusekit::katago {
@@ -155,14 +154,8 @@ inline std::string write_model_bytes(const ModelDesc& m, FloatEncoding enc) { re
 // `path` ending in .gz is gzipped; .txt / .txt.gz get text floats, anything else binary.
 inline void write_model(const ModelDesc& m, const std::string& path) {
   auto ends = [&](std::string_view s) { return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0; };
-  const std::string bytes = write_model_bytes(m, ends(".txt") || ends(".txt.gz") ? FloatEncoding::text : FloatEncoding::binary);
-  if (ends(".gz")) {
-    gzFile f = gzopen(path.c_str(), "wb");
-    if (!f) fail("cannot create '{}'", path);
-    const int n = gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-    if (gzclose(f) != Z_OK || n != static_cast<int>(bytes.size())) fail("error writing '{}'", path);
-    return;
-  }
+  std::string bytes = write_model_bytes(m, ends(".txt") || ends(".txt.gz") ? FloatEncoding::text : FloatEncoding::binary);
+  if (ends(".gz")) bytes = io::gzip(bytes);
   std::ofstream f(path, std::ios::binary);
   if (!f) fail("cannot create '{}'", path);
   f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

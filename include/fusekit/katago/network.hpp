@@ -116,6 +116,8 @@ class Network {
     sv3_ = make_matrix<T>(ctx, v.sv3_mul);
     sv3b_ = make_vector(ctx, v.sv3_bias.b, v.sv3_bias.name);
     plan(ctx);
+    // The weights are complete before any other stream reads them (evaluators on other threads).
+    if constexpr (requires { ctx.synchronize(); }) ctx.synchronize();
   }
 
   const std::string& name() const { return name_; }

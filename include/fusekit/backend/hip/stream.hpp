@@ -3,6 +3,7 @@
 // non-blocking runtime stream and the caching allocator bound to it. hip::Event times work on it.
 #include <memory>
 
+#include "fusekit/backend/hip/arch_check.hpp"
 #include "fusekit/backend/hip/caching_allocator.hpp"
 #include "fusekit/backend/hip/device.hpp"
 #include "fusekit/core/backend.hpp"
@@ -16,6 +17,7 @@ class Stream {
   using space = DeviceSpace;
 
   Stream() : device_(Device::current()) {
+    require_code_for_current_device();
     FUSEKIT_GPU_CHECK(gpu::stream_create(&stream_));
     allocator_ = std::make_shared<CachingAllocator>(stream_);
   }

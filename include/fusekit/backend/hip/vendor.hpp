@@ -94,6 +94,13 @@ inline error_t func_static_smem(Kernel k, std::size_t* bytes) {
   *bytes = a.sharedSizeBytes;
   return e;
 }
+// Success when the loaded binary holds code for the current device (the error a launch would give
+// otherwise).
+template <class Kernel>
+inline error_t func_loadable(Kernel k) {
+  cudaFuncAttributes a{};
+  return cudaFuncGetAttributes(&a, k);
+}
 inline std::size_t shared_memory_per_block_optin(const device_prop_t& p) { return p.sharedMemPerBlockOptin; }
 inline const char* arch_name(const device_prop_t& p, char* buf, std::size_t n) {
   // "sm_90": compute capability, as nvcc names targets.
@@ -173,6 +180,11 @@ template <class Kernel>
 inline error_t func_static_smem(Kernel, std::size_t* bytes) {
   *bytes = 0;  // not used on AMD
   return hipSuccess;
+}
+template <class Kernel>
+inline error_t func_loadable(Kernel k) {
+  hipFuncAttributes a{};
+  return hipFuncGetAttributes(&a, reinterpret_cast<const void*>(k));
 }
 inline std::size_t shared_memory_per_block_optin(const device_prop_t& p) { return p.sharedMemPerBlock; }
 inline const char* arch_name(const device_prop_t& p, char*, std::size_t) { return p.gcnArchName; }
