@@ -1,6 +1,8 @@
 // Attention on the CPU backend: every mask kind, GQA ratios 1/2/8, head dims 32..256, odd lengths, fused
-// QKV views, varlen batches, key splits, decode = prefill, bad input.
+// QKV views, varlen batches, key splits, decode = prefill, bad input; and NaN propagation through GEMM,
+// convolution (Winograd here) and attention.
 #include "../attention_cases.hpp"
+#include "../nan_cases.hpp"
 #include "cpu_context.hpp"
 
 namespace fusekit::test {
@@ -20,6 +22,14 @@ TEST_F(CpuAttention, MasksHeadDimsAndGroups) {
       {2, 19, 33, 8, 1, 256, AttnMask::causal_padding},  {2, 3, 0, 2, 1, 32, AttnMask::none},  // no keys: zeros
   };
   for (const auto& s : shapes) attention_case<cpu::Context, float>(ctx, s, salt += 10, false);
+}
+
+TEST_F(CpuAttention, NanPropagatesThroughGemmConvAndAttention) {
+  gemm_nan_case<cpu::Context, float>(ctx, 37, 29, 41, 9500);
+  gemm_nan_case<cpu::Context, float>(ctx, 11, 2560, 2048, 9510);
+  conv_nan_case<cpu::Context, float>(ctx, Layout::nchw, 9520);
+  conv_nan_case<cpu::Context, float>(ctx, Layout::nhwc, 9530);
+  attention_nan_case<cpu::Context, float>(ctx, 9540);
 }
 
 TEST_F(CpuAttention, LongSequences) {

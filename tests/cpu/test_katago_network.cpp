@@ -122,6 +122,28 @@ TEST(KataGoNetworkCpu, ThreadsShareOneNetwork) {
                                                    4);
 }
 
+// KataGo's fp16 form (activations stored divided by 8, katago/fp16_scale8.hpp) forced on the fp32 network
+// gives the same outputs, for classic, global-pooling and nested-bottleneck blocks, the pass MLP (v15) and,
+// on the shared v8 net, the plain pass matmul. Transformer trunks are left as they are.
+TEST(KataGoNetworkCpu, ActivationsDividedBy8GiveTheSameOutputs) {
+  std::vector<std::pair<std::string, ModelDesc>> nets = {{"b4c48", random_model("b4c48", 8)},
+                                                         {"b3c64nbt", random_model("b3c64nbt", 8)}};
+  if (std::filesystem::exists(model_path(shared_nets[0]))) nets.emplace_back(shared_nets[0], read_model(model_path(shared_nets[0])));
+  const auto [s, g] = random_inputs(3, 19, 19, {19, 13, 9}, 17);
+  for (const auto& [name, m] : nets) {
+    CpuEval plain(ctx(), m, {3, 19, 19, ActivationScale::as_is});
+    CpuEval scaled(ctx(), m, {3, 19, 19, ActivationScale::divided_by_8});
+    EXPECT_FALSE(plain.network().activations_divided_by_8());
+    EXPECT_TRUE(scaled.network().activations_divided_by_8());
+    expect_outputs_near(scaled.evaluate(s.view(), g.view()), plain.evaluate(s.view(), g.view()), s, 2e-5, 2e-5,
+                        name + " divided by 8");
+  }
+  CpuEval tf(ctx(), random_model("b7c96tf", 8), {1, 19, 19, ActivationScale::divided_by_8});
+  EXPECT_FALSE(tf.network().activations_divided_by_8());
+  expect_error([] { write_model_bytes(scale8_for_fp16(random_model("b2c32", 1)), FloatEncoding::binary); },
+               {"internal fp16 scale-8 activation"});
+}
+
 TEST(KataGoNetworkCpu, WorkspaceBelongsToItsNetwork) {
   const ModelDesc m = random_model("b2c32", 1);
   Network<cpu::Context, float> a(ctx(), m), b(ctx(), m);

@@ -1,7 +1,9 @@
 // Attention on the GPU: the matrix-core kernel (f16, bf16) and the portable SIMT kernel (f32, and f16
 // forced), every mask kind, GQA ratios 1/2/8, head dims 32..256 incl. 72, the odd lengths, key
-// splits, fused QKV views, varlen batches, decode = prefill, graph capture, bad input.
+// splits, fused QKV views, varlen batches, decode = prefill, graph capture, bad input; and NaN propagation
+// through GEMM (mma, split-K), convolution and attention in every dtype.
 #include "../attention_cases.hpp"
+#include "../nan_cases.hpp"
 #include "fusekit/backend/hip/graph.hpp"
 #include "gpu_backend.hpp"
 
@@ -23,6 +25,21 @@ const AttnShape kShapes[] = {
     {1, 77, 120, 8, 8, 96, AttnMask::causal},
     {2, 40, 57, 6, 3, 48, AttnMask::block},               // head dim padded 48 -> 64
 };
+
+template <class T>
+void nan_cases(hip::Stream& s, std::uint64_t salt) {
+  gemm_nan_case<hip::Stream, T>(s, 37, 29, 41, salt);
+  gemm_nan_case<hip::Stream, T>(s, 11, 2560, 2048, salt + 10);
+  conv_nan_case<hip::Stream, T>(s, Layout::nchw, salt + 20);
+  conv_nan_case<hip::Stream, T>(s, Layout::nhwc, salt + 30);
+  attention_nan_case<hip::Stream, T>(s, salt + 40);
+}
+
+TEST_F(GpuAttention, NanPropagatesThroughGemmConvAndAttention) {
+  nan_cases<float>(stream(), 19500);
+  nan_cases<half>(stream(), 19600);
+  nan_cases<bfloat16>(stream(), 19700);
+}
 
 TEST_F(GpuAttention, MatrixCoreHalfAndBf16) {
   std::uint64_t salt = 19100;

@@ -104,6 +104,41 @@ TEST(KataGoNetworkGpu, StreamsOnThreadsShareOneNetwork) {
   threads_share_one_network<hip::Stream, fusekit::half>(stream(), make, "b3c64nbt", 0.0);
 }
 
+// Trunk activations far beyond fp16's 65504 (the stem's weights multiplied up until fp16 storage as is
+// overflows): with the automatic divide-by-8 the fp16 network still matches the fp32 CPU network.
+TEST(KataGoNetworkGpu, Fp16DividedBy8SurvivesActivationsBeyondFp16) {
+  SKIP_WITHOUT_GPU;
+  const auto [s, g] = random_inputs(4, 19, 19, {19, 13}, 18);
+  auto max_abs = [](const Outputs& o) {
+    double m = 0;
+    for (const auto* t : {&o.policy, &o.ownership})
+      for (index_t i = 0; i < t->numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(t->data()[i])));
+    for (const auto* t : {&o.pass, &o.value, &o.score})
+      for (index_t i = 0; i < t->numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(t->data()[i])));
+    return m;
+  };
+  bool overflowed = false;
+  for (float factor : {300.f, 1000.f, 3000.f, 10000.f}) {
+    ModelDesc m = random_model("b4c48", 9);
+    for (float& w : m.trunk.initial_conv.w) w *= factor;
+    Evaluator<cpu::Context, float> cpu_eval(fusekit::test::ctx(), m, {4});
+    const Outputs want = cpu_eval.evaluate(s.view(), g.view());
+    Evaluator<hip::Stream, fusekit::half> as_is(stream(), m, {4, 19, 19, ActivationScale::as_is});
+    const double err_as_is = max_abs_diff(as_is.evaluate(s.view(), g.view()), want) / max_abs(want);
+    Evaluator<hip::Stream, fusekit::half> scaled(stream(), m, {4});
+    ASSERT_TRUE(scaled.network().activations_divided_by_8());
+    const double err = max_abs_diff(scaled.evaluate(s.view(), g.view()), want) / max_abs(want);
+    std::printf("  stem x %g: largest output %.3g; fp16 error / largest output: as is %.3g, divided by 8 %.3g\n",
+                static_cast<double>(factor), max_abs(want), err_as_is, err);
+    EXPECT_LE(err, 0.03) << "stem x " << factor;
+    if (!(err_as_is <= 0.03)) {  // fp16 as is overflowed (or lost everything): the case this is about
+      overflowed = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(overflowed) << "no stem factor made fp16 storage overflow: the test did not test the overflow path";
+}
+
 TEST(KataGoNetworkGpu, BatchInvarianceAndSmallBoardsFp32) {
   SKIP_WITHOUT_GPU; batch_and_board<float>(); }
 TEST(KataGoNetworkGpu, BatchInvarianceAndSmallBoardsFp16) {

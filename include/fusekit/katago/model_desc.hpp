@@ -11,7 +11,9 @@
 
 namespace fusekit::katago {
 
-enum class Activation { identity, relu, mish, silu };
+// The last two exist only inside fusekit (katago/fp16_scale8.hpp): f(8x)/8, for activations stored
+// divided by 8. No file names them.
+enum class Activation { identity, relu, mish, silu, mish_scale8, silu_scale8 };
 
 struct ConvLayer {
   std::string name;

@@ -72,7 +72,9 @@ class ModelWriter {
     line(a.name);
     if (m_.version < 11) return;
     constexpr const char* names[] = {"ACTIVATION_IDENTITY", "ACTIVATION_RELU", "ACTIVATION_MISH", "ACTIVATION_SILU"};
-    line(names[static_cast<int>(a.kind)]);
+    const int k = static_cast<int>(a.kind);
+    if (k >= 4) fail("KataGo model writer: '{}' holds fusekit's internal fp16 scale-8 activation, which no file names", a.name);
+    line(names[k]);
   }
   void matmul(const MatMulLayer& l) { line(l.name), line(l.in_c), line(l.out_c), floats(l.w); }
   void matbias(const MatBiasLayer& l) { line(l.name), line(l.c), floats(l.b); }

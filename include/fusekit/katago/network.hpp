@@ -20,16 +20,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
+#include <type_traits>
 #include <vector>
 
+#include "fusekit/katago/fp16_scale8.hpp"
 #include "fusekit/katago/layers.hpp"
 #include "fusekit/ops.hpp"
 
 namespace fusekit::katago {
 
+// How activations are stored: `automatic` divides them by 8 for fp16 storage (KataGo's
+// applyScale8ToReduceActivations, katago/fp16_scale8.hpp: same outputs, 8x more headroom below fp16's
+// 65504) on convolutional trunks; `divided_by_8` forces it (any dtype), `as_is` turns it off.
+enum class ActivationScale { automatic, as_is, divided_by_8 };
+
 struct NetworkOptions {
   index_t max_batch = 1;
   index_t board_h = 19, board_w = 19;  // the input tensor's size; smaller boards sit inside via the mask
+  ActivationScale activation_scale = ActivationScale::automatic;
 };
 
 // Inputs in the backend's memory, fp32, any strides: spatial [N, Cin, H, W] (NCHW as KataGo fills it;
@@ -65,7 +74,13 @@ class Network {
         SV_(d.score_value_channels()) {
     FUSEKIT_CHECK(max_n_ >= 1 && H_ >= 1 && W_ >= 1, "katago::Network: max_batch {} and board {}x{} must be positive",
                   max_n_, H_, W_);
-    const Trunk& t = d.trunk;
+    const bool want = opt.activation_scale == ActivationScale::divided_by_8 ||
+                      (opt.activation_scale == ActivationScale::automatic && std::is_same_v<T, half>);
+    divided_by_8_ = want && scale8_applies(d);
+    std::optional<ModelDesc> scaled;
+    if (divided_by_8_) scaled.emplace(scale8_for_fp16(d));
+    const ModelDesc& m = scaled ? *scaled : d;
+    const Trunk& t = m.trunk;
     stem_ = make_conv<T>(ctx, t.initial_conv);
     stem_global_ = make_matrix<T>(ctx, t.initial_matmul);
     if (t.has_meta) {
@@ -90,7 +105,7 @@ class Network {
     } else {
       tip_ = make_affine(ctx, t.tip_bn, t.tip_act);
     }
-    const PolicyHead& p = d.policy;
+    const PolicyHead& p = m.policy;
     p1_ = make_conv<T>(ctx, p.p1_conv);
     g1_ = make_conv<T>(ctx, p.g1_conv);
     p2_ = make_conv<T>(ctx, p.p2_conv);
@@ -104,7 +119,7 @@ class Network {
       pass_act_ = ActFn{p.pass_act.kind};
       pass2_ = make_matrix<T>(ctx, p.pass2);
     }
-    const ValueHead& v = d.value;
+    const ValueHead& v = m.value;
     v1_ = make_conv<T>(ctx, v.v1_conv);
     own_ = make_conv<T>(ctx, v.ownership_conv);
     v1n_ = make_affine(ctx, v.v1_bn, v.v1_act);
@@ -130,6 +145,8 @@ class Network {
   index_t meta_inputs() const { return has_meta_ ? meta_in_ : 0; }
   index_t policy_channels() const { return P_; }
   index_t score_channels() const { return SV_; }
+  // Whether activations are stored divided by 8 (see ActivationScale).
+  bool activations_divided_by_8() const { return divided_by_8_; }
 
   // Activation buffers for one forward pass at a time, sized for max_batch (make_workspace). The network
   // itself is read-only once built: threads that each bring a context (or stream) and a workspace can
@@ -448,6 +465,7 @@ class Network {
   std::string name_;
   int version_;
   index_t H_, W_, HW_, max_n_, cin_, gin_, C_, P_, SV_;
+  bool divided_by_8_ = false;
   // trunk
   ConvW<T, S> stem_;
   Tensor<T, 2, S> stem_global_;
