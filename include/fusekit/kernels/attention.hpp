@@ -321,7 +321,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         sp.o[(part * BM + r) * DP + c] = acc;
         if (c == 0) sp.ml[part * BM + r] = make_float2(mx, lsum);
       } else {
-        p.out.at(b, qb + pr / G, hk * G + pr % G)[c] = convert<T>(lsum > 0.f ? acc / lsum : 0.f);
+        p.out.at(b, qb + pr / G, hk * G + pr % G)[c] = convert<T>(lsum != 0.f ? acc / lsum : 0.f);  // (NaN stays NaN)
       }
     }
     return;
@@ -343,7 +343,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       }
       const index_t pr = row0 + rl;
       if (pr >= rows) continue;
-      const float inv = lt > 0.f ? 1.f / lt : 0.f;  // fully masked row: 0
+      const float inv = lt != 0.f ? 1.f / lt : 0.f;  // fully masked row: 0; a NaN sum stays NaN
       T* dst = p.out.at(b, qb + pr / G, hk * G + pr % G);
       FUSEKIT_UNROLL
       for (int n = 0; n < ND; ++n)
@@ -381,7 +381,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_rows * 32) attention_combine(
   float lsum = ml.y * wgt;
   FUSEKIT_UNROLL
   for (int w = 16; w >= 1; w /= 2) lsum += gpu::shfl_xor(lsum, w);
-  const float inv = lsum > 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0
+  const float inv = lsum != 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0; a NaN sum stays NaN
   const float* o = sp.o + (part0 * bm + rl) * dp;   // split s at o + s * bm * dp
   const index_t split_stride = static_cast<index_t>(bm) * dp;
   T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G);

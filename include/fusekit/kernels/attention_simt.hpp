@@ -85,7 +85,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_simt_threads) attention_simt(const At
     }
   }
   if (my_row >= rows) return;
-  const float inv = l > 0.f ? 1.f / l : 0.f;  // fully masked row: 0
+  const float inv = l != 0.f ? 1.f / l : 0.f;  // fully masked row: 0; a NaN sum stays NaN
   T* dst = p.out.at(b, p.q_begin(b) + my_row / G, hk * G + my_row % G);
   FUSEKIT_UNROLL
   for (int c = 0; c < kCols; ++c)
