@@ -14,8 +14,8 @@ namespace detail {
 template <int>
 __global__ void arch_probe() {}  // (a template: a kernel defined in a header must be inline)
 
-#define FUSEKIT_ARCH_STR2(x) #x
-#define FUSEKIT_ARCH_STR(x) FUSEKIT_ARCH_STR2(x)
+#define FUSEKIT_ARCH_STR2(...) #__VA_ARGS__  // (variadic: the list holds commas)
+#define FUSEKIT_ARCH_STR(...) FUSEKIT_ARCH_STR2(__VA_ARGS__)
 inline const char* built_targets() {
 #if defined(__CUDA_ARCH_LIST__)
   return "compute capabilities " FUSEKIT_ARCH_STR(__CUDA_ARCH_LIST__) " (CMAKE_CUDA_ARCHITECTURES)";
