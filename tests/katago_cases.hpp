@@ -143,15 +143,20 @@ inline double max_abs_diff(const Outputs& a, const Outputs& b) {
 }
 
 // One network shared by `threads` threads, each with its own context (make_ctx()) and evaluator, each
-// evaluating batches of 1..4 positions many times in its own order: every result must equal the
+// evaluating batches of 1..4 positions (board x board tensors) many times in its own order: every result must equal the
 // single-threaded one within `tol` (0: bit for bit -- same kernels, same sizes, same summation order).
 template <class Ctx, class T, class MakeCtx>
 void threads_share_one_network(Ctx& build_ctx, MakeCtx make_ctx, const std::string& arch, double tol,
-                               int threads = 4, int rounds = 12) {
+                               int threads = 4, int rounds = 12, index_t board = 19) {
   using Net = katago::Network<Ctx, T>;
-  const auto net = std::make_shared<const Net>(build_ctx, katago::random_model(arch, 6), katago::NetworkOptions{4});
+  const auto net = std::make_shared<const Net>(build_ctx, katago::random_model(arch, 6), katago::NetworkOptions{4, board, board});
   std::vector<std::pair<HostTensor<float, 4>, HostTensor<float, 2>>> inputs;
-  for (index_t i = 0; i < 6; ++i) inputs.push_back(random_inputs(1 + i % 4, 19, 19, {19, 13, 9}, 100 + static_cast<std::uint64_t>(i)));
+  for (index_t i = 0; i < 6; ++i) {
+    const index_t n = 1 + i % 4;
+    const std::uint64_t salt = 100 + static_cast<std::uint64_t>(i);
+    inputs.push_back(board == 19 ? random_inputs(n, 19, 19, {19, 13, 9}, salt)
+                                 : random_inputs(n, board, board, {board, board - 2, board - 4}, salt));
+  }
   std::vector<Outputs> want;
   {
     auto ctx = make_ctx();

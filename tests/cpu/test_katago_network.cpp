@@ -113,13 +113,14 @@ TEST(KataGoNetworkCpu, RandomModelsAreDeterministicAndNamed) {
   expect_error([] { (void)architecture("c384b18"); }, {"not a known architecture"});
 }
 
-// 4 threads x 24 evaluations on one shared network per block family, each thread with its own
-// single-threaded context (the GPU test runs 72 per thread).
+// 4 threads x 18 evaluations on one shared network per block family, each thread with its own
+// single-threaded context, on 9x9 tensors to keep it quick under the sanitizers (the GPU test runs 72
+// per thread at 19x19).
 TEST(KataGoNetworkCpu, ThreadsShareOneNetwork) {
   cpu::Context build(1);
   for (const char* arch : random_archs)
     threads_share_one_network<cpu::Context, float>(build, [] { return std::make_unique<cpu::Context>(1); }, arch, 0.0, 4,
-                                                   4);
+                                                   3, 9);
 }
 
 // KataGo's fp16 form (activations stored divided by 8, katago/fp16_scale8.hpp) forced on the fp32 network
