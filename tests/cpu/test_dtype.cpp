@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -131,4 +132,37 @@ TEST(DType, NamesSizesAndFormatting) {
   EXPECT_EQ(fmt::format("{}", DType::bf16), "bf16");
   EXPECT_EQ(fmt::format("{}", half(1.5f)), "1.5");
   EXPECT_EQ(fmt::format("{:.2f}", bfloat16(2.0f)), "2.00");
+}
+
+// gpu::FastDivmod (multiply-high division used by GPU index math), checked on the host against `/`:
+// every dividend near multiples of each divisor, random dividends, and the range's ends.
+#include "fusekit/backend/hip/fast_divmod.hpp"
+
+TEST(FastDivmod, MatchesIntegerDivisionOverItsRange) {
+  using fusekit::gpu::FastDivmod;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<std::uint32_t> dividend(0, 0x7fffffffu);
+  std::vector<std::uint32_t> divisors;
+  for (std::uint32_t d = 1; d <= 4096; ++d) divisors.push_back(d);
+  for (std::uint32_t k = 12; k < 31; ++k)
+    for (std::uint32_t d : {(1u << k) - 1, 1u << k, (1u << k) + 1, (1u << k) + 12345}) divisors.push_back(d);
+  divisors.push_back(0x7fffffffu);
+  for (std::uint32_t d : divisors) {
+    const FastDivmod f(d);
+    auto check = [&](std::uint32_t n) {
+      if (n > 0x7fffffffu) return;
+      ASSERT_EQ(f.div(n), n / d) << n << " / " << d;
+    };
+    for (std::uint32_t n : {0u, 1u, d - 1, d, d + 1, 0x7fffffffu, 0x7fffffffu - d}) check(n);
+    for (std::uint32_t m : {2u, 3u, 1000u, 0x7fffffffu / d}) {
+      const std::uint64_t base = std::uint64_t{m} * d;
+      if (base <= 0x7fffffffu) {
+        check(static_cast<std::uint32_t>(base));
+        check(static_cast<std::uint32_t>(base - 1));
+      }
+    }
+    for (int i = 0; i < 200; ++i) check(dividend(rng));
+  }
+  EXPECT_THROW(FastDivmod(0), fusekit::Error);
+  EXPECT_THROW(FastDivmod(0x80000000u), fusekit::Error);
 }

@@ -153,6 +153,8 @@ TEST(KataGoNetworkCpu, WorkspaceBelongsToItsNetwork) {
   CpuEval eval(ctx(), m);
   Outputs o = eval.make_outputs(1);
   expect_error([&] { a.forward(ctx(), ws, {s.view(), g.view()}, views_of(o)); }, {"workspace was made by another network"});
+  expect_error([&] { CpuEval none(ctx(), std::shared_ptr<const Network<cpu::Context, float>>{}); },
+               {"shared network is null"});
 }
 
 TEST(KataGoNetworkCpu, BadInputsAreErrorsNamingTheNetAndShapes) {

@@ -51,7 +51,7 @@ class Evaluator {
   // context or stream, evaluates the same network concurrently. On the GPU the network must have been
   // built on the same device.
   Evaluator(Ctx& ctx, std::shared_ptr<const Net> net, bool use_graph = true)
-      : ctx_(ctx), shared_(std::move(net)), net_(*shared_), ws_(net_.make_workspace(ctx)), use_graph_(use_graph) {
+      : ctx_(ctx), shared_(non_null(std::move(net))), net_(*shared_), ws_(net_.make_workspace(ctx)), use_graph_(use_graph) {
     if constexpr (on_device) {
       const index_t n = net_.max_batch(), H = net_.board_h(), W = net_.board_w();
       spatial_ = Tensor<float, 4, DeviceSpace>({n, net_.spatial_inputs(), H, W}, ctx);
@@ -160,6 +160,11 @@ class Evaluator {
   };
 
   Ctx& ctx_;
+  static std::shared_ptr<const Net> non_null(std::shared_ptr<const Net> net) {
+    FUSEKIT_CHECK(net != nullptr, "katago::Evaluator: the shared network is null");
+    return net;
+  }
+
   std::shared_ptr<const Net> shared_;
   const Net& net_;
   typename Net::Workspace ws_;

@@ -7,6 +7,7 @@
 //  strided: anything else: one element per thread, indices unravelled.
 #include <cstdint>
 
+#include "fusekit/backend/hip/fast_divmod.hpp"
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/core/backend.hpp"
@@ -22,29 +23,36 @@ namespace kernels {
 using gpu::Vec;
 
 // Each thread moves kN consecutive 16-byte vectors (kN * kVec channels of one pixel; C % (kN * kVec) == 0).
+// Every load (x, then scale, bias and the mask value) is issued before the arithmetic, and the pixel and
+// image indices come from gpu::FastDivmod: threads live for about one load round trip, so the
+// instructions before the loads count (H200, Mish NHWC f16 [256,384,19,19]: see docs/performance.md).
 template <class T, class W, int kVec, int kN, bool kMask, class Act>
-FUSEKIT_GLOBAL void norm_act_pixel(NormActParams<T, W> p, Act f, std::uint32_t chunks, std::uint32_t chunks_per_pixel,
-                                   std::uint32_t hw) {
+FUSEKIT_GLOBAL void norm_act_pixel(NormActParams<T, W> p, Act f, std::uint32_t chunks, gpu::FastDivmod chunks_per_pixel,
+                                   gpu::FastDivmod hw) {
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= chunks) return;
   Vec<T, kVec> x[kN];
   FUSEKIT_UNROLL
   for (int k = 0; k < kN; ++k) x[k] = gpu::load_streaming(reinterpret_cast<const Vec<T, kVec>*>(p.x) + q * kN + k);
-  const std::uint32_t pixel = q / chunks_per_pixel;
-  const std::uint32_t c0 = (q - pixel * chunks_per_pixel) * kN * kVec;
+  const std::uint32_t pixel = chunks_per_pixel.div(q);
+  const std::uint32_t c0 = (q - pixel * chunks_per_pixel.divisor_value()) * kN * kVec;
+  Vec<W, kVec> s[kN], b[kN];
+  FUSEKIT_UNROLL
+  for (int k = 0; k < kN; ++k) {
+    s[k] = *reinterpret_cast<const Vec<W, kVec>*>(p.scale + c0 + k * kVec);
+    b[k] = *reinterpret_cast<const Vec<W, kVec>*>(p.bias + c0 + k * kVec);
+  }
   float m = 1.f;
   if constexpr (kMask) {
-    const std::uint32_t n = pixel / hw;
-    m = to_float(p.mask[n * p.mask_strides[0] + (pixel - n * hw)]);
+    const std::uint32_t n = hw.div(pixel);
+    m = to_float(p.mask[n * p.mask_strides[0] + (pixel - n * hw.divisor_value())]);
   }
   FUSEKIT_UNROLL
   for (int k = 0; k < kN; ++k) {
-    const auto s = *reinterpret_cast<const Vec<W, kVec>*>(p.scale + c0 + k * kVec);
-    const auto b = *reinterpret_cast<const Vec<W, kVec>*>(p.bias + c0 + k * kVec);
     Vec<T, kVec> y;
     FUSEKIT_UNROLL
     for (int i = 0; i < kVec; ++i) {
-      const float v = f(to_float(x[k].v[i]) * to_float(s.v[i]) + to_float(b.v[i]));
+      const float v = f(to_float(x[k].v[i]) * to_float(s[k].v[i]) + to_float(b[k].v[i]));
       y.v[i] = convert<T>(kMask ? v * m : v);
     }
     gpu::store_streaming(reinterpret_cast<Vec<T, kVec>*>(p.out) + q * kN + k, y);
@@ -56,8 +64,9 @@ template <int kN, class T, class W, class Act>
 void launch_norm_act_pixel(const hip::Stream& s, const NormActParams<T, W>& p, const Act& f) {
   constexpr int vec = 16 / sizeof(T), block = 256;
   const auto chunks = static_cast<std::uint32_t>(p.shape[0] * p.shape[1] * p.shape[2] * p.shape[3] / (vec * kN));
-  const auto per_pixel = static_cast<std::uint32_t>(p.shape[1] / (vec * kN));
-  const auto hw = static_cast<std::uint32_t>(p.shape[2] * p.shape[3]);
+  if (chunks == 0) return;  // (an empty board or batch: FastDivmod takes no zero divisor)
+  const gpu::FastDivmod per_pixel(static_cast<std::uint32_t>(p.shape[1] / (vec * kN)));
+  const gpu::FastDivmod hw(static_cast<std::uint32_t>(p.shape[2] * p.shape[3]));
   const dim3 grid((chunks + block - 1) / block);
   if (p.mask) hip::launch("norm_act(pixel)", norm_act_pixel<T, W, vec, kN, true, Act>, grid, dim3(block), 0, s, p, f,
                           chunks, per_pixel, hw);
@@ -67,14 +76,15 @@ void launch_norm_act_pixel(const hip::Stream& s, const NormActParams<T, W>& p, c
 
 // Memory order: index = (n * mid + j) * inner + i with (mid, inner) = (C, HW) for NCHW, (HW, C) for NHWC.
 template <class T, class W, int kVec, bool kNhwc, bool kMask, class Act>
-FUSEKIT_GLOBAL void norm_act_flat(NormActParams<T, W> p, Act f, std::uint32_t chunks, std::uint32_t hw) {
+FUSEKIT_GLOBAL void norm_act_flat(NormActParams<T, W> p, Act f, std::uint32_t chunks, gpu::FastDivmod inner_div,
+                              gpu::FastDivmod mid_div) {
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= chunks) return;
-  const std::uint32_t C = static_cast<std::uint32_t>(p.shape[1]);
-  const std::uint32_t inner = kNhwc ? C : hw, mid = kNhwc ? hw : C;
-  const std::uint32_t first = q * kVec;
-  std::uint32_t i = first % inner, j = first / inner % mid, n = first / inner / mid;
   const auto x = gpu::load_streaming(reinterpret_cast<const Vec<T, kVec>*>(p.x) + q);
+  const std::uint32_t inner = inner_div.divisor_value(), mid = mid_div.divisor_value();
+  const std::uint32_t first = q * kVec;
+  const std::uint32_t a = inner_div.div(first);
+  std::uint32_t i = first - a * inner, n = mid_div.div(a), j = a - n * mid;
   Vec<T, kVec> y;
   FUSEKIT_UNROLL
   for (int e = 0; e < kVec; ++e) {
@@ -151,10 +161,13 @@ struct OpImpl<op::NormAct, HipBackend> {
   static void flat(const hip::Stream& s, const NormActParams<T, W>& p, const Act& f, dim3 grid, std::uint32_t chunks,
                    std::uint32_t hw) {
     constexpr int vec = 16 / sizeof(T);
+    if (chunks == 0) return;  // (FastDivmod takes no zero divisor)
+    const auto C = static_cast<std::uint32_t>(p.shape[1]);
+    const gpu::FastDivmod inner(kNhwc ? C : hw), mid(kNhwc ? hw : C);
     if (p.mask) hip::launch("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, true, Act>, grid, dim3(256), 0, s,
-                            p, f, chunks, hw);
+                            p, f, chunks, inner, mid);
     else hip::launch("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, false, Act>, grid, dim3(256), 0, s, p,
-                     f, chunks, hw);
+                     f, chunks, inner, mid);
   }
   template <class U>
   static bool aligned_to(const U* q, int vec) {
