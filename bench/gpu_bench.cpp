@@ -205,6 +205,15 @@ int main(int argc, char** argv) try {
     auto nhwc = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nhwc); };
     bench_op("norm_act mish (NHWC, mask)", shape, "f16", na_bytes, sets,
              [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, act::Mish{}); });
+    // the pixel kernel with two vectors (16 channels) per thread, launched directly
+    auto pixel_params = [&](int i) {
+      const Shape<4> sh{N, C, H, W};
+      const Strides<4> st = image_strides(sh, Layout::nhwc);
+      return NormActParams<fusekit::half, fusekit::half>{y[i].data(), x[i].data(), mask.data(), scale_c.data(),
+                                                        bias_c.data(), sh, st, st, Strides<4>{H * W, H * W, W, 1}, 1, 1};
+    };
+    bench_op("norm_act mish (NHWC, mask, 16 per thread)", shape, "f16", na_bytes, sets,
+             [&](int i) { kernels::launch_norm_act_pixel<2>(s, pixel_params(i), act::Mish{}); });
     bench_op("norm_act relu (NHWC, mask)", shape, "f16", na_bytes, sets,
              [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, act::Relu{}); });
     auto nchw = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nchw); };

@@ -94,7 +94,8 @@ void norm_act_cases(Ctx& ctx) {
       {{2, 384, 19, 19}, Layout::nhwc, true},  {{3, 96, 19, 19}, Layout::nchw, true},
       {{1, 3, 7, 5}, Layout::nchw, true},      {{2, 12, 9, 9}, Layout::nhwc, true},
       {{2, 5, 3, 3}, Layout::nhwc, false},     {{4, 48, 19, 19}, Layout::nchw, false},
-      {{2, 64, 19, 19}, Layout::nhwc, true, true}, {{1, 2, 19, 19}, Layout::nchw, true, true}};
+      {{2, 64, 19, 19}, Layout::nhwc, true, true}, {{1, 2, 19, 19}, Layout::nchw, true, true},
+      {{2, 24, 5, 5}, Layout::nhwc, true}};  // f16: one vector per thread (24 % 16 != 0) for heavy functors too
   std::uint64_t salt = 900;
   for (const auto& k : cases) {
     norm_act_case<Ctx, float, float>(ctx, k, act::Mish{}, ra::mish, "mish", salt++);

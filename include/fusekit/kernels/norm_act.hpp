@@ -1,7 +1,7 @@
 #pragma once
 // GPU NormAct. Three kernels, picked by the host:
-//  pixel:   NHWC with C % vec == 0 (KataGo's 384/192/128/96/64/48 channels): each thread moves one
-//           16-byte vector of one pixel, with vector loads of scale and bias and one mask value.
+//  pixel:   NHWC with C % vec == 0 (KataGo's 384/192/128/96/64/48 channels): each thread moves one or
+//           two 16-byte vectors of one pixel, with vector loads of scale and bias and one mask value.
 //  flat:    x and out dense in the same order (NCHW or NHWC): each thread moves one 16-byte vector and
 //           walks the (n, c, hw) indices of its elements by increments (no divisions per element).
 //  strided: anything else: one element per thread, indices unravelled.
@@ -12,6 +12,7 @@
 #include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/core/convert.hpp"
+#include "fusekit/ops/activation_functors.hpp"
 #include "fusekit/ops/norm_act_params.hpp"
 #include "fusekit/ops/tags.hpp"
 
@@ -141,9 +142,11 @@ struct OpImpl<op::NormAct, HipBackend> {
       const dim3 grid((chunks + block - 1) / block);
       const bool params = p.scale_stride == 1 && p.bias_stride == 1 && aligned_to<W>(p.scale, vec) &&
                           aligned_to<W>(p.bias, vec);
-      // One vector per thread even for heavy activations: on H200, two (or four) vectors per thread
-      // measured slower here (Mish: 72% -> 67% -> 47% of copy bandwidth), unlike the plain activation.
-      if (is_nhwc && C % vec == 0 && params) {
+      // Two vectors (16 channels of f16) per thread for arithmetic-heavy activations, one otherwise: on
+      // H200, Mish NHWC f16 reaches 83% of copy bandwidth with two and 77% with one; ReLU 95% with one.
+      if (is_nhwc && C % (2 * vec) == 0 && params && act::arithmetic_heavy<Act>()) {
+        kernels::launch_norm_act_pixel<2>(s, p, f);
+      } else if (is_nhwc && C % vec == 0 && params) {
         kernels::launch_norm_act_pixel<1>(s, p, f);
       } else if (is_nhwc) {
         flat<true>(s, p, f, grid, chunks, hw);

@@ -3,6 +3,7 @@
 // v); consecutive threads take consecutive pairs, so the loads of a head are coalesced.
 #include <cstdint>
 
+#include "fusekit/backend/hip/fast_divmod.hpp"
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/core/backend.hpp"
@@ -22,10 +23,12 @@ struct RopeWork {
   std::uint32_t item, token, head;
   int tensor;
 };
+// Divisions by gpu::FastDivmod: the index math sits before every load of these short-lived threads.
 template <class T, class P>
-FUSEKIT_DEVICE inline RopeWork rope_work(const RopeParams<T, P>& p, std::uint32_t q, std::uint32_t per_head,
-                                         std::uint32_t heads_all) {
-  RopeWork w{q % per_head, q / per_head / heads_all, q / per_head % heads_all, 0};
+FUSEKIT_DEVICE inline RopeWork rope_work(const RopeParams<T, P>& p, std::uint32_t q, const gpu::FastDivmod& per_head,
+                                         const gpu::FastDivmod& heads_all) {
+  const std::uint32_t a = per_head.div(q), token = heads_all.div(a);
+  RopeWork w{q - a * per_head.divisor_value(), token, a - token * heads_all.divisor_value(), 0};
   while (w.tensor + 1 < p.count && w.head >= p.t[w.tensor].heads)
     w.head -= static_cast<std::uint32_t>(p.t[w.tensor++].heads);
   return w;
@@ -33,10 +36,10 @@ FUSEKIT_DEVICE inline RopeWork rope_work(const RopeParams<T, P>& p, std::uint32_
 
 template <class T, class P>
 FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
-                                std::uint32_t heads_all) {
+                                gpu::FastDivmod per_head, gpu::FastDivmod heads_all) {
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
-  const RopeWork w = rope_work(p, q, static_cast<std::uint32_t>(p.head_dim / 2), heads_all);
+  const RopeWork w = rope_work(p, q, per_head, heads_all);
   const float pos = static_cast<float>(p.positions[w.token * p.position_stride]);
   rope_apply(p, p.t[w.tensor], w.token, w.head, w.item, pos);
 }
@@ -46,10 +49,10 @@ FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, 
 // threads t < D/8), interleaved elements [8t, 8t + 8); a copied tensor moves [8t, 8t + 8).
 template <class T, class P>
 FUSEKIT_GLOBAL void rope_vector(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
-                                std::uint32_t heads_all) {
+                                gpu::FastDivmod per_head, gpu::FastDivmod heads_all) {
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
-  const RopeWork w = rope_work(p, q, static_cast<std::uint32_t>(p.head_dim / 8), heads_all);
+  const RopeWork w = rope_work(p, q, per_head, heads_all);
   const std::uint32_t t = w.item;
   const RopeTensor<T>& rt = p.t[w.tensor];
   const T* src = rt.src + w.token * rt.src_strides[0] + w.head * rt.src_strides[1];
@@ -105,14 +108,18 @@ struct OpImpl<op::Rope, HipBackend> {
     FUSEKIT_CHECK(p.tokens * heads * p.head_dim < (index_t{1} << 31), "rope: {} tokens x {} heads exceed 2^31 elements",
                   p.tokens, heads);
     constexpr int block = 256;
+    if (total == 0) return;  // (FastDivmod takes no zero divisor)
+    const gpu::FastDivmod heads_all(static_cast<std::uint32_t>(heads));
     if (vectorizable(p)) {
       const index_t vectors = p.tokens * heads * (p.head_dim / 8);
       hip::launch("rope(vector)", kernels::rope_vector<T, P>, dim3(static_cast<unsigned>((vectors + block - 1) / block)),
-                  dim3(block), 0, s, p, static_cast<std::uint32_t>(vectors), static_cast<std::uint32_t>(heads));
+                  dim3(block), 0, s, p, static_cast<std::uint32_t>(vectors),
+                  gpu::FastDivmod(static_cast<std::uint32_t>(p.head_dim / 8)), heads_all);
       return;
     }
     hip::launch("rope", kernels::rope_kernel<T, P>, dim3(static_cast<unsigned>((total + block - 1) / block)), dim3(block),
-                0, s, p, static_cast<std::uint32_t>(total), static_cast<std::uint32_t>(heads));
+                0, s, p, static_cast<std::uint32_t>(total), gpu::FastDivmod(static_cast<std::uint32_t>(p.head_dim / 2)),
+                heads_all);
   }
 
  private:
