@@ -324,8 +324,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         p.out.at(b, qb + pr / G, hk * G + pr % G)[c] = convert<T>(lsum != 0.f ? acc / lsum : 0.f);  // (NaN stays NaN)
       }
     }
-    return;
-  }
+  } else {  // one warp: its rows straight out (an `else`, not a return above: no unreachable loop)
   FUSEKIT_UNROLL
   for (int mt = 0; mt < MT; ++mt)
     FUSEKIT_UNROLL
@@ -350,6 +349,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         if (n * 8 < D)
           *reinterpret_cast<unsigned*>(dst + n * 8 + col0) = pack2<T>(o[mt][n].v[2 * h] * inv, o[mt][n].v[2 * h + 1] * inv);
     }
+  }
 #else
   (void)p, (void)sp;
   gpu::trap();
