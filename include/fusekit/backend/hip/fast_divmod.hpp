@@ -5,6 +5,7 @@
 // kernels whose threads live for one load round trip. Valid for dividends below 2^31.
 #include <cstdint>
 
+#include "fusekit/backend/hip/vendor.hpp"  // the runtime's __umulhi in GPU passes; nothing in CPU builds
 #include "fusekit/config.hpp"
 #include "fusekit/core/error.hpp"
 
