@@ -205,15 +205,19 @@ int main(int argc, char** argv) try {
     auto nhwc = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nhwc); };
     bench_op("norm_act mish (NHWC, mask)", shape, "f16", na_bytes, sets,
              [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, act::Mish{}); });
-    // the pixel kernel with two vectors (16 channels) per thread, launched directly
+    // the pixel kernel with one, two or four vectors (8/16/32 channels) per thread, launched directly
     auto pixel_params = [&](int i) {
       const Shape<4> sh{N, C, H, W};
       const Strides<4> st = image_strides(sh, Layout::nhwc);
       return NormActParams<fusekit::half, fusekit::half>{y[i].data(), x[i].data(), mask.data(), scale_c.data(),
                                                         bias_c.data(), sh, st, st, Strides<4>{H * W, H * W, W, 1}, 1, 1};
     };
+    bench_op("norm_act mish (NHWC, mask, 8 per thread)", shape, "f16", na_bytes, sets,
+             [&](int i) { kernels::launch_norm_act_pixel<1>(s, pixel_params(i), act::Mish{}); });
     bench_op("norm_act mish (NHWC, mask, 16 per thread)", shape, "f16", na_bytes, sets,
              [&](int i) { kernels::launch_norm_act_pixel<2>(s, pixel_params(i), act::Mish{}); });
+    bench_op("norm_act mish (NHWC, mask, 32 per thread)", shape, "f16", na_bytes, sets,
+             [&](int i) { kernels::launch_norm_act_pixel<4>(s, pixel_params(i), act::Mish{}); });
     bench_op("norm_act relu (NHWC, mask)", shape, "f16", na_bytes, sets,
              [&](int i) { norm_act(s, nhwc(y[i]), nhwc(x[i]), scale_c, bias_c, mask, act::Relu{}); });
     auto nchw = [&](DeviceTensor<fusekit::half, 1>& t) { return image_view<DeviceSpace>(t.data(), {N, C, H, W}, Layout::nchw); };
@@ -267,6 +271,10 @@ int main(int argc, char** argv) try {
       y.emplace_back(Shape<2>{rows, cols}, s);
     }
     bench_op("softmax", "6304x788", "bf16", bytes, sets, [&](int i) { softmax(s, y[i], x[i], {0.0625f}); });
+    bench_op("softmax (256 threads per row)", "6304x788", "bf16", bytes, sets,
+             [&](int i) { softmax(s, y[i], x[i], {0.0625f, false, 256}); });
+    bench_op("softmax (1024 threads per row)", "6304x788", "bf16", bytes, sets,
+             [&](int i) { softmax(s, y[i], x[i], {0.0625f, false, 1024}); });
     bench_copy_of("6304x788", bytes);
   }
 

@@ -180,26 +180,31 @@ void softmax_case(Ctx& ctx, const SoftmaxCase& k, std::uint64_t salt) {
 }
 
 // Attention-shaped scores [B, H, Q, K] with a [B, 1, Q, K] additive mask, written in place.
+// keys = 33: element by element; 32: vectors, the mask's head dimension broadcast (stride 0).
 template <class Ctx, class T>
-void softmax_attention_case(Ctx& ctx, std::uint64_t salt) {
+void softmax_attention_case(Ctx& ctx, index_t keys, std::uint64_t salt) {
   using B = Backend<Ctx>;
-  const Shape<4> s{2, 3, 5, 33};
+  const Shape<4> s{2, 3, 5, keys};
   auto x = random_tensor<T, 4>(s, salt, -4.0, 4.0);
-  auto m = random_tensor<float, 4>({2, 1, 5, 33}, salt + 1, -3.0, 1.0);
+  auto m = random_tensor<float, 4>({2, 1, 5, keys}, salt + 1, -3.0, 1.0);
   auto dx = B::upload(ctx, x);
   softmax(ctx, dx, dx, B::upload(ctx, m), {0.5f, false});
-  const auto x2 = x.view().reshape(Shape<2>{2 * 3 * 5, 33});
+  const auto x2 = x.view().reshape(Shape<2>{2 * 3 * 5, keys});
   auto mask_value = [&](index_t r, index_t c) { return static_cast<double>(m(r / 15, 0, r % 5, c)); };
   const auto expect = reference::softmax<T>(x2.as_const(), 0.5, false, mask_value);
   auto h = B::download(ctx, dx);
-  EXPECT_TRUE(matches(h.view().reshape(Shape<2>{30, 33}), expect.view(), fp32_tolerance<T>(1e-6),
-                      fmt::format("softmax [B,H,Q,K] {} in place", dtype_of<T>)));
+  EXPECT_TRUE(matches(h.view().reshape(Shape<2>{30, keys}), expect.view(), fp32_tolerance<T>(1e-6),
+                      fmt::format("softmax [B,H,Q,{}] {} in place", keys, dtype_of<T>)));
 }
 
 template <class Ctx>
 void softmax_cases(Ctx& ctx) {
+  // (The GPU moves 8-byte vectors where cols allows: the even widths; the odd ones go element by element.
+  // Together they reach every GPU kernel: warp rows of 2/4/8 vectors, blocks of 256 and 1024, generic.)
   const std::pair<index_t, index_t> shapes[] = {{1, 16384}, {11, 4304}, {788, 1152}, {6304, 72}, {3, 2048},
-                                                {5, 1024},  {7, 100},   {2, 20000},  {9, 500},   {4, 1}};
+                                                {5, 1024},  {7, 100},   {2, 20000},  {9, 500},   {4, 1},
+                                                {64, 788},  {5, 101},   {3, 333},    {2, 1999},  {2, 9999},
+                                                {2, 20001}};
   std::uint64_t salt = 1000;
   for (auto [rows, cols] : shapes)
     for (MaskKind mk : {MaskKind::none, MaskKind::additive_row, MaskKind::boolean})
@@ -209,8 +214,10 @@ void softmax_cases(Ctx& ctx) {
         softmax_case<Ctx, half>(ctx, k, salt++);
         softmax_case<Ctx, bfloat16>(ctx, k, salt++);
       }
-  softmax_attention_case<Ctx, float>(ctx, 1100);
-  softmax_attention_case<Ctx, bfloat16>(ctx, 1101);
+  for (index_t keys : {33, 32}) {
+    softmax_attention_case<Ctx, float>(ctx, keys, 1100 + keys);
+    softmax_attention_case<Ctx, bfloat16>(ctx, keys, 1200 + keys);
+  }
 }
 
 // -------- global pooling --------

@@ -47,9 +47,15 @@ FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, 
 // Dense heads (inner stride 1, 16-byte aligned rows, rotary_dim == head_dim, head_dim % 8 == 0): thread
 // t of a head moves 4 pairs: half_split elements [4t, 4t + 4) and [4t + D/2, ...) (8-byte vectors,
 // threads t < D/8), interleaved elements [8t, 8t + 8); a copied tensor moves [8t, 8t + 8).
+// The frequency table is staged in shared memory first: read from the kernel parameters, the lanes' 32
+// different indices would be served one after another (the constant cache broadcasts one address a cycle).
 template <class T, class P>
 FUSEKIT_GLOBAL void rope_vector(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
                                 gpu::FastDivmod per_head, gpu::FastDivmod heads_all) {
+  FUSEKIT_SHARED float inv_freq[rope_max_pairs];
+  for (auto j = static_cast<int>(threadIdx.x); j < p.head_dim / 2; j += static_cast<int>(blockDim.x))
+    inv_freq[j] = p.inv_freq[j];
+  __syncthreads();
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
   const RopeWork w = rope_work(p, q, per_head, heads_all);
@@ -60,7 +66,7 @@ FUSEKIT_GLOBAL void rope_vector(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, 
   const float pos = static_cast<float>(p.positions[w.token * p.position_stride]);
   auto rotate = [&](float a, float b, std::uint32_t j, float& ya, float& yb) {
     float sn, cs;
-    rope_sincos(pos * p.inv_freq[j], &sn, &cs);
+    rope_sincos(pos * inv_freq[j], &sn, &cs);
     ya = a * cs - b * sn;
     yb = b * cs + a * sn;
   };

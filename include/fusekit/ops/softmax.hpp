@@ -17,6 +17,7 @@ namespace fusekit {
 struct SoftmaxOptions {
   float scale = 1.0f;  // multiplies x first (attention's 1/sqrt(d))
   bool log = false;    // log-softmax
+  int threads_per_row = 0;  // GPU: force a warp (its size), 256 or 1024 threads per row. For benchmarks/tests.
 };
 
 namespace detail {
@@ -54,7 +55,7 @@ void softmax_impl(const char* name, Ctx& ctx, const O& o, const X& x, const M* m
   } else {
     using MV = typename mask_value_type<M>::type;
     SoftmaxParams<T, MV, R - 1> p{row_operand(o), row_operand(x), {nullptr, {}, 0}, {}, x.numel() / std::max<index_t>(x.size(R - 1), 1),
-                                  x.size(R - 1), opt.scale, opt.log};
+                                  x.size(R - 1), opt.scale, opt.log, opt.threads_per_row};
     for (std::size_t d = 0; d + 1 < R; ++d) p.lead_shape[d] = x.size(d);
     if constexpr (!std::is_same_v<M, std::nullptr_t>) {
       static_assert(M::rank == R, "softmax: mask must have x's rank (use extent-1 dimensions to broadcast)");

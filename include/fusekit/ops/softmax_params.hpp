@@ -21,14 +21,23 @@ struct RowOperand {
   Strides<L> lead;  // strides of the leading dimensions
   index_t col;      // stride of the last axis (0 for a mask broadcast along it)
 
+  // r < the product of shape, so the outermost index needs no modulo (one row dimension: no division).
   FUSEKIT_HOST_DEVICE T* row(index_t r, const Extents<L>& shape) const {
     index_t off = 0;
     FUSEKIT_UNROLL
-    for (std::size_t k = L; k-- > 0;) {
+    for (std::size_t k = L; k-- > 1;) {
       off += (r % shape[k]) * lead[k];
       r /= shape[k];
     }
-    return data + off;
+    return data + off + r * lead[0];
+  }
+
+  // Every row starts on a kVec-element boundary and the row is dense (vector loads are safe).
+  bool vectorizable(int vec, const Extents<L>& shape) const {
+    if (col != 1 || reinterpret_cast<std::uintptr_t>(data) % (sizeof(T) * vec) != 0) return false;
+    for (std::size_t k = 0; k < L; ++k)
+      if (shape[k] > 1 && lead[k] % vec != 0) return false;
+    return true;
   }
 };
 
@@ -45,13 +54,16 @@ struct SoftmaxParams {
   index_t rows, cols;
   float scale;
   bool log;
+  int threads_per_row = 0;  // GPU: forces one warp (the warp size), 256 or 1024 threads per row; 0: the policy
 
   // z of one element (the masked, scaled logit).
   FUSEKIT_HOST_DEVICE float logit(const T* xr, const M* mr, index_t c) const {
-    const float v = to_float(xr[c * x.col]) * scale;
-    if (!mr) return v;
-    if constexpr (is_boolean_mask<M>) return mr[c * mask.col] ? v : -std::numeric_limits<float>::infinity();
-    else return v + to_float(mr[c * mask.col]);
+    return mr ? masked(xr[c * x.col], mr[c * mask.col]) : to_float(xr[c * x.col]) * scale;
+  }
+  FUSEKIT_HOST_DEVICE float masked(T xv, M mv) const {
+    const float v = to_float(xv) * scale;
+    if constexpr (is_boolean_mask<M>) return mv ? v : -std::numeric_limits<float>::infinity();
+    else return v + to_float(mv);
   }
 };
 
