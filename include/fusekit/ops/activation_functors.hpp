@@ -62,11 +62,15 @@ FUSEKIT_HOST_DEVICE inline float tanh_softplus(float x) {
   return fast_div(n, n + 2.0f);
 }
 
-FUSEKIT_HOST_DEVICE inline float mish(float x) {
-  if (x > linear_above) return x;          // includes +Inf
-  if (x < zero_below_exp) return -0.0f;    // includes -Inf
-  return x * tanh_softplus(x);             // NaN stays NaN
+// x * tanh_softplus(min(x, linear_above)) without branches: past linear_above n / (n + 2) rounds to 1, so
+// the result is x (+Inf included; NaN stays NaN through the multiply); far below zero e underflows to 0 and
+// so does the result, except -Inf * 0: the one case left to a select. (Branch-free: on the GPU this is
+// arithmetic-bound next to the memory traffic of Mish and NormAct.)
+FUSEKIT_HOST_DEVICE inline float mish_scaled(float x, float k) {
+  const float r = x * tanh_softplus(fminf(k * x, linear_above));
+  return x == -INFINITY ? -0.0f : r;
 }
+FUSEKIT_HOST_DEVICE inline float mish(float x) { return mish_scaled(x, 1.0f); }
 }  // namespace detail
 
 struct Identity {
@@ -135,11 +139,7 @@ struct Mish {
 // KataGo's fp16 form: activations are stored divided by 8, and mish(8x)/8 = x * tanh(softplus(8x)).
 struct MishScale8 {
   static constexpr bool arithmetic_heavy = true;
-  FUSEKIT_HOST_DEVICE float operator()(float x) const {
-    if (8.0f * x > detail::linear_above) return x;
-    if (8.0f * x < detail::zero_below_exp) return -0.0f;
-    return x * detail::tanh_softplus(8.0f * x);
-  }
+  FUSEKIT_HOST_DEVICE float operator()(float x) const { return detail::mish_scaled(x, 8.0f); }
 };
 
 }  // namespace fusekit::act
