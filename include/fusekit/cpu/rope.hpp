@@ -30,9 +30,10 @@ FUSEKIT_HOST_DEVICE inline void rope_sincos(float a, float* s, float* c) {
 }
 
 // The pair update shared by both backends: reads both elements, then writes both (in place is safe).
+// inv_freq: p.inv_freq, or a copy of it (the GPU kernels read a shared-memory one).
 template <class T, class P>
 FUSEKIT_HOST_DEVICE inline void rope_apply(const RopeParams<T, P>& p, const RopeTensor<T>& t, index_t token,
-                                           index_t head, index_t j, float angle_pos) {
+                                           index_t head, index_t j, float angle_pos, const float* inv_freq) {
   const RopePair pr = rope_pair(j, p.rotary_dim, p.layout, t.rotate);
   const T* s = t.src + token * t.src_strides[0] + head * t.src_strides[1];
   T* d = t.dst + token * t.dst_strides[0] + head * t.dst_strides[1];
@@ -40,7 +41,7 @@ FUSEKIT_HOST_DEVICE inline void rope_apply(const RopeParams<T, P>& p, const Rope
   float ya = a, yb = b;
   if (pr.rotate) {
     float sn, cs;
-    rope_sincos(angle_pos * p.inv_freq[j], &sn, &cs);
+    rope_sincos(angle_pos * inv_freq[j], &sn, &cs);
     ya = a * cs - b * sn;
     yb = b * cs + a * sn;
   }
@@ -58,7 +59,7 @@ struct OpImpl<op::Rope, CpuBackend> {
         const float pos = static_cast<float>(p.positions[tok * p.position_stride]);
         for (int i = 0; i < p.count; ++i)
           for (index_t h = 0; h < p.t[i].heads; ++h)
-            for (index_t j = 0; j < pairs; ++j) rope_apply(p, p.t[i], tok, h, j, pos);
+            for (index_t j = 0; j < pairs; ++j) rope_apply(p, p.t[i], tok, h, j, pos, p.inv_freq);
       }
     });
   }

@@ -34,28 +34,36 @@ FUSEKIT_DEVICE inline RopeWork rope_work(const RopeParams<T, P>& p, std::uint32_
   return w;
 }
 
+// The frequency table copied to shared memory by the whole block (every thread must call this): read from
+// the kernel parameters, the lanes' different indices would be served one after another (the constant
+// cache broadcasts one address at a time; on H200 that made RoPE 2.2x slower).
+template <class T, class P>
+FUSEKIT_DEVICE inline void stage_inv_freq(const RopeParams<T, P>& p, float* table) {
+  for (auto j = static_cast<int>(threadIdx.x); j < p.rotary_dim / 2; j += static_cast<int>(blockDim.x))
+    table[j] = p.inv_freq[j];
+  __syncthreads();
+}
+
 template <class T, class P>
 FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
                                 gpu::FastDivmod per_head, gpu::FastDivmod heads_all) {
+  FUSEKIT_SHARED float inv_freq[rope_max_pairs];
+  stage_inv_freq(p, inv_freq);
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
   const RopeWork w = rope_work(p, q, per_head, heads_all);
   const float pos = static_cast<float>(p.positions[w.token * p.position_stride]);
-  rope_apply(p, p.t[w.tensor], w.token, w.head, w.item, pos);
+  rope_apply(p, p.t[w.tensor], w.token, w.head, w.item, pos, inv_freq);
 }
 
 // Dense heads (inner stride 1, 16-byte aligned rows, rotary_dim == head_dim, head_dim % 8 == 0): thread
 // t of a head moves 4 pairs: half_split elements [4t, 4t + 4) and [4t + D/2, ...) (8-byte vectors,
 // threads t < D/8), interleaved elements [8t, 8t + 8); a copied tensor moves [8t, 8t + 8).
-// The frequency table is staged in shared memory first: read from the kernel parameters, the lanes' 32
-// different indices would be served one after another (the constant cache broadcasts one address a cycle).
 template <class T, class P>
 FUSEKIT_GLOBAL void rope_vector(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
                                 gpu::FastDivmod per_head, gpu::FastDivmod heads_all) {
   FUSEKIT_SHARED float inv_freq[rope_max_pairs];
-  for (auto j = static_cast<int>(threadIdx.x); j < p.head_dim / 2; j += static_cast<int>(blockDim.x))
-    inv_freq[j] = p.inv_freq[j];
-  __syncthreads();
+  stage_inv_freq(p, inv_freq);
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
   const RopeWork w = rope_work(p, q, per_head, heads_all);
