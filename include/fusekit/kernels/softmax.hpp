@@ -20,77 +20,54 @@ namespace kernels {
 
 inline constexpr int softmax_warps_per_block = 4;
 
-template <int kIters, class T, class M, std::size_t L, class RMax, class RSum>
-FUSEKIT_DEVICE inline void softmax_row(const SoftmaxParams<T, M, L>& p, index_t row, int t, int n, RMax rmax, RSum rsum) {
-  constexpr float inf = std::numeric_limits<float>::infinity();
-  const T* xr = p.x.row(row, p.lead_shape);
-  const M* mr = p.mask.data ? p.mask.row(row, p.lead_shape) : nullptr;
-  T* out = p.out.row(row, p.lead_shape);
-  float z[kIters];
-  float m = -inf;
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * n + t;
-    z[it] = c < p.cols ? p.logit(xr, mr, c) : -inf;
-    m = gpu::gpu_max_float{}(m, z[it]);
-  }
-  m = rmax(m);
-  if (m == -inf) {  // fully masked row (uniform across the group)
-    for (index_t c = t; c < p.cols; c += n) out[c * p.out.col] = convert<T>(p.log ? -inf : 0.f);
-    return;
-  }
-  float s = 0.f;
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) s += expf(z[it] - m);  // padding lanes: exp(-inf) = 0
-  s = rsum(s);
-  const float inv = 1.f / s, log_sum = logf(s);
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it) {
-    const index_t c = static_cast<index_t>(it) * n + t;
-    if (c < p.cols) out[c * p.out.col] = convert<T>(p.log ? (z[it] - m) - log_sum : expf(z[it] - m) * inv);
-  }
-}
-
-// The same pipeline on vectors: thread t of n holds vectors t, t + n, ... (kIters of kVec elements), all
-// loads issued before the first use; exp(z - max) is kept for the store (softmax) instead of recomputed.
-// Each thread rewrites only the vectors it read, so out may alias x.
+// Thread t of a group of n holds units t, t + n, ... (kIters of them) of its row: single elements at any
+// strides (kVec == 1), or kVec-element vectors of a dense row. Every load is issued before the first use;
+// exp(z - max) is kept for the store (softmax) instead of recomputed. Each thread rewrites only the units
+// it read, so out may alias x.
 template <int kVec, int kIters, class T, class M, std::size_t L, class RMax, class RSum>
-FUSEKIT_DEVICE inline void softmax_row_vec(const SoftmaxParams<T, M, L>& p, index_t row, int t, int n, RMax rmax,
-                                           RSum rsum) {
+FUSEKIT_DEVICE inline void softmax_row(const SoftmaxParams<T, M, L>& p, index_t row, int t, int n, RMax rmax,
+                                       RSum rsum) {
   constexpr float inf = std::numeric_limits<float>::infinity();
   using V = gpu::Vec<T, kVec>;
   using VM = gpu::Vec<M, kVec>;
-  const int vectors = static_cast<int>(p.cols / kVec);  // the policy checks cols < 2^31
-  auto here = [&](int it) { return it * n + t < vectors; };
-  const auto* xr = reinterpret_cast<const V*>(p.x.row(row, p.lead_shape));
-  V xv[kIters];
-  FUSEKIT_UNROLL
-  for (int it = 0; it < kIters; ++it)
-    if (here(it)) xv[it] = xr[it * n + t];
+  const int units = static_cast<int>(p.cols / kVec);  // the policy checks cols < 2^31
+  auto here = [&](int it) { return it * n + t < units; };
   float z[kIters][kVec];
   float m = -inf;
-  if (p.mask.data) {
-    const auto* mr = reinterpret_cast<const VM*>(p.mask.row(row, p.lead_shape));
-    VM mv[kIters];
+  if constexpr (kVec == 1) {
+    const T* xr = p.x.row(row, p.lead_shape);
+    const M* mr = p.mask.data ? p.mask.row(row, p.lead_shape) : nullptr;
     FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it)
-      if (here(it)) mv[it] = mr[it * n + t];
-    FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it)
-      FUSEKIT_UNROLL
-      for (int k = 0; k < kVec; ++k) z[it][k] = here(it) ? p.masked(xv[it].v[k], mv[it].v[k]) : -inf;
+    for (int it = 0; it < kIters; ++it) z[it][0] = here(it) ? p.logit(xr, mr, it * n + t) : -inf;
   } else {
+    const auto* xr = reinterpret_cast<const V*>(p.x.row(row, p.lead_shape));
+    V xv[kIters];
     FUSEKIT_UNROLL
     for (int it = 0; it < kIters; ++it)
+      if (here(it)) xv[it] = xr[it * n + t];
+    if (p.mask.data) {
+      const auto* mr = reinterpret_cast<const VM*>(p.mask.row(row, p.lead_shape));
+      VM mv[kIters];
       FUSEKIT_UNROLL
-      for (int k = 0; k < kVec; ++k) z[it][k] = here(it) ? to_float(xv[it].v[k]) * p.scale : -inf;
+      for (int it = 0; it < kIters; ++it)
+        if (here(it)) mv[it] = mr[it * n + t];
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        FUSEKIT_UNROLL
+        for (int k = 0; k < kVec; ++k) z[it][k] = here(it) ? p.masked(xv[it].v[k], mv[it].v[k]) : -inf;
+    } else {
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        FUSEKIT_UNROLL
+        for (int k = 0; k < kVec; ++k) z[it][k] = here(it) ? to_float(xv[it].v[k]) * p.scale : -inf;
+    }
   }
   FUSEKIT_UNROLL
   for (int it = 0; it < kIters; ++it)
     FUSEKIT_UNROLL
     for (int k = 0; k < kVec; ++k) m = gpu::gpu_max_float{}(m, z[it][k]);
   m = rmax(m);
-  auto* out = reinterpret_cast<V*>(p.out.row(row, p.lead_shape));
+  T* out = p.out.row(row, p.lead_shape);
   auto store = [&](auto value) {
     FUSEKIT_UNROLL
     for (int it = 0; it < kIters; ++it)
@@ -98,7 +75,8 @@ FUSEKIT_DEVICE inline void softmax_row_vec(const SoftmaxParams<T, M, L>& p, inde
         V y;
         FUSEKIT_UNROLL
         for (int k = 0; k < kVec; ++k) y.v[k] = convert<T>(value(z[it][k]));
-        out[it * n + t] = y;
+        if constexpr (kVec == 1) out[static_cast<index_t>(it * n + t) * p.out.col] = y.v[0];
+        else reinterpret_cast<V*>(out)[it * n + t] = y;
       }
   };
   if (m == -inf) {  // fully masked row (uniform across the group)
@@ -136,13 +114,10 @@ struct BlockGroup {
   FUSEKIT_DEVICE static float sum(float v) { return gpu::BlockSum<kBlock>::all(v); }
 };
 
-// kVec == 1: element by element (any strides); otherwise whole vectors.
 template <int kVec, int kIters, class Group, class T, class M, std::size_t L>
 FUSEKIT_DEVICE inline void softmax_group_row(const SoftmaxParams<T, M, L>& p, index_t row, int t, int n) {
-  auto rmax = [](float v) { return Group::max(v); };
-  auto rsum = [](float v) { return Group::sum(v); };
-  if constexpr (kVec == 1) softmax_row<kIters>(p, row, t, n, rmax, rsum);
-  else softmax_row_vec<kVec, kIters>(p, row, t, n, rmax, rsum);
+  softmax_row<kVec, kIters>(p, row, t, n, [](float v) { return Group::max(v); },
+                            [](float v) { return Group::sum(v); });
 }
 
 template <int kVec, int kIters, class T, class M, std::size_t L>
