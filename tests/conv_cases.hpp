@@ -24,12 +24,16 @@ struct ConvCase {
   ConvAlgo algo = ConvAlgo::automatic;
   GemmPath path = GemmPath::automatic;
   int tile = -1;
+  ConvPrologue prologue = ConvPrologue::automatic;
 };
 
+inline bool has_prologue(ConvFusion f) { return f == ConvFusion::katago || f == ConvFusion::norm_epilogue; }
+
 inline std::string describe(const ConvCase& c) {
-  return fmt::format("conv N {} {}->{} {}x{} k{} {} {} fusion {} algo {} path {} tile {}", c.n, c.cin, c.cout, c.h, c.w,
-                     c.k, c.layout == Layout::nhwc ? "NHWC" : "NCHW", c.ohwi ? "OHWI" : "OIHW",
-                     static_cast<int>(c.fusion), static_cast<int>(c.algo), static_cast<int>(c.path), c.tile);
+  return fmt::format("conv N {} {}->{} {}x{} k{} {} {} fusion {} algo {} path {} tile {} prologue {}", c.n, c.cin, c.cout,
+                     c.h, c.w, c.k, c.layout == Layout::nhwc ? "NHWC" : "NCHW", c.ohwi ? "OHWI" : "OIHW",
+                     static_cast<int>(c.fusion), static_cast<int>(c.algo), static_cast<int>(c.path), c.tile,
+                     static_cast<int>(c.prologue));
 }
 
 // Tolerance: fp32 accumulation (Winograd on the CPU adds its transforms' rounding), the prologue's
@@ -68,7 +72,7 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
   const auto w = wlog(dw.view());
   auto y = logical(dy.view(), k.layout);
   const auto res = logical(dres.view(), k.layout);
-  const ConvOptions opt{k.algo, k.path, k.tile};
+  const ConvOptions opt{k.algo, k.path, k.tile, k.prologue};
   switch (k.fusion) {
     case ConvFusion::none: conv2d(ctx, y, x, w, opt); break;
     case ConvFusion::bias_relu:
@@ -87,7 +91,7 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
   // Reference: the prologue in double, the direct convolution, the epilogue in double.
   const auto xv = logical(x_mem.view().as_const(), k.layout);
   HostTensor<double, 4> xd(xs);
-  const bool pro = k.fusion == ConvFusion::katago || k.fusion == ConvFusion::norm_epilogue;
+  const bool pro = has_prologue(k.fusion);
   for (index_t n = 0; n < k.n; ++n)
     for (index_t c = 0; c < k.cin; ++c)
       for (index_t h = 0; h < k.h; ++h)

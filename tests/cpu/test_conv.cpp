@@ -45,6 +45,13 @@ TEST(CpuConv, BadInputsNameTheShapes) {
   auto w5 = random_tensor<float, 4>({4, 4, 5, 5}, 2);
   HostTensor<float, 4> y({1, 4, 5, 5});
   expect_error([&] { conv2d(ctx(), y, x, w5, ConvOptions{ConvAlgo::winograd}); }, "winograd was forced");
+  HostTensor<float, 1> s({4}), b({4});
+  fill(ctx(), s, 1.0);
+  fill(ctx(), b, 0.0);
+  expect_error([&] {
+    conv2d(ctx(), y, x, w5, input_norm_act(s, b, act::Mish{}), make_epilogue(),
+           ConvOptions{ConvAlgo::automatic, GemmPath::automatic, -1, ConvPrologue::in_loader});
+  }, "in_loader prologue is a GPU choice");
 }
 
 }  // namespace

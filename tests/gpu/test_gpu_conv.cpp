@@ -11,6 +11,13 @@ TEST_F(Gpu, ConvMmaEveryFusionAndTile) {
     conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {3, 64, 72, 19, 19, 3, Layout::nhwc, true, f, {}, GemmPath::mma}, salt++);
     conv_case<hip::Stream, half, half>(stream(), {2, 24, 40, 7, 11, 5, Layout::nhwc, true, f, {}, GemmPath::mma}, salt++);
   }
+  // The prologue in the copier (forced) for 1x1 and K x K kernels.
+  for (ConvFusion f : {ConvFusion::katago, ConvFusion::norm_epilogue}) {
+    conv_case<hip::Stream, half, half>(
+        stream(), {2, 24, 40, 7, 11, 5, Layout::nhwc, true, f, {}, GemmPath::mma, -1, ConvPrologue::in_loader}, salt++);
+    conv_case<hip::Stream, bfloat16, bfloat16>(
+        stream(), {3, 96, 40, 9, 9, 1, Layout::nhwc, true, f, {}, GemmPath::mma, -1, ConvPrologue::in_loader}, salt++);
+  }
   for (int tile = 0; tile < kernels::mma_tile_count; ++tile)
     conv_case<hip::Stream, half, float>(stream(), {2, 40, 48, 9, 9, 3, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::mma, tile},
                                         salt++);
@@ -19,7 +26,7 @@ TEST_F(Gpu, ConvMmaEveryFusionAndTile) {
 }
 
 // The Hopper kernel (sm_90 GPUs with sm_90a code in the build): uniform-tap (Cin % 64 == 0) and general
-// copier paths, the 1x1 prologue applied by the producer warpgroup, every tile, KataGo's trunk shapes.
+// copier paths, the prologue staged and applied by the producer warpgroup, every tile, KataGo's trunk shapes.
 TEST_F(Gpu, ConvWgmmaEveryFusionAndTile) {
   if (stream().device().arch != "sm_90") GTEST_SKIP() << "the wgmma kernel needs an sm_90 GPU";
   std::uint64_t salt = 9550;
@@ -27,6 +34,10 @@ TEST_F(Gpu, ConvWgmmaEveryFusionAndTile) {
     conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {3, 64, 72, 19, 19, 3, Layout::nhwc, true, f, {}, GemmPath::wgmma}, salt++);
     conv_case<hip::Stream, half, half>(stream(), {2, 24, 40, 7, 11, 5, Layout::nhwc, true, f, {}, GemmPath::wgmma}, salt++);
     conv_case<hip::Stream, half, half>(stream(), {2, 96, 200, 9, 9, 1, Layout::nhwc, true, f, {}, GemmPath::wgmma}, salt++);
+    if (has_prologue(f))  // the producer warpgroup applying it (forced)
+      for (index_t k : {1, 3})
+        conv_case<hip::Stream, half, half>(
+            stream(), {2, 96, 200, 9, 9, k, Layout::nhwc, true, f, {}, GemmPath::wgmma, -1, ConvPrologue::in_loader}, salt++);
   }
   for (int tile = 0; tile < kernels::wgmma_conv_tile_count; ++tile)
     conv_case<hip::Stream, half, float>(
@@ -45,6 +56,9 @@ TEST_F(Gpu, ConvSimtPathAndFp32) {
   conv_case<hip::Stream, half, half>(stream(), {2, 24, 16, 9, 9, 3, Layout::nchw, true, ConvFusion::katago}, salt + 20);
   conv_case<hip::Stream, half, half>(stream(), {2, 24, 16, 9, 9, 3, Layout::nhwc, false, ConvFusion::katago}, salt + 21);
   conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {2, 22, 16, 19, 19, 5, Layout::nhwc, true, ConvFusion::bias_relu}, salt + 22);
+  // The prologue computed per A element (forced) instead of staged.
+  conv_case<hip::Stream, float, float>(
+      stream(), {2, 22, 40, 7, 11, 3, Layout::nchw, false, ConvFusion::katago, {}, {}, -1, ConvPrologue::in_loader}, salt + 23);
 }
 
 TEST_F(Gpu, ConvKataGoShapes) {

@@ -45,6 +45,8 @@ struct OpImpl<op::Conv, CpuBackend> {
       static_assert(dependent_false<T>, "conv2d on cpu::Context: the CPU backend convolves fp32 tensors");
     } else {
       const ConvShape& s = p.a.s;
+      FUSEKIT_CHECK(opt.prologue != ConvPrologue::in_loader,
+                    "conv2d: the in_loader prologue is a GPU choice; the CPU applies it while staging its input");
       FUSEKIT_CHECK(opt.algo != ConvAlgo::winograd || s.kh == 3,
                     "conv2d: winograd was forced but it is for 3x3 kernels (this one is {}x{})", s.kh, s.kw);
       const bool wino = s.kh == 3 && opt.algo != ConvAlgo::implicit_gemm;

@@ -6,6 +6,7 @@
 //   matmuls       [in, out] in the storage dtype; biases fp32
 //   transformer   Q|K|V and SwiGLU W1|Wgate concatenated, so that each is one GEMM
 // katago::Network (katago/network.hpp) runs them.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <variant>
@@ -76,16 +77,18 @@ struct ConvW {
   }
 };
 
+// `cin_stored` > in_c: the weight takes that many input channels, the extra ones with zero weights (an
+// input whose channels are padded for vector loads).
 template <class T, class Ctx>
-ConvW<T, typename Ctx::space> make_conv(Ctx& ctx, const ConvLayer& c) {
+ConvW<T, typename Ctx::space> make_conv(Ctx& ctx, const ConvLayer& c, index_t cin_stored = 0) {
   FUSEKIT_CHECK(c.ky == c.kx && c.ky % 2 == 1, "katago: convolution '{}' is {}x{}; square odd kernels only", c.name, c.ky, c.kx);
   FUSEKIT_CHECK(c.dil_y == 1 && c.dil_x == 1, "katago: convolution '{}' is dilated ({}, {}); not supported", c.name, c.dil_y, c.dil_x);
-  const index_t K = c.ky, I = c.in_c, O = c.out_c;
-  std::vector<float> ohwi(c.w.size());  // file order: [ky][kx][ic][oc]
+  const index_t K = c.ky, I = std::max<index_t>(c.in_c, cin_stored), O = c.out_c;
+  std::vector<float> ohwi(static_cast<std::size_t>(O * K * K * I), 0.f);  // file order: [ky][kx][ic][oc]
   for (index_t y = 0; y < K; ++y)
     for (index_t x = 0; x < K; ++x)
-      for (index_t i = 0; i < I; ++i)
-        for (index_t o = 0; o < O; ++o) ohwi[((o * K + y) * K + x) * I + i] = c.w[((y * K + x) * I + i) * O + o];
+      for (index_t i = 0; i < c.in_c; ++i)
+        for (index_t o = 0; o < O; ++o) ohwi[((o * K + y) * K + x) * I + i] = c.w[((y * K + x) * c.in_c + i) * O + o];
   ConvW<T, typename Ctx::space> w;
   w.cout = O;
   w.cin = I;

@@ -39,6 +39,7 @@ struct NetworkOptions {
   index_t max_batch = 1;
   index_t board_h = 19, board_w = 19;  // the input tensor's size; smaller boards sit inside via the mask
   ActivationScale activation_scale = ActivationScale::automatic;
+  ConvPrologue conv_prologue = ConvPrologue::automatic;  // GPU: where convs apply their NormAct (ConvOptions)
 };
 
 // Inputs in the backend's memory, fp32, any strides: spatial [N, Cin, H, W] (NCHW as KataGo fills it;
@@ -70,8 +71,9 @@ class Network {
 
   Network(Ctx& ctx, const ModelDesc& d, const NetworkOptions& opt = {})
       : name_(d.name), version_(d.version), H_(opt.board_h), W_(opt.board_w), HW_(H_ * W_), max_n_(opt.max_batch),
-        cin_(d.num_spatial_inputs), gin_(d.num_global_inputs), C_(d.trunk.trunk_c), P_(d.policy_channels()),
+        cin_(d.num_spatial_inputs), cin_stored_(stored_input_channels(cin_)), gin_(d.num_global_inputs), C_(d.trunk.trunk_c), P_(d.policy_channels()),
         SV_(d.score_value_channels()) {
+    if constexpr (!std::is_same_v<S, HostSpace>) prologue_opt_.prologue = opt.conv_prologue;
     FUSEKIT_CHECK(max_n_ >= 1 && H_ >= 1 && W_ >= 1, "katago::Network: max_batch {} and board {}x{} must be positive",
                   max_n_, H_, W_);
     const bool want = opt.activation_scale == ActivationScale::divided_by_8 ||
@@ -81,7 +83,7 @@ class Network {
     if (divided_by_8_) scaled.emplace(scale8_for_fp16(d));
     const ModelDesc& m = scaled ? *scaled : d;
     const Trunk& t = m.trunk;
-    stem_ = make_conv<T>(ctx, t.initial_conv);
+    stem_ = make_conv<T>(ctx, t.initial_conv, cin_stored_);
     stem_global_ = make_matrix<T>(ctx, t.initial_matmul);
     if (t.has_meta) {
       has_meta_ = true;
@@ -157,7 +159,7 @@ class Network {
 
    private:
     friend class Network;
-    Tensor<T, 1, S> in, glob, x, t, a, b, g, pooled, vect, vect2, xn, qkv, probs, attn, ffn;
+    Tensor<T, 1, S> in, mask, glob, x, t, a, b, g, pooled, vect, vect2, xn, qkv, probs, attn, ffn;
     Tensor<float, 1, S> vecf, scores, addmask;
     const Network* owner = nullptr;
   };
@@ -177,13 +179,15 @@ class Network {
                   ws.owner ? "another" : "no");
     if (N == 0) return;
     const Run r{ctx, ws, N};
-    // Inputs: NCHW fp32 -> NHWC storage dtype; the mask is channel 0 of that copy.
-    copy(ctx, img(r, r.ws.in.data(), cin_), in.spatial);
+    // Inputs: NCHW fp32 -> NHWC storage dtype (channels past cin_ stay zero), and the on-board mask
+    // (channel 0) once more as a dense plane, which the NormAct kernels read in vectors.
+    copy(ctx, img(r, r.ws.in.data(), cin_stored_).slice(1, 0, cin_), in.spatial);
+    copy(ctx, img(r, r.ws.mask.data(), 1), in.spatial.slice(1, 0, 1));
     copy(ctx, TensorView<T, 2, S>(r.ws.glob.data(), {N, gin_}), in.global);
     gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, C_}), TensorView<const T, 2, S>(r.ws.glob.data(), {N, gin_}), stem_global_);
     if (has_meta_) meta_encoder(r, in.meta);
     if (has_attention_) attention_mask(r);
-    conv2d(ctx, img(r, r.ws.x.data(), C_), img(r, r.ws.in.data(), cin_), stem_.arg(), make_epilogue(epi::residual(broadcast(r, r.ws.vecf.data(), C_))));
+    conv2d(ctx, img(r, r.ws.x.data(), C_), img(r, static_cast<const T*>(r.ws.in.data()), cin_stored_), stem_.arg(), make_epilogue(epi::residual(broadcast(r, r.ws.vecf.data(), C_))));
     for (const auto& b : blocks_) apply(r, b, r.ws.x.data(), C_);
     heads(r, out);
   }
@@ -194,6 +198,12 @@ class Network {
     Workspace& ws;
     index_t n;
   };
+
+  // Input channels as stored: on the GPU a multiple of 8 (zeros after the real ones), so that the stem
+  // conv's 16-byte loads of 8 channels apply (22 channels would take the SIMT kernel); as given on the CPU.
+  static index_t stored_input_channels(index_t cin) {
+    return std::is_same_v<S, HostSpace> ? cin : (cin + 7) / 8 * 8;
+  }
 
   // ---- views ----
   template <class U>
@@ -209,7 +219,7 @@ class Network {
   TensorView<const float, 3, S> broadcast(const Run& r, const float* p, index_t c) const {
     return TensorView<const float, 3, S>(p, {r.n, HW_, c}, {c, 0, 1});
   }
-  TensorView<const T, 4, S> mask(const Run& r) const { return img(r, static_cast<const T*>(r.ws.in.data()), cin_).slice(1, 0, 1); }
+  TensorView<const T, 4, S> mask(const Run& r) const { return img(r, static_cast<const T*>(r.ws.mask.data()), 1); }
 
   template <class Affine>
   auto norm_act_epilogue(const Run& r, const Affine& a) const {
@@ -257,7 +267,8 @@ class Network {
   void apply(const Run& r, const OrdinaryL<T, S>& b, T* xs, index_t c) const {
     Ctx& ctx = r.ctx;
     const index_t mid = b.conv1.cout;
-    conv2d(ctx, img(r, r.ws.a.data(), mid), img(r, xs, c), b.conv1.arg(), norm_act_prologue(r, b.pre), norm_act_epilogue(r, b.mid));
+    conv2d(ctx, img(r, r.ws.a.data(), mid), img(r, xs, c), b.conv1.arg(), norm_act_prologue(r, b.pre), norm_act_epilogue(r, b.mid),
+           prologue_opt_);
     conv2d(ctx, img(r, xs, c), img(r, r.ws.a.data(), mid), b.conv2.arg(), make_epilogue(epi::residual(img(r, xs, c))));
   }
 
@@ -277,10 +288,10 @@ class Network {
   void apply(const Run& r, const NestedL<T, S>& b, T* xs, index_t c) const {
     Ctx& ctx = r.ctx;
     const index_t mid = b.pre_conv.cout;
-    conv2d(ctx, img(r, r.ws.t.data(), mid), img(r, xs, c), b.pre_conv.arg(), norm_act_prologue(r, b.pre), make_epilogue());
+    conv2d(ctx, img(r, r.ws.t.data(), mid), img(r, xs, c), b.pre_conv.arg(), norm_act_prologue(r, b.pre), make_epilogue(), prologue_opt_);
     for (const auto& inner : b.inner) apply(r, inner, r.ws.t.data(), mid);
     conv2d(ctx, img(r, xs, c), img(r, r.ws.t.data(), mid), b.post_conv.arg(), norm_act_prologue(r, b.post),
-           make_epilogue(epi::residual(img(r, xs, c))));
+           make_epilogue(epi::residual(img(r, xs, c))), prologue_opt_);
   }
 
   void apply(const Run& r, const FfnL<T, S>& b, T* xs, index_t c) const {
@@ -339,7 +350,7 @@ class Network {
   void attention_mask(const Run& r) const {
     Ctx& ctx = r.ctx;
     const index_t N = r.n;
-    TensorView<const T, 4, S> m(r.ws.in.data(), {N, 1, 1, HW_}, {HW_ * cin_, HW_ * cin_, HW_ * cin_, cin_});
+    TensorView<const T, 4, S> m(r.ws.mask.data(), {N, 1, 1, HW_});
     axpby(ctx, TensorView<float, 4, S>(r.ws.addmask.data(), {N, 1, 1, HW_}), m,
           TensorView<const float, 4, S>(one_.data(), {1, 1, 1, 1}), 1e4, -1e4);
   }
@@ -439,7 +450,9 @@ class Network {
     const index_t vec = std::max({w.vec, C_, p1_.cout, gpool_to_pass_.size(1), v2_.size(1),
                                   has_meta_ ? meta1_.size(1) : 0, has_meta_ ? meta2_.size(1) : 0});
     auto buf = [&](auto& t, index_t n) { t = std::remove_cvref_t<decltype(t)>(Shape<1>{std::max<index_t>(n, 1)}, ctx); };
-    buf(ws.in, px * cin_);
+    buf(ws.in, px * cin_stored_);
+    if (cin_stored_ != cin_) fill(ctx, ws.in, 0.0);  // the padding channels, never written again
+    buf(ws.mask, px);
     buf(ws.glob, max_n_ * std::max(gin_, meta_in_));
     buf(ws.x, px * C_);
     buf(ws.t, px * t_width_);
@@ -464,8 +477,9 @@ class Network {
 
   std::string name_;
   int version_;
-  index_t H_, W_, HW_, max_n_, cin_, gin_, C_, P_, SV_;
+  index_t H_, W_, HW_, max_n_, cin_, cin_stored_, gin_, C_, P_, SV_;
   bool divided_by_8_ = false;
+  ConvOptions prologue_opt_;  // for convs with a NormAct prologue
   // trunk
   ConvW<T, S> stem_;
   Tensor<T, 2, S> stem_global_;

@@ -7,10 +7,11 @@
 //         aligned pixels: the A copier gathers 8 channels of one input pixel per 16-byte cp.async and
 //         applies the NormAct prologue in shared memory (kernels/conv_copier.hpp)
 //   simt  everything else (fp32, NCHW, OIHW, odd channel counts, AMD): A elements computed one by one
-// The input prologue is applied where each input element is read once: inside the A copier for 1x1
-// kernels, and for K x K kernels (which read every input element K^2 times) by one NormAct pass into
-// the stream's workspace (slot 1, NHWC) before the implicit GEMM. Measured on H100: applying Mish in
-// the copier 9 times per element made the 3x3 conv 2.6x slower than the plain one.
+// The input prologue is applied by one NormAct pass into the stream's workspace (slot 1, NHWC) before
+// the implicit GEMM (ConvPrologue::staged), unless in_loader is forced. Measured: applying Mish in the
+// copier 9 times per element made the 3x3 conv 2.6x slower than the plain one (H100); even for 1x1
+// kernels, where each element is activated once either way, the wgmma producer warpgroup doing it
+// per element ran KataGo's 384 <-> 192 convs at 7.5 TFLOP/s (H200, docs/performance.md).
 #include <string>
 
 #include "fusekit/kernels/gemm.hpp"
@@ -28,7 +29,7 @@ struct OpImpl<op::Conv, HipBackend> {
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
     FUSEKIT_CHECK(opt.algo != ConvAlgo::winograd, "conv2d: winograd is a CPU algorithm; the GPU runs implicit GEMM");
     if constexpr (Pro::active) {
-      if (p.a.s.kh > 1) {
+      if (opt.prologue != ConvPrologue::in_loader) {
         run_gemm(s, staged_prologue(s, p), opt);
         return;
       }

@@ -18,10 +18,18 @@ namespace fusekit {
 //   winograd       CPU only: F(4x4, 3x3) for 3x3 kernels
 enum class ConvAlgo { automatic, implicit_gemm, winograd };
 
+// Where the GPU applies an input prologue (the CPU always stages it while packing its input).
+//   staged     one NormAct pass into a dense NHWC copy in the stream's workspace, then the plain
+//              convolution: every input element is activated once (automatic's choice)
+//   in_loader  while the kernel loads A: K^2 activations per element for K x K kernels, and on the
+//              wgmma path the producer warpgroup's per-element math starves the tensor cores
+enum class ConvPrologue { automatic, staged, in_loader };
+
 struct ConvOptions {
   ConvAlgo algo = ConvAlgo::automatic;
   GemmPath path = GemmPath::automatic;  // GPU kernel (wgmma, mma or simt), as for gemm
   int tile = -1;                        // GPU tile (kernels::MmaTiles, or WgmmaConvTiles on the wgmma path)
+  ConvPrologue prologue = ConvPrologue::automatic;
 };
 
 // Geometry of a stride-1 "same" convolution with an odd square kernel.
