@@ -2,10 +2,7 @@
 // GPU global pooling. A block of 256 threads pools 32 channels of one board: with channels dense in
 // memory (NHWC) its 8 rows of 32 threads stride over the cells, 32 consecutive channels per load, and
 // reduce through shared memory; otherwise (NCHW) each warp pools whole channel planes with its lanes
-// along the cells. Every block sums the mask itself (a few hundred cells). Cell loops are unrolled by 4
-// and, where x and the mask have h and w collapsible into one axis (dense boards), index cells without a
-// division: one board's pooling is a chain of a few dozen loads per thread, and their latency is its
-// time (2 blocks of a batch-1 KataGo pool took 23 us on H200 with one load pair in flight per thread).
+// along the cells. Every block sums the mask itself (a few hundred cells).
 #include <cstdint>
 #include <limits>
 
@@ -24,8 +21,7 @@ namespace kernels {
 inline constexpr int pool_block = 256, pool_channels = 32;
 
 template <class T, class O>
-FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_kernel(GlobalPoolParams<T, O> p, bool channels_dense,
-                                                                     bool cells_flat) {
+FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_kernel(GlobalPoolParams<T, O> p, bool channels_dense) {
   const index_t n = blockIdx.y, c0 = static_cast<index_t>(blockIdx.x) * pool_channels;
   const index_t C = p.shape[1];
   // cells of one board are few (19 x 19): 32-bit index arithmetic (the host checks H * W < 2^31)
@@ -34,16 +30,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_kernel(GlobalPoolP
   const auto& ms = p.mask_strides;
   const T* mask = p.mask ? p.mask + n * ms[0] : nullptr;
   const T* x = p.x + n * xs[0];
-  // Offset of cell k = h W + w along a tensor's (h, w) strides.
-  auto cell = [&](std::uint32_t k, index_t sh, index_t sw) -> index_t {
-    if (cells_flat) return k * sw;
+  auto mask_at = [&](std::uint32_t k) {
     const std::uint32_t h = k / W;
-    return h * sh + (k - h * W) * sw;
+    return mask ? to_float(mask[h * ms[2] + (k - h * W) * ms[3]]) : 1.f;
   };
-  auto mask_at = [&](std::uint32_t k) { return mask ? to_float(mask[cell(k, ms[2], ms[3])]) : 1.f; };
-  auto x_at = [&](index_t c, std::uint32_t k) { return to_float(x[c * xs[1] + cell(k, xs[2], xs[3])]); };
+  auto x_at = [&](index_t c, std::uint32_t k) {
+    const std::uint32_t h = k / W;
+    return to_float(x[c * xs[1] + h * xs[2] + (k - h * W) * xs[3]]);
+  };
   float area = 0.f;
-  FUSEKIT_UNROLL_4
   for (std::uint32_t k = threadIdx.x; k < cells; k += pool_block) area += mask_at(k);
   area = gpu::BlockSum<pool_block>::all(area);
   auto finish = [&](index_t c, float sum, float mx) {
@@ -58,14 +53,12 @@ FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_kernel(GlobalPoolP
     const int tx = threadIdx.x % pool_channels, ty = threadIdx.x / pool_channels;
     const index_t c = c0 + tx;
     float sum = 0.f, mx = -inf;
-    if (c < C) {
-      FUSEKIT_UNROLL_4
+    if (c < C)
       for (std::uint32_t k = ty; k < cells; k += rows) {
         const float m = mask_at(k), v = x_at(c, k);
         sum += v * m;
         if (m != 0.f) mx = nan_max(mx, v);
       }
-    }
     sums[ty][tx] = sum;
     maxes[ty][tx] = mx;
     __syncthreads();
@@ -83,7 +76,6 @@ FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_kernel(GlobalPoolP
     const int lane = threadIdx.x % lanes;
     for (index_t c = c0 + threadIdx.x / lanes; c < C && c < c0 + pool_channels; c += warps) {
       float sum = 0.f, mx = -inf;
-      FUSEKIT_UNROLL_4
       for (std::uint32_t k = lane; k < cells; k += lanes) {
         const float m = mask_at(k), v = x_at(c, k);
         sum += v * m;
@@ -108,10 +100,8 @@ struct OpImpl<op::GlobalPool, HipBackend> {
     const dim3 grid(static_cast<unsigned>((p.shape[1] + kernels::pool_channels - 1) / kernels::pool_channels),
                     static_cast<unsigned>(p.shape[0]));
     const bool channels_dense = p.x_strides[1] == 1;
-    const bool cells_flat = p.x_strides[2] == p.shape[3] * p.x_strides[3] &&
-                            (!p.mask || p.mask_strides[2] == p.shape[3] * p.mask_strides[3]);
     hip::launch("global_pool", kernels::global_pool_kernel<T, O>, grid, dim3(kernels::pool_block), 0, s, p,
-                channels_dense, cells_flat);
+                channels_dense);
   }
 };
 
