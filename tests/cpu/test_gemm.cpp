@@ -1,5 +1,10 @@
 // CPU GEMM: every storage order, batches, odd sizes and every epilogue against the float64 reference.
+#include <cmath>
+#include <limits>
+#include <vector>
+
 #include "../gemm_cases.hpp"
+#include "fusekit/cpu/packed_gemm.hpp"
 #include "cpu_context.hpp"
 
 namespace fusekit::test {
@@ -27,6 +32,41 @@ TEST(CpuGemm, Epilogues) {
 }
 
 TEST(CpuGemm, BadInputsNameTheShapes) { gemm_bad_input_cases(ctx()); }
+
+}  // namespace
+}  // namespace fusekit::test
+
+namespace fusekit::test {
+namespace {
+
+// cpu::packed_gemm (the CPU convolution's GEMM on weights packed once): every row-tail and partial-panel
+// case for this build's SIMD width, strided A and C, against float64; C's columns past N stay untouched.
+TEST(CpuPackedGemm, OddSizesAgainstFloat64) {
+  constexpr index_t nr = cpu::packed::nr, mr = cpu::packed::mr;
+  std::uint64_t salt = 9900;
+  for (index_t m : {index_t{1}, mr - 1, mr, mr + 1, 3 * mr + 2})
+    for (index_t n : {index_t{1}, nr - 1, nr, nr + 1, 2 * nr + 5})
+      for (index_t k : {1, 2, 17, 96}) {
+        SCOPED_TRACE(fmt::format("M {} N {} K {}", m, n, k));
+        const index_t lda = k + 3, ldb = n + 2, ldc = n + 4;
+        auto a = random_tensor<float, 2>({m, lda}, salt++, -1.0, 1.0);
+        auto b = random_tensor<float, 2>({k, ldb}, salt++, -1.0, 1.0);
+        std::vector<float> c(static_cast<std::size_t>(m * ldc), std::numeric_limits<float>::quiet_NaN());
+        const cpu::PackedMatrix bp = cpu::pack_matrix(b.data(), k, n, ldb);
+        cpu::packed_gemm(a.data(), lda, bp, c.data(), ldc, m);
+        for (index_t i = 0; i < m; ++i)
+          for (index_t j = 0; j < ldc; ++j) {
+            const float got = c[static_cast<std::size_t>(i * ldc + j)];
+            if (j >= n) {
+              ASSERT_TRUE(std::isnan(got)) << "wrote C(" << i << ", " << j << ") past N";
+              continue;
+            }
+            double want = 0;
+            for (index_t q = 0; q < k; ++q) want += static_cast<double>(a(i, q)) * static_cast<double>(b(q, j));
+            ASSERT_NEAR(got, want, 1e-5 * (1.0 + std::sqrt(static_cast<double>(k)))) << "C(" << i << ", " << j << ")";
+          }
+      }
+}
 
 }  // namespace
 }  // namespace fusekit::test

@@ -18,7 +18,7 @@ namespace fusekit::cpu {
 
 namespace packed {
 using Packet = Eigen::internal::packet_traits<float>::type;
-inline constexpr int lanes = Eigen::internal::unpacket_traits<Packet>::size;
+inline constexpr int lanes = Eigen::internal::packet_traits<float>::size;
 inline constexpr int nr = 2 * lanes;                                // columns per panel
 inline constexpr int mr = lanes >= 16 ? 8 : lanes == 8 ? 6 : 4;     // rows per micro-tile (2 mr accumulators)
 }  // namespace packed
