@@ -71,8 +71,8 @@ class Network {
 
   Network(Ctx& ctx, const ModelDesc& d, const NetworkOptions& opt = {})
       : name_(d.name), version_(d.version), H_(opt.board_h), W_(opt.board_w), HW_(H_ * W_), max_n_(opt.max_batch),
-        cin_(d.num_spatial_inputs), cin_stored_(stored_input_channels(cin_)), gin_(d.num_global_inputs), C_(d.trunk.trunk_c), P_(d.policy_channels()),
-        SV_(d.score_value_channels()) {
+        cin_(d.num_spatial_inputs), cin_stored_(stored_input_channels(cin_)), gin_(d.num_global_inputs),
+        C_(d.trunk.trunk_c), P_(d.policy_channels()), SV_(d.score_value_channels()) {
     if constexpr (!std::is_same_v<S, HostSpace>) prologue_opt_.prologue = opt.conv_prologue;
     FUSEKIT_CHECK(max_n_ >= 1 && H_ >= 1 && W_ >= 1, "katago::Network: max_batch {} and board {}x{} must be positive",
                   max_n_, H_, W_);
