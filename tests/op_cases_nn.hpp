@@ -244,7 +244,7 @@ template <class Ctx>
 void global_pool_cases(Ctx& ctx) {
   std::uint64_t salt = 1200;
   for (const Shape<4> s : {Shape<4>{3, 64, 19, 19}, Shape<4>{5, 37, 19, 19}, Shape<4>{2, 48, 9, 9}, Shape<4>{1, 1, 1, 1},
-                           Shape<4>{4, 96, 13, 13}})
+                           Shape<4>{4, 96, 13, 13}, Shape<4>{1, 384, 19, 19}, Shape<4>{2, 40, 1, 7}})
     for (Layout layout : {Layout::nchw, Layout::nhwc})
       for (PoolKind kind : {PoolKind::katago, PoolKind::value_head}) {
         global_pool_case<Ctx, float, float>(ctx, s, layout, true, kind, salt++);

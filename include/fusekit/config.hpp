@@ -56,10 +56,14 @@
 #endif
 
 #define FUSEKIT_INLINE inline
+// FUSEKIT_UNROLL: fully; FUSEKIT_UNROLL_4: by 4, for loops whose trip count is known only at run time
+// (so that four iterations' loads are in flight together).
 #if defined(__CUDACC__) || defined(__clang__)
 #define FUSEKIT_UNROLL _Pragma("unroll")
+#define FUSEKIT_UNROLL_4 _Pragma("unroll 4")
 #else
 #define FUSEKIT_UNROLL
+#define FUSEKIT_UNROLL_4
 #endif
 
 // Architecture families for device passes; used to pick wave size and matrix atoms.

@@ -6,24 +6,36 @@
 namespace fusekit::test {
 namespace {
 
+// Threads change the work split (one thread: Winograd tile blocks end to end; more: three passes, GEMMs
+// split by position and column range; 1x1 convs by pixel block and column range): every count is checked.
 TEST(CpuConv, WinogradAndIm2colEveryFusion) {
   std::uint64_t salt = 9000;
-  for (ConvAlgo algo : {ConvAlgo::winograd, ConvAlgo::implicit_gemm}) {
-    conv_fusion_cases<cpu::Context, float, float>(ctx(), {2, 24, 40, 7, 11, 3, Layout::nhwc, true, {}, algo}, salt);
-    salt += 10;
+  for (int threads : {1, 2, 16}) {
+    SCOPED_TRACE(fmt::format("{} threads", threads));
+    for (ConvAlgo algo : {ConvAlgo::winograd, ConvAlgo::implicit_gemm}) {
+      conv_fusion_cases<cpu::Context, float, float>(ctx_with(threads), {2, 24, 40, 7, 11, 3, Layout::nhwc, true, {}, algo},
+                                                    salt);
+      salt += 10;
+    }
   }
   conv_fusion_cases<cpu::Context, float, bfloat16>(ctx(), {3, 16, 24, 9, 9, 3}, salt += 10);
 }
 
 TEST(CpuConv, KataGoShapes) {
   std::uint64_t salt = 9100;
-  // The trunk's 3x3 192 -> 192 residual conv on 19x19, the 5x5 input conv (22 planes), 1x1 heads.
-  conv_case<cpu::Context, float, float>(ctx(), {2, 192, 192, 19, 19, 3, Layout::nchw, false, ConvFusion::katago}, salt++);
-  conv_case<cpu::Context, float, float>(ctx(), {2, 22, 64, 19, 19, 5, Layout::nchw, false, ConvFusion::bias_relu}, salt++);
-  conv_case<cpu::Context, float, float>(ctx(), {3, 96, 32, 19, 19, 1, Layout::nhwc, true, ConvFusion::norm_epilogue}, salt++);
-  conv_case<cpu::Context, float, half>(ctx(), {1, 128, 64, 19, 19, 3, Layout::nhwc, false, ConvFusion::katago}, salt++);
-  conv_case<cpu::Context, float, float>(ctx(), {64, 22, 16, 9, 9, 5, Layout::nhwc, true}, salt++);
-  conv_case<cpu::Context, float, float>(ctx(), {5, 8, 8, 1, 1, 3, Layout::nchw, true}, salt++);  // 1x1 board
+  for (int threads : {1, 2, 16}) {
+    SCOPED_TRACE(fmt::format("{} threads", threads));
+    cpu::Context& c = ctx_with(threads);
+    // The trunk's 3x3 192 -> 192 residual conv on 19x19, the 5x5 input conv (22 planes), 1x1 heads.
+    conv_case<cpu::Context, float, float>(c, {2, 192, 192, 19, 19, 3, Layout::nchw, false, ConvFusion::katago}, salt++);
+    conv_case<cpu::Context, float, float>(c, {1, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
+    conv_case<cpu::Context, float, float>(c, {2, 22, 64, 19, 19, 5, Layout::nchw, false, ConvFusion::bias_relu}, salt++);
+    conv_case<cpu::Context, float, float>(c, {3, 96, 32, 19, 19, 1, Layout::nhwc, true, ConvFusion::norm_epilogue}, salt++);
+    conv_case<cpu::Context, float, float>(c, {1, 384, 192, 19, 19, 1, Layout::nhwc, true, ConvFusion::katago}, salt++);
+    conv_case<cpu::Context, float, half>(c, {1, 128, 64, 19, 19, 3, Layout::nhwc, false, ConvFusion::katago}, salt++);
+    conv_case<cpu::Context, float, float>(c, {64, 22, 16, 9, 9, 5, Layout::nhwc, true}, salt++);
+    conv_case<cpu::Context, float, float>(c, {5, 8, 8, 1, 1, 3, Layout::nchw, true}, salt++);  // 1x1 board
+  }
 }
 
 TEST(CpuConv, PreparedWeightsMatchRawWeights) {

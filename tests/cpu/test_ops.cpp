@@ -48,10 +48,11 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CpuNorm,
                          ::testing::Values(NormCase{1, 72, false, false}, NormCase{11, 1024, true, true},
                                            NormCase{3, 7, true, false}, NormCase{788, 1152, false, true},
                                            NormCase{13, 4304, true, true, KernelPath::automatic, true},
-                                           NormCase{5, 16384, true, false}, NormCase{64, 2048, true, true}),
+                                           NormCase{5, 16384, true, false}, NormCase{64, 2048, true, true},
+                                           NormCase{9, 1152, false, false, KernelPath::automatic, false, 0, false, 1000.0}),
                          [](const ::testing::TestParamInfo<NormCase>& i) {
-                           return fmt::format("{}x{}{}{}", i.param.rows, i.param.cols, i.param.residual ? "_residual" : "",
-                                              i.param.strided ? "_strided" : "");
+                           return fmt::format("{}x{}{}{}{}", i.param.rows, i.param.cols, i.param.residual ? "_residual" : "",
+                                              i.param.strided ? "_strided" : "", i.param.offset != 0 ? "_far_from_zero" : "");
                          });
 
 TEST(CpuOps, LayerNormBadInputs) {

@@ -31,6 +31,22 @@ TEST_F(Gpu, RmsNormAndLayerNormAllPathsShapesAndDtypes) {
   }
 }
 
+TEST_F(Gpu, NormRowsWhoseMeanDwarfsTheirSpread) {
+  // x in [998, 1002]: LayerNorm's variance from E[x^2] - mean^2 would lose it in fp32 (1e6 * 6e-8 against
+  // a variance of 1.3); every kernel and row length, residual or not.
+  for (KernelPath path : {KernelPath::automatic, KernelPath::generic})
+    for (NormCase k : {NormCase{768, 1152, false, false}, NormCase{5, 72, true, false}, NormCase{3, 16384, true, false},
+                       NormCase{7, 40000, false, false}}) {
+      k.path = path;
+      k.offset = 1000.0;
+      for (bool layer : {true, false}) {
+        k.layer = layer;
+        norm_case<hip::Stream, float, float>(stream(), k, 800);
+        norm_case<hip::Stream, bfloat16, float>(stream(), k, 900);
+      }
+    }
+}
+
 TEST_F(Gpu, RmsNormForcedKernelsAndBlockSizes) {
   // Every register-resident kernel, forced, at every block size (block 0: the policy, which picks the
   // warp-per-row kernel for short rows), so a silent fallback cannot hide a broken kernel. Combinations

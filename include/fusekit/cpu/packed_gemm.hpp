@@ -82,12 +82,17 @@ inline void tail_tile(int rows, const float* a, index_t lda, const float* panel,
 }
 }  // namespace packed
 
-// C[M x N] (row stride ldc) = A[M x K] (row stride lda) B. Panels outermost, so that one panel of B
-// (K x nr floats) stays in cache while every row tile of A passes by.
-inline void packed_gemm(const float* a, index_t lda, const PackedMatrix& b, float* c, index_t ldc, index_t m) {
+inline index_t panels(const PackedMatrix& b) { return (b.n + packed::nr - 1) / packed::nr; }
+
+// C[M x N] (row stride ldc) = A[M x K] (row stride lda) B, or only the columns of panels [p0, p1) (a
+// thread's share of N). Panels outermost, so that one panel of B (K x nr floats) stays in cache while
+// every row tile of A passes by.
+inline void packed_gemm(const float* a, index_t lda, const PackedMatrix& b, float* c, index_t ldc, index_t m,
+                        index_t p0 = 0, index_t p1 = -1) {
   constexpr index_t nr = packed::nr, mr = packed::mr;
-  const index_t K = b.k, panels = (b.n + nr - 1) / nr;
-  for (index_t pn = 0; pn < panels; ++pn) {
+  const index_t K = b.k;
+  if (p1 < 0) p1 = panels(b);
+  for (index_t pn = p0; pn < p1; ++pn) {
     const float* panel = b.data.data() + pn * K * nr;
     const index_t cols = std::min(nr, b.n - pn * nr);
     index_t i = 0;

@@ -28,27 +28,32 @@ inline constexpr int norm_warps_per_block = 4;  // rows per block of the warp-pe
 
 // The row-in-registers pipeline shared by the vectorized kernels. A "group" (a warp or a block) owns a
 // row; thread `t` of `n` holds vectors t, t + n, ... (kIters of them) in a RowSlice.
-//   load:   x and the residual, every load issued before the first use
-//   finish: s = round_T(x + r) stored to residual_out; [LayerNorm: sum -> reduce -> mean]; sum of
-//           squares (of s - mean) -> reduce -> scale; y = (s - mean) * scale * (w + offset) [+ b].
-//           Weights are read here from L1/L2 (holding them in registers from the start measured slower
-//           on H200: fewer rows in flight). reduce(v, slot) sums over the group; slots alternate.
+//   load:   x and the residual, every load issued before the first use; LayerNorm's weight and bias too
+//   finish: s = round_T(x + r) stored to residual_out; RMSNorm: sum of squares -> Group::sum -> scale;
+//           LayerNorm: (count, mean, M2) per thread -> Group::stats (one reduction, one barrier) -> mean,
+//           scale; y = (s - mean) * scale * (w + offset) [+ b].
+// RMSNorm reads its weight after the reduction, from L1/L2: holding it in registers from the start
+// measured slower on H200 at 6304 rows (fewer rows in flight). LayerNorm serves SigLIP, whose 768 rows
+// are all resident at once; there the weight and bias loads sat on the critical path after the
+// reduction, so they are issued with x (up to two vectors per thread: more would spill at 1024 threads).
 // kFull: the group's vectors cover the row exactly (cols == kIters * n * kVec), so no lane checks bounds.
 // Blocks of this kernel live for about one load round trip, so their first instructions count: bounds
 // branches around the loads cost 3.5% on H200 (6304x2048 bf16 + residual: 28.2 against 27.2 us), and
 // index math is 32-bit (the policy checks cols < 2^31).
-template <class T, int kVec, int kIters, bool kResidual, bool kFull>
+template <class T, class W, int kVec, int kIters, bool kResidual, bool kLayer, bool kFull>
 struct RowSlice {
   using V = Vec<T, kVec>;
+  using VW = Vec<W, kVec>;
   V a[kIters];                      // (iter): x
   V b[kResidual ? kIters : 1];      // (iter): residual
+  static constexpr bool kEarly = kLayer && kIters <= 2;  // LayerNorm's weight and bias loaded with x
+  VW w[kEarly ? kIters : 1];        // (iter): LayerNorm's weight
+  VW bias[kEarly ? kIters : 1];     // (iter): LayerNorm's bias
 
-  template <class W>
   FUSEKIT_DEVICE static bool here(const NormParams<T, W>& p, int it, int t, int n) {
     return kFull || (it * n + t) * kVec < static_cast<int>(p.cols);
   }
 
-  template <class W>
   FUSEKIT_DEVICE void load(const NormParams<T, W>& p, index_t row, int t, int n) {
     const auto* x = reinterpret_cast<const V*>(p.x.row(row));
     FUSEKIT_UNROLL
@@ -60,11 +65,18 @@ struct RowSlice {
       for (int it = 0; it < kIters; ++it)
         if (here(p, it, t, n)) b[it] = gpu::load_streaming(r + it * n + t);
     }
+    if constexpr (kEarly) {
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        if (here(p, it, t, n)) {
+          w[it] = reinterpret_cast<const VW*>(p.weight)[it * n + t];
+          bias[it] = reinterpret_cast<const VW*>(p.bias)[it * n + t];
+        }
+    }
   }
 
-  template <bool kLayer, class W, class Reduce>
-  FUSEKIT_DEVICE void finish(const NormParams<T, W>& p, index_t row, int t, int n, Reduce reduce) {
-    using VW = Vec<W, kVec>;
+  template <class Group>
+  FUSEKIT_DEVICE void finish(const NormParams<T, W>& p, index_t row, int t, int n) {
     auto here = [&](int it) { return RowSlice::here(p, it, t, n); };
     if constexpr (kResidual) {
       auto* so = reinterpret_cast<V*>(p.residual_out.row(row));
@@ -76,36 +88,46 @@ struct RowSlice {
           gpu::store_streaming(so + it * n + t, a[it]);
         }
     }
-    float mean = 0.f;
-    if constexpr (kLayer) {
-      float sum = 0.f;
+    // sum of squared deviations from `m` over this thread's elements
+    auto squares = [&](float m) {
+      float ss = 0.f;
       FUSEKIT_UNROLL
       for (int it = 0; it < kIters; ++it)
         if (here(it)) {
           FUSEKIT_UNROLL
+          for (int k = 0; k < kVec; ++k) {
+            const float d = to_float(a[it].v[k]) - m;
+            ss += d * d;
+          }
+        }
+      return ss;
+    };
+    float mean = 0.f, scale;  // every thread of the group takes part in the reduction
+    if constexpr (kLayer) {
+      float count = 0.f, sum = 0.f;
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        if (here(it)) {
+          count += kVec;
+          FUSEKIT_UNROLL
           for (int k = 0; k < kVec; ++k) sum += to_float(a[it].v[k]);
         }
-      mean = reduce(sum, 1) / static_cast<float>(p.cols);
+      const float local_mean = count > 0.f ? sum / count : 0.f;
+      const gpu::MeanM2 st = Group::stats({count, local_mean, squares(local_mean)});
+      mean = st.mean;
+      scale = rsqrtf(st.m2 / static_cast<float>(p.cols) + p.eps);
+    } else {
+      scale = rsqrtf(Group::sum(squares(0.f)) / static_cast<float>(p.cols) + p.eps);
     }
-    float ss = 0.f;
-    FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it)
-      if (here(it)) {
-        FUSEKIT_UNROLL
-        for (int k = 0; k < kVec; ++k) {
-          const float d = to_float(a[it].v[k]) - mean;
-          ss += d * d;
-        }
-      }
-    const float scale = rsqrtf(reduce(ss, 0) / static_cast<float>(p.cols) + p.eps);  // whole group takes part
     auto* out = reinterpret_cast<V*>(p.out.row(row));
     const auto* wv = reinterpret_cast<const VW*>(p.weight);
     FUSEKIT_UNROLL
     for (int it = 0; it < kIters; ++it)
       if (here(it)) {
-        const VW wi = wv[it * n + t];
-        VW bi;
-        if constexpr (kLayer) bi = reinterpret_cast<const VW*>(p.bias)[it * n + t];
+        VW wi, bi;
+        if constexpr (kEarly) wi = w[it], bi = bias[it];
+        else wi = wv[it * n + t];
+        if constexpr (kLayer && !kEarly) bi = reinterpret_cast<const VW*>(p.bias)[it * n + t];
         V y;
         FUSEKIT_UNROLL
         for (int k = 0; k < kVec; ++k) {
@@ -124,21 +146,20 @@ FUSEKIT_GLOBAL void __launch_bounds__(256) norm_warp_rows(NormParams<T, W> p) {
   constexpr int lanes = gpu::warp_size();
   const index_t row = static_cast<index_t>(blockIdx.x) * norm_warps_per_block + threadIdx.x / lanes;
   if (row >= p.rows) return;  // whole warps leave together
-  RowSlice<T, kVec, kIters, kResidual, false> slice;
+  RowSlice<T, W, kVec, kIters, kResidual, kLayer, false> slice;
   const int lane = static_cast<int>(threadIdx.x) % lanes;
   slice.load(p, row, lane, lanes);
-  slice.template finish<kLayer>(p, row, lane, lanes, [](float v, int) { return gpu::warp_sum(v); });
+  slice.template finish<gpu::WarpGroup>(p, row, lane, lanes);
 }
 
 // One block of kBlock threads per row. (Several rows per block, reduced per group of threads, measured
 // slower on H200 for 2048-wide rows: 32.5 us with 4 rows of 256 threads against 29.7 us.)
 template <class T, class W, int kVec, int kIters, int kBlock, bool kResidual, bool kLayer, bool kFull = false>
 FUSEKIT_GLOBAL void __launch_bounds__(kBlock) norm_vectorized(NormParams<T, W> p) {
-  RowSlice<T, kVec, kIters, kResidual, kFull> slice;
+  RowSlice<T, W, kVec, kIters, kResidual, kLayer, kFull> slice;
   const int t = static_cast<int>(threadIdx.x);
   slice.load(p, blockIdx.x, t, kBlock);
-  slice.template finish<kLayer>(p, blockIdx.x, t, kBlock,
-                                [](float v, int slot) { return gpu::BlockSum<kBlock>::all(v, slot); });
+  slice.template finish<gpu::BlockGroup<kBlock>>(p, blockIdx.x, t, kBlock);
 }
 
 template <class T, class W, bool kResidual, bool kLayer>
@@ -193,7 +214,13 @@ struct RowNorm {
     // One vector per thread where a block can hold the row. Measured on H200 for 2048-wide bf16 rows
     // (docs/performance.md): 256 threads x 1 vector beat 128 x 2, several rows per block, and persistent
     // blocks that prefetch the next row.
-    if (block == 0) block = v <= 128 ? 128 : v <= 256 ? 256 : v <= 512 ? 512 : 1024;
+    if (block == 0) {
+      block = v <= 128 ? 128 : v <= 256 ? 256 : v <= 512 ? 512 : 1024;
+      // A row filling less than 3/4 of its block takes half the block with two vectors per thread: idle
+      // threads still hold registers, and fewer blocks fit on an SM (LayerNorm 768x1152 bf16 on H100:
+      // 144 vectors in blocks of 256 ran in two waves, 6.69 us, against 3.76 us in blocks of 128).
+      if (block > 128 && 4 * v < 3 * index_t{block}) block /= 2;
+    }
     FUSEKIT_CHECK(block == 128 || block == 256 || block == 512 || block == 1024,
                   "{}: block size must be 128, 256, 512 or 1024 (got {})", name, block);
     const index_t iters = (v + block - 1) / block;

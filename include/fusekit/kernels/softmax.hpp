@@ -104,16 +104,6 @@ FUSEKIT_DEVICE inline void softmax_row(const SoftmaxParams<T, M, L>& p, index_t 
   }
 }
 
-struct WarpGroup {
-  FUSEKIT_DEVICE static float max(float v) { return gpu::warp_max(v); }
-  FUSEKIT_DEVICE static float sum(float v) { return gpu::warp_sum(v); }
-};
-template <int kBlock>
-struct BlockGroup {
-  FUSEKIT_DEVICE static float max(float v) { return gpu::BlockMax<kBlock>::all(v); }
-  FUSEKIT_DEVICE static float sum(float v) { return gpu::BlockSum<kBlock>::all(v); }
-};
-
 template <int kVec, int kIters, class Group, class T, class M, std::size_t L>
 FUSEKIT_DEVICE inline void softmax_group_row(const SoftmaxParams<T, M, L>& p, index_t row, int t, int n) {
   softmax_row<kVec, kIters>(p, row, t, n, [](float v) { return Group::max(v); },
@@ -125,12 +115,12 @@ FUSEKIT_GLOBAL void softmax_warp_rows(SoftmaxParams<T, M, L> p) {
   constexpr int lanes = gpu::warp_size();
   const index_t row = static_cast<index_t>(blockIdx.x) * softmax_warps_per_block + threadIdx.x / lanes;
   if (row >= p.rows) return;  // whole warps leave together
-  softmax_group_row<kVec, kIters, WarpGroup>(p, row, static_cast<int>(threadIdx.x % lanes), lanes);
+  softmax_group_row<kVec, kIters, gpu::WarpGroup>(p, row, static_cast<int>(threadIdx.x % lanes), lanes);
 }
 
 template <int kVec, int kBlock, int kIters, class T, class M, std::size_t L>
 FUSEKIT_GLOBAL void __launch_bounds__(kBlock) softmax_block_rows(SoftmaxParams<T, M, L> p) {
-  softmax_group_row<kVec, kIters, BlockGroup<kBlock>>(p, blockIdx.x, static_cast<int>(threadIdx.x), kBlock);
+  softmax_group_row<kVec, kIters, gpu::BlockGroup<kBlock>>(p, blockIdx.x, static_cast<int>(threadIdx.x), kBlock);
 }
 
 template <class T, class M, std::size_t L>
