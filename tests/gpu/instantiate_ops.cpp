@@ -1,7 +1,11 @@
 // Instantiates every GPU op for every supported dtype combination, without GoogleTest, so that the GPU
 // code is compile-checked for every target even where the test binary cannot be built (Debian's hipcc,
 // clang 15, crashes on GoogleTest in C++20 device compilation). Running it does nothing unless asked.
+// Three translation units (this one, instantiate_gemm_conv.cpp, instantiate_attention.cpp), so that a
+// build on few cores compiles them side by side.
 #include <fusekit/fusekit.hpp>
+
+#include "instantiate.hpp"
 
 namespace fusekit {
 namespace {
@@ -77,82 +81,9 @@ void network_ops_all(hip::Stream& s) {
   bias_add(s, logits, logits, w, 1, act::GeluTanh{});
 }
 
-template <class T, class O>
-void gemm_all(hip::Stream& s) {
-  DeviceTensor<T, 2> a({16, 16}, s), w({32, 16}, s);
-  DeviceTensor<T, 3> a3({2, 16, 16}, s);
-  DeviceTensor<O, 2> c({16, 32}, s), c_half({16, 16}, s);
-  DeviceTensor<O, 3> c3({2, 16, 32}, s);
-  DeviceTensor<float, 1> v({32}, s);
-  gemm(s, c, a, transposed(w));
-  gemm(s, c3, a3, transposed(w), make_epilogue(epi::bias(v), epi::activation<act::GeluTanh>()), {1.f, 0.f, GemmPath::simt});
-  gemm(s, c, a, transposed(w), make_epilogue(epi::scale_bias(v, v), epi::activation<act::Mish>(), epi::residual(c)));
-  gemm(s, c_half, a, transposed(w), make_epilogue(epi::gate<act::GeluTanh>(GateLayout::concatenated)));
-  gemm(s, c_half, a, transposed(w), make_epilogue(epi::bias(v), epi::gate<act::Silu>(GateLayout::interleaved), epi::residual(c_half)));
-}
-
-template <class T, class O>
-void conv_all(hip::Stream& s) {
-  DeviceTensor<T, 4> x({2, 19, 19, 16}, s), w({8, 3, 3, 16}, s), mask({2, 1, 19, 19}, s);
-  DeviceTensor<O, 4> y({2, 19, 19, 8}, s);
-  DeviceTensor<float, 1> v({16}, s);
-  const auto xl = x.view().permute({0, 3, 1, 2});
-  auto yl = y.view().permute({0, 3, 1, 2});
-  const auto wl = w.view().permute({0, 3, 1, 2});
-  conv2d(s, yl, xl, wl);
-  conv2d(s, yl, xl, wl, input_norm_act(v, v, mask, act::Mish{}), make_epilogue(epi::residual(yl)));
-  conv2d(s, yl, xl, wl, input_norm_act(v, v, act::Relu{}),
-         make_epilogue(epi::scale_bias(v.view().slice(0, 0, 8), v.view().slice(0, 0, 8)), epi::board_mask(mask)),
-         {ConvAlgo::automatic, GemmPath::simt});
-}
-
-template <class T>
-void attention_all(hip::Stream& s) {
-  DeviceTensor<T, 4> q({2, 3, 4, 64}, s), k({2, 5, 2, 64}, s), o({2, 3, 4, 64}, s);
-  DeviceTensor<std::int32_t, 1> lens({2}, s);
-  DeviceTensor<std::int32_t, 2> ends({2, 3}, s);
-  fill(s, lens, 5);
-  fill(s, ends, 4);
-  attention(s, o, q, k, k);
-  attention(s, o, q, k, k, {lens.view().as_const(), ends.view().as_const()}, {.causal = true, .kv_splits = 2});
-  attention(s, o, q, k, k, {.path = AttentionPath::simt});
-  DeviceTensor<T, 3> q3({6, 4, 64}, s), k3({6, 2, 64}, s), o3({6, 4, 64}, s);
-  DeviceTensor<std::int32_t, 1> cu({3}, s);
-  fill(s, cu, 0);
-  attention_varlen(s, o3, q3, k3, k3, {cu.view().as_const(), cu.view().as_const(), 3, 3, {}});
-}
-
-// The transformer-side ops: embedding lookup, adaptive RMSNorm, the gated residual epilogue.
-template <class T>
-void transformer_ops_all(hip::Stream& s) {
-  DeviceTensor<T, 2> table({8, 16}, s), out({3, 16}, s), w({16, 16}, s), mod({2, 48}, s);
-  DeviceTensor<std::int32_t, 1> ids({3}, s);
-  DeviceTensor<T, 3> x({2, 3, 16}, s), y({2, 3, 16}, s);
-  fill(s, table, 0.5);
-  fill(s, ids, 1);
-  fill(s, x, 0.25);
-  fill(s, w, 0.125);
-  fill(s, mod, 0.1);
-  embedding(s, out, table, ids, 2.0);
-  const auto mv = mod.view();
-  adaptive_rmsnorm(s, x, x, mv.slice(1, 0, 16), mv.slice(1, 16, 32));
-  fill(s, y, 1.0);
-  gemm(s, y, x.view().as_const(), transposed(w.view()), make_epilogue(epi::gated_residual(y, mv.slice(1, 32, 48))));
-}
-
 void all(hip::Stream& s) {
-  transformer_ops_all<float>(s);
-  transformer_ops_all<bfloat16>(s);
-  attention_all<float>(s);
-  attention_all<half>(s);
-  attention_all<bfloat16>(s);
-  conv_all<float, float>(s);
-  conv_all<half, half>(s);
-  conv_all<bfloat16, bfloat16>(s);
-  gemm_all<float, float>(s);
-  gemm_all<half, half>(s);
-  gemm_all<bfloat16, bfloat16>(s);
-  gemm_all<bfloat16, float>(s);
+  instantiate_gemm_conv(s);
+  instantiate_attention_transformer(s);
   network_ops_all<float, float>(s);
   network_ops_all<half, half>(s);
   network_ops_all<bfloat16, float>(s);
