@@ -23,18 +23,20 @@ TEST(CpuConv, WinogradAndIm2colEveryFusion) {
 
 TEST(CpuConv, KataGoShapes) {
   std::uint64_t salt = 9100;
+  // The trunk's 3x3 192 -> 192 residual conv on 19x19, the 5x5 input conv (22 planes), 1x1 heads.
+  conv_case<cpu::Context, float, float>(ctx(), {2, 192, 192, 19, 19, 3, Layout::nchw, false, ConvFusion::katago}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {2, 22, 64, 19, 19, 5, Layout::nchw, false, ConvFusion::bias_relu}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {3, 96, 32, 19, 19, 1, Layout::nhwc, true, ConvFusion::norm_epilogue}, salt++);
+  conv_case<cpu::Context, float, half>(ctx(), {1, 128, 64, 19, 19, 3, Layout::nhwc, false, ConvFusion::katago}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {64, 22, 16, 9, 9, 5, Layout::nhwc, true}, salt++);
+  conv_case<cpu::Context, float, float>(ctx(), {5, 8, 8, 1, 1, 3, Layout::nchw, true}, salt++);  // 1x1 board
+  // Batch 1 at every thread count: Winograd in one pass (1 and 2 threads) and in three (16 threads: 25
+  // tiles), the 1x1 conv split by pixel block and column range.
   for (int threads : {1, 2, 16}) {
     SCOPED_TRACE(fmt::format("{} threads", threads));
     cpu::Context& c = ctx_with(threads);
-    // The trunk's 3x3 192 -> 192 residual conv on 19x19, the 5x5 input conv (22 planes), 1x1 heads.
-    conv_case<cpu::Context, float, float>(c, {2, 192, 192, 19, 19, 3, Layout::nchw, false, ConvFusion::katago}, salt++);
     conv_case<cpu::Context, float, float>(c, {1, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
-    conv_case<cpu::Context, float, float>(c, {2, 22, 64, 19, 19, 5, Layout::nchw, false, ConvFusion::bias_relu}, salt++);
-    conv_case<cpu::Context, float, float>(c, {3, 96, 32, 19, 19, 1, Layout::nhwc, true, ConvFusion::norm_epilogue}, salt++);
     conv_case<cpu::Context, float, float>(c, {1, 384, 192, 19, 19, 1, Layout::nhwc, true, ConvFusion::katago}, salt++);
-    conv_case<cpu::Context, float, half>(c, {1, 128, 64, 19, 19, 3, Layout::nhwc, false, ConvFusion::katago}, salt++);
-    conv_case<cpu::Context, float, float>(c, {64, 22, 16, 9, 9, 5, Layout::nhwc, true}, salt++);
-    conv_case<cpu::Context, float, float>(c, {5, 8, 8, 1, 1, 3, Layout::nchw, true}, salt++);  // 1x1 board
   }
 }
 

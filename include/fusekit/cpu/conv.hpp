@@ -9,7 +9,8 @@
 //     implicit_gemm:  an im2col block [pixels x K] from the staging buffer (for 1x1 kernels the staged
 //                     pixels themselves), one GEMM with the [K x Cout] weight, epilogue, store.
 // The GEMMs multiply with weights packed at load (cpu::packed_gemm), not re-packed per call.
-// The epilogue runs on each block while it is in cache (GemmParams::output, as in every GEMM backend).
+// The epilogue runs on each block while it is in cache, a pixel's row at a time (cpu::store_row: the
+// order of GemmParams::output, as in every GEMM backend, with activations in their SIMD form).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -18,6 +19,7 @@
 #include "fusekit/backend/cpu/scratch.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/cpu/conv_weights.hpp"
+#include "fusekit/cpu/epilogue_rows.hpp"
 #include "fusekit/cpu/norm_act.hpp"
 #include "fusekit/cpu/winograd.hpp"
 #include "fusekit/ops/conv_params.hpp"
@@ -100,9 +102,8 @@ struct OpImpl<op::Conv, CpuBackend> {
   // Stores one output pixel's accumulators (all Cout, or output columns [o0, o1)) through the epilogue.
   template <class P>
   static void store_pixel(const P& p, index_t b, index_t row, const float* acc, index_t o0 = 0, index_t o1 = -1) {
-    auto at = [&](index_t col) { return acc[col]; };
-    if (o1 < 0) o1 = p.n_out;
-    for (index_t o = o0; o < o1; ++o) *p.c.at(b, row, o) = convert<typename P::out_type>(p.output(at, b, row, o));
+    if constexpr (P::epilogue_type::gated) cpu::store_row(p, b, row, acc, 0, p.n_out);  // never split by column
+    else cpu::store_row(p, b, row, acc + o0, o0, o1 < 0 ? p.n_out : o1);
   }
 
   // Into how many column ranges (of whole weight panels) a GEMM of `items` row blocks is split, so that

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fusekit/backend/cpu/context.hpp"
+#include "fusekit/cpu/epilogue_rows.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/ops/gemm_params.hpp"
 #include "fusekit/ops/tags.hpp"
@@ -74,10 +75,14 @@ struct OpImpl<op::Gemm, CpuBackend> {
         const bool split = Epi::gated && layout == GateLayout::concatenated;
         for (index_t i = 0; i < rows; ++i) {
           const float* row = acc.data() + i * width;
-          auto local = [&](index_t col) {
-            return row[split && col >= p.n_out ? col - p.n_out - o0 + w : col - c0];
-          };
-          for (index_t j = o0; j < o0 + w; ++j) *p.c.at(bi, r0 + i, j) = convert<O>(p.output(local, bi, r0 + i, j));
+          if constexpr (!Epi::gated) {
+            cpu::store_row(p, bi, r0 + i, row, o0, o0 + w);  // row holds columns [o0, o0 + w)
+          } else {
+            auto local = [&](index_t col) {
+              return row[split && col >= p.n_out ? col - p.n_out - o0 + w : col - c0];
+            };
+            for (index_t j = o0; j < o0 + w; ++j) *p.c.at(bi, r0 + i, j) = convert<O>(p.output(local, bi, r0 + i, j));
+          }
         }
       }
     });
