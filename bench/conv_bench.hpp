@@ -1,7 +1,8 @@
 // Convolution rows of fusekit_gpu_bench (included by gpu_bench.cpp after its timing helpers): KataGo's
 // trunk conv, fp16 NHWC 3x3 192 -> 192 on 19x19 with the NormAct prologue (scale, bias, Mish, board
-// mask) and the residual epilogue, batch 8 / 64 / 256 (issue #4's target), the plain conv, and each GPU
-// path (mma, wgmma tiles, SIMT) forced. TFLOP/s counts the direct convolution's 2 N H W Cout Cin 9 flops.
+// mask) and the residual epilogue, batch 8 / 64 / 256 (issue #4's target) and 1 (a tree search's), the
+// plain conv, and each GPU path (mma, wgmma tiles, A by TMA im2col or gathered, SIMT) forced. TFLOP/s
+// counts the direct convolution's 2 N H W Cout Cin 9 flops.
 namespace {
 
 void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>& results) {
@@ -37,8 +38,13 @@ void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
     res.tflops = 2.0 * N * HW * HW * C * C * 9 / (us * 1e6);
     results.push_back(res);
   };
-  for (index_t n : {8, 64, 256}) one("conv3x3 normact+residual", n, true, {});
-  for (index_t n : {8, 256}) one("conv3x3", n, false, {});
+  for (index_t n : {1, 8, 64, 256}) one("conv3x3 normact+residual", n, true, {});
+  for (index_t n : {1, 8, 256}) one("conv3x3", n, false, {});
+  if (dev.arch == "sm_90") {  // the wgmma kernel's A gathered by its producer warpgroup instead of TMA im2col
+    ConvOptions gather;
+    gather.tma_im2col = false;
+    for (index_t n : {1, 8, 64, 256}) one("conv3x3 normact+residual (gather A)", n, true, gather);
+  }
   for (index_t n : {8, 256}) one("conv3x3 normact+residual (mma)", n, true, {ConvAlgo::automatic, GemmPath::mma});
   if (dev.arch == "sm_90")
     for (int tile = 0; tile < kernels::wgmma_conv_tile_count; ++tile)

@@ -25,15 +25,17 @@ struct ConvCase {
   GemmPath path = GemmPath::automatic;
   int tile = -1;
   ConvPrologue prologue = ConvPrologue::automatic;
+  int splits = 0;
+  bool tma_im2col = true;
 };
 
 inline bool has_prologue(ConvFusion f) { return f == ConvFusion::katago || f == ConvFusion::norm_epilogue; }
 
 inline std::string describe(const ConvCase& c) {
-  return fmt::format("conv N {} {}->{} {}x{} k{} {} {} fusion {} algo {} path {} tile {} prologue {}", c.n, c.cin, c.cout,
-                     c.h, c.w, c.k, c.layout == Layout::nhwc ? "NHWC" : "NCHW", c.ohwi ? "OHWI" : "OIHW",
+  return fmt::format("conv N {} {}->{} {}x{} k{} {} {} fusion {} algo {} path {} tile {} prologue {} splits {}{}", c.n,
+                     c.cin, c.cout, c.h, c.w, c.k, c.layout == Layout::nhwc ? "NHWC" : "NCHW", c.ohwi ? "OHWI" : "OIHW",
                      static_cast<int>(c.fusion), static_cast<int>(c.algo), static_cast<int>(c.path), c.tile,
-                     static_cast<int>(c.prologue));
+                     static_cast<int>(c.prologue), c.splits, c.tma_im2col ? "" : " gathered A");
 }
 
 // Tolerance: fp32 accumulation (Winograd on the CPU adds its transforms' rounding), the prologue's
@@ -72,7 +74,7 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
   const auto w = wlog(dw.view());
   auto y = logical(dy.view(), k.layout);
   const auto res = logical(dres.view(), k.layout);
-  const ConvOptions opt{k.algo, k.path, k.tile, k.prologue};
+  const ConvOptions opt{k.algo, k.path, k.tile, k.prologue, k.splits, k.tma_im2col};
   switch (k.fusion) {
     case ConvFusion::none: conv2d(ctx, y, x, w, opt); break;
     case ConvFusion::bias_relu:

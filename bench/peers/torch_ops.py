@@ -212,7 +212,7 @@ def add_conv_cases(cases, rand, l2):
     c = 192
     w = rand(c, c, 3, 3, dtype=torch.float16).mul_(0.02).contiguous(memory_format=cl)
     scale, bias = rand(1, c, 1, 1, dtype=torch.float16), rand(1, c, 1, 1, dtype=torch.float16)
-    for n, fused in [(8, True), (64, True), (256, True), (8, False), (256, False)]:
+    for n, fused in [(1, True), (8, True), (64, True), (256, True), (1, False), (8, False), (256, False)]:
         nbytes = 2 * n * 19 * 19 * c * (3 if fused else 2)
         sets = max(2, min(8, 3 * l2 // nbytes + 1))
         xs = [rand(n, c, 19, 19, dtype=torch.float16).contiguous(memory_format=cl) for _ in range(sets)]

@@ -46,6 +46,24 @@ TEST_F(Gpu, ConvWgmmaEveryFusionAndTile) {
       stream(), {5, 192, 384, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma}, salt++);
   conv_case<hip::Stream, half, half>(
       stream(), {40, 384, 192, 19, 19, 1, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma}, salt++);
+  // A by TMA im2col (Cin % 64 == 0): non-square images, 5x5 (pad 2), tiles reading past their image, 1x1;
+  // and the same gathered by the producer warpgroup (forced), every split-K factor's partial tiles.
+  for (bool im2col : {true, false}) {
+    const ConvCase base{3, 64, 72, 7, 11, 5, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma};
+    for (int tile = 0; tile < kernels::wgmma_conv_tile_count; ++tile) {
+      ConvCase c = base;
+      c.tile = tile, c.tma_im2col = im2col;
+      conv_case<hip::Stream, half, half>(stream(), c, salt++);
+    }
+    for (int splits : {1, 3, 7}) {
+      ConvCase c{1, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma, 1};
+      c.splits = splits, c.tma_im2col = im2col;
+      conv_case<hip::Stream, bfloat16, bfloat16>(stream(), c, salt++);
+    }
+    ConvCase c{2, 128, 64, 9, 13, 1, Layout::nhwc, true, ConvFusion::norm_epilogue, {}, GemmPath::wgmma};
+    c.tma_im2col = im2col;
+    conv_case<hip::Stream, bfloat16, float>(stream(), c, salt++);
+  }
 }
 
 TEST_F(Gpu, ConvSimtPathAndFp32) {

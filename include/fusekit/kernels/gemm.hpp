@@ -507,8 +507,9 @@ struct OpImpl<op::Gemm, HipBackend> {
     });
   }
 
+  // im2col: a convolution's A by TMA in im2col mode (the caller has checked it applies), else gathered.
   template <class Cfg, class T, class O, class Epi, class ASrc>
-  static void launch_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, int splits) {
+  static void launch_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, int splits, bool im2col = false) {
     FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
     auto* kernel = kernels::gemm_wgmma<T, O, Epi, ASrc, Cfg>;
     static const bool ready = [&] {
@@ -529,9 +530,19 @@ struct OpImpl<op::Gemm, HipBackend> {
                                         static_cast<std::uint64_t>(batched ? batch_stride : rows * row_stride) * sizeof(T)};
       return gpu::tensor_map_16bit(base, bf16, dims, strides, Cfg::BK, static_cast<unsigned>(box_rows), what);
     };
-    gpu::TensorMap ta{};  // a convolution gathers A itself
-    if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>)
+    gpu::TensorMap ta{};  // a convolution's A: im2col, or gathered by the kernel itself
+    if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) {
       ta = map(p.a.data, p.m, p.a.row_stride, p.a.batch_stride, Cfg::BM, "gemm A");
+    } else if (im2col) {  // NHWC x as (C, W, H, N), innermost first
+      const auto& a = p.a;
+      const std::uint64_t dims[4] = {static_cast<std::uint64_t>(a.s.cin), static_cast<std::uint64_t>(a.s.w),
+                                     static_cast<std::uint64_t>(a.s.h), static_cast<std::uint64_t>(a.s.n)};
+      const std::uint64_t strides[3] = {static_cast<std::uint64_t>(a.xs[3]) * sizeof(T),
+                                        static_cast<std::uint64_t>(a.xs[2]) * sizeof(T),
+                                        static_cast<std::uint64_t>(a.xs[0]) * sizeof(T)};
+      ta = gpu::tensor_map_im2col_16bit(a.x, bf16, dims, strides, static_cast<int>(a.s.kw), static_cast<int>(a.s.pad()),
+                                        Cfg::BM, "conv2d input x (im2col)");
+    }
     const gpu::TensorMap tb = map(p.b.data, p.n, p.b.col_stride, p.b.batch_stride, Cfg::BN / 2, "gemm B (weight)");
     const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
     const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits);
@@ -539,7 +550,8 @@ struct OpImpl<op::Gemm, HipBackend> {
     if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) a_batched = p.a.batch_stride != 0;
     hip::launch("gemm_wgmma", kernel,
                 dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
-                dim3(Cfg::threads), Cfg::smem, s, p, ta, tb, kernels::WgmmaBatch{a_batched, p.b.batch_stride != 0}, sk);
+                dim3(Cfg::threads), Cfg::smem, s, p, ta, tb,
+                kernels::WgmmaBatch{a_batched, p.b.batch_stride != 0, im2col ? 1 : 0}, sk);
   }
 #else
   template <class T, class O, class Epi>

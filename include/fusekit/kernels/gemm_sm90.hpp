@@ -7,6 +7,8 @@
 // MMAs on the stage have completed).
 // Takes: f16/bf16 A with dense rows, a k-major B (Linear weight W [N, K]), 16-byte aligned rows; any
 // M, N, K % 8 == 0 (TMA zero-fills the tails); batches with per-entry or shared (stride 0) operands.
+// Convolutions (A = ConvInput): A by TMA in im2col mode where Cin % 64 == 0 (a k-tile is 64 channels of
+// one filter tap), else gathered by the producer warpgroup with cp.async (produce_conv).
 #include <algorithm>
 #include <cstdint>
 #include <tuple>
@@ -33,10 +35,23 @@ struct WgmmaTile {
       std::max<std::size_t>(std::size_t{kStages} * stage_bytes, std::size_t{4} * BM * ld_acc) + 1024;
 };
 
-// Operand b's batch coordinate: batch entry bi, or 0 for an operand shared by every entry.
+// Operand a's and b's batch coordinate: batch entry bi, or 0 for an operand shared by every entry; and
+// how a convolution's A arrives (a_im2col: the `ta` map is an im2col map, else the producer gathers).
 struct WgmmaBatch {
   int a_batched, b_batched;
+  int a_im2col = 0;
 };
+
+// The conv's A tile at k-tile k0 by TMA im2col: the tile's first output pixel's filter corner, the tap
+// of k0 (k = tap * Cin + ci), its 64 channels.
+template <class T, class Pro>
+FUSEKIT_DEVICE void load_im2col_tile(T* dst, const gpu::TensorMap& ta, std::uint64_t* bar, const ConvInput<T, Pro>& a,
+                                     int m0, int k0, int bi) {
+  const int cin = static_cast<int>(a.s.cin), kw = static_cast<int>(a.s.kw), pad = static_cast<int>(a.s.pad());
+  const int width = static_cast<int>(a.s.w), tap = k0 / cin;
+  gpu::tma_load_im2col_4d(dst, ta, bar, k0 - tap * cin, m0 % width - pad, m0 / width - pad, bi,
+                          static_cast<std::uint16_t>(tap % kw), static_cast<std::uint16_t>(tap / kw));
+}
 
 // The conv producer: A chunks gathered by the producer warpgroup (thread `tid` of 128), B by TMA from
 // thread 0; stage j published kInFlight stages later.
@@ -109,10 +124,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
   const int kt0 = sk.splits > 1 ? static_cast<int>(blockIdx.y) * sk.tiles_per_split : 0;
   const int tiles_k = sk.splits > 1 ? std::min(sk.tiles_per_split, all_tiles_k - kt0) : all_tiles_k;
   constexpr bool kConv = !std::is_same_v<ASrc, GemmOperand<const T>>;
+  const bool gather = kConv && !batched.a_im2col;  // the producer warpgroup's 128 threads fill A
   if (threadIdx.x == 0) {
     for (int s = 0; s < S; ++s)
-      gpu::mbarrier_init(&full[s], kConv ? 128 : 1), gpu::mbarrier_init(&empty[s], Cfg::consumers);
+      gpu::mbarrier_init(&full[s], gather ? 128 : 1), gpu::mbarrier_init(&empty[s], Cfg::consumers);
     gpu::mbarrier_init_fence();
+  }
+  if (threadIdx.x == Cfg::consumers * 128) {
+    if (!gather) gpu::tma_prefetch(ta);
+    gpu::tma_prefetch(tb);
   }
   __syncthreads();
 
@@ -124,8 +144,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
     // a concatenated gate, else consecutive rows)
     const int n_lo = static_cast<int>(tc.concat ? tc.out0 : tc.acc0);
     const int n_hi = static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2);
-    if constexpr (kConv) {
-      produce_conv<Cfg>(p, tc, bi, tb, full, empty, ring, kt0, tiles_k, n_lo, n_hi);
+    if (gather) {
+      if constexpr (kConv) produce_conv<Cfg>(p, tc, bi, tb, full, empty, ring, kt0, tiles_k, n_lo, n_hi);
     } else if (threadIdx.x == Cfg::consumers * 128) {
       const int ab = batched.a_batched ? static_cast<int>(bi) : 0, bb = batched.b_batched ? static_cast<int>(bi) : 0;
       const int m0 = static_cast<int>(tc.m0);
@@ -134,7 +154,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
         if (kt >= S) gpu::mbarrier_wait_parity(&empty[s], ((kt / S) + 1) & 1);  // consumers freed it
         gpu::mbarrier_arrive_expect_tx(&full[s], Cfg::stage_bytes);
         const int k0 = (kt0 + kt) * Cfg::BK;
-        gpu::tma_load_3d(tile_a(s), ta, &full[s], k0, m0, ab);
+        if constexpr (kConv) load_im2col_tile(tile_a(s), ta, &full[s], p.a, m0, k0, ab);
+        else gpu::tma_load_3d(tile_a(s), ta, &full[s], k0, m0, ab);
         gpu::tma_load_3d(tile_b(s), tb, &full[s], k0, n_lo, bb);
         gpu::tma_load_3d(tile_b(s) + Cfg::BN / 2 * Cfg::BK, tb, &full[s], k0, n_hi, bb);
       }

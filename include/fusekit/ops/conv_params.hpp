@@ -30,6 +30,9 @@ struct ConvOptions {
   GemmPath path = GemmPath::automatic;  // GPU kernel (wgmma, mma or simt), as for gemm
   int tile = -1;                        // GPU tile (kernels::MmaTiles, or WgmmaConvTiles on the wgmma path)
   ConvPrologue prologue = ConvPrologue::automatic;
+  int splits = 0;           // GPU split-K factor (wgmma and mma paths); 0: the policy's choice
+  bool tma_im2col = true;   // wgmma path: A by TMA im2col where it applies (Cin % 64 == 0, no prologue in
+                            // the loader); false: gathered by the producer warpgroup (for comparisons)
 };
 
 // Geometry of a stride-1 "same" convolution with an odd square kernel.

@@ -5,6 +5,8 @@
 //                 consumers wait for the phase to complete (wait_parity)
 //   tma_load_3d   cp.async.bulk.tensor: the copy engine moves a box of a tiled tensor map into shared
 //                 memory (128-byte swizzled here), zero-filling what lies outside the tensor
+//   tma_load_im2col_4d  the same in im2col mode: a column of consecutive output pixels' inputs at one
+//                 filter tap (a convolution's implicit-GEMM A tile), zero padding done by the copy engine
 //   TensorMap     the host-side description of a tensor for TMA, encoded through the driver; the
 //                 driver function is fetched from the runtime, so nothing links libcuda.
 // Device functions trap (or do nothing) when compiled for anything but sm_90a; their callers check first.
@@ -55,6 +57,43 @@ inline TensorMap tensor_map_16bit(const void* base, bool bf16, const std::uint64
                 "TMA: cuTensorMapEncodeTiled failed (error {}) for {}: dims [{}, {}, {}], byte strides [{}, {}], box "
                 "{}x{}, address {}",
                 static_cast<int>(r), what, dims[0], dims[1], dims[2], byte_strides[0], byte_strides[1], box0, box1, base);
+  return t;
+}
+
+// Rank-4 im2col tensor map of an NHWC batch of 16-bit images for a stride-1 convolution with a k x k
+// filter and `pad` zeros on every side: dims innermost first (C, W, H, N), byte strides of W, H and N.
+// A load moves `pixels` consecutive output pixels x 64 channels (128 bytes, 128-byte swizzle) at one
+// filter tap. The box the filter's corner walks is [-pad, size - 1 + pad - (k - 1)] in W and H (PTX ISA,
+// "im2col mode": lower corner -pad, upper corner pad - (k - 1)); TMA limits both to [-128, 127] in 4-D.
+inline TensorMap tensor_map_im2col_16bit(const void* base, bool bf16, const std::uint64_t (&dims)[4],
+                                         const std::uint64_t (&byte_strides)[3], int kernel, int pad, unsigned pixels,
+                                         const char* what) {
+  using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
+                              const cuuint64_t*, const int*, const int*, cuuint32_t, cuuint32_t, const cuuint32_t*,
+                              CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion,
+                              CUtensorMapFloatOOBfill);
+  static const Encode encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    FUSEKIT_GPU_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeIm2col", &fn, 12000, cudaEnableDefault, &found));
+    FUSEKIT_CHECK(fn != nullptr && found == cudaDriverEntryPointSuccess,
+                  "TMA: the driver has no cuTensorMapEncodeIm2col (needs a CUDA 12+ driver)");
+    return reinterpret_cast<Encode>(fn);
+  }();
+  TensorMap t{};
+  const cuuint64_t gdim[4] = {dims[0], dims[1], dims[2], dims[3]};
+  const cuuint64_t gstride[3] = {byte_strides[0], byte_strides[1], byte_strides[2]};
+  const int lower[2] = {-pad, -pad}, upper[2] = {pad - (kernel - 1), pad - (kernel - 1)};  // (W, H)
+  const cuuint32_t elem[4] = {1, 1, 1, 1};
+  const CUresult r = encode(&t.map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4,
+                            const_cast<void*>(base), gdim, gstride, lower, upper, 64, pixels, elem,
+                            CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  FUSEKIT_CHECK(r == CUDA_SUCCESS,
+                "TMA: cuTensorMapEncodeIm2col failed (error {}) for {}: dims (C, W, H, N) [{}, {}, {}, {}], byte strides "
+                "[{}, {}, {}], kernel {}, pad {}, {} pixels, address {}",
+                static_cast<int>(r), what, dims[0], dims[1], dims[2], dims[3], byte_strides[0], byte_strides[1],
+                byte_strides[2], kernel, pad, pixels, base);
   return t;
 }
 
@@ -143,6 +182,32 @@ FUSEKIT_DEVICE inline void tma_load_3d(void* dst, const TensorMap& map, std::uin
 #else
   (void)dst, (void)map, (void)bar, (void)c0, (void)c1, (void)c2;
   trap();
+#endif
+}
+
+// im2col box of `map` into shared memory at dst: the filter corner of the column's first pixel at
+// (w, h) of image n (so w = output column - pad), channels c.., filter tap (off_w, off_h).
+FUSEKIT_DEVICE inline void tma_load_im2col_4d(void* dst, const TensorMap& map, std::uint64_t* bar, int c, int w, int h,
+                                              int n, std::uint16_t off_w, std::uint16_t off_h) {
+#if FUSEKIT_SM90A
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.im2col.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, "
+      "%6}], [%2], {%7, %8};\n" ::"r"(smem_address(dst)),
+      "l"(reinterpret_cast<std::uint64_t>(&map.map)), "r"(smem_address(bar)), "r"(c), "r"(w), "r"(h), "r"(n),
+      "h"(off_w), "h"(off_h)
+      : "memory");
+#else
+  (void)dst, (void)map, (void)bar, (void)c, (void)w, (void)h, (void)n, (void)off_w, (void)off_h;
+  trap();
+#endif
+}
+
+// Fetches a tensor map into the descriptor cache ahead of its first copy.
+FUSEKIT_DEVICE inline void tma_prefetch(const TensorMap& map) {
+#if FUSEKIT_SM90A
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<std::uint64_t>(&map.map)) : "memory");
+#else
+  (void)map;
 #endif
 }
 
