@@ -55,7 +55,7 @@ TEST_F(Gpu, ConvWgmmaEveryFusionAndTile) {
       c.tile = tile, c.tma_im2col = im2col;
       conv_case<hip::Stream, half, half>(stream(), c, salt++);
     }
-    for (int splits : {1, 3, 7}) {
+    for (int splits : {1, 3, 7, 12}) {  // up to 8 sum inside a cluster, 12 through the workspace
       ConvCase c{1, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago, {}, GemmPath::wgmma, 1};
       c.splits = splits, c.tma_im2col = im2col;
       conv_case<hip::Stream, bfloat16, bfloat16>(stream(), c, salt++);

@@ -37,6 +37,9 @@ TEST_F(Gpu, GemmWgmmaTilesAndSplits) {
     cases.push_back({2, 200, 520, 1000, Storage::dense, Storage::transposed, true, false, tile, GemmPath::wgmma, 3});
   }
   cases.push_back({1, 300, 392, 2056, Storage::dense, Storage::transposed, false, false, -1, GemmPath::wgmma});
+  // split-K: up to 8 splits sum inside a cluster; 11 (12 asked, 3 k-tiles each) through the workspace
+  cases.push_back({1, 300, 392, 2056, Storage::dense, Storage::transposed, false, false, -1, GemmPath::wgmma, 8});
+  cases.push_back({1, 300, 392, 2056, Storage::dense, Storage::transposed, true, false, -1, GemmPath::wgmma, 12});
   cases.push_back({2, 129, 256, 128, Storage::wide, Storage::transposed, false, true, -1, GemmPath::wgmma, 2});
   cases.push_back({2, 129, 256, 128, Storage::wide, Storage::transposed, false, true, -1, GemmPath::wgmma, 2});
   gemm_plain_cases<true>(stream(), cases);

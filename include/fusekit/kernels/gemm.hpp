@@ -141,6 +141,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
   extern __shared__ __align__(16) unsigned char gemm_smem[];
   T* smem = reinterpret_cast<T*>(gemm_smem);  // (stage): [A tile | B tile]
 
+  gpu::wait_for_prior_grid();  // launched dependent (launch_mma): earlier kernels' writes are visible
   const index_t bi = blockIdx.z;
   const GemmTileCoords<Cfg::BM, Cfg::BN, Epi> tc(p, blockIdx.x);
   const int warp = threadIdx.x / 32;
@@ -193,6 +194,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
         for (int j = 0; j < NT; ++j) Atom::mma(acc[i][j], a[ks][i], b[ks][j]);
   }
   gpu::copy_async_wait<0>();
+  gpu::allow_dependent_launch();
   if (sk.splits > 1 && !reduce_splits<Cfg::threads>(sk, bi * gridDim.x + blockIdx.x, reinterpret_cast<float(&)[MT * NT * 4]>(acc)))
     return;
   __syncthreads();  // the pipeline's shared memory becomes the accumulator tile
@@ -417,9 +419,10 @@ struct OpImpl<op::Gemm, HipBackend> {
   }
 
   // Split-K when the tiles alone leave multiprocessors idle: enough splits for two blocks per
-  // multiprocessor, each with at least 4 k-tiles, at most 16.
+  // multiprocessor, each with at least 4 k-tiles, at most 16. cluster (wgmma kernel): at most 8 splits
+  // that sum through shared memory, no workspace.
   static kernels::SplitK plan_splits(const hip::Stream& s, index_t tiles, index_t k, int bk, int bm, int bn,
-                                     int forced) {
+                                     int forced, bool cluster = false) {
     kernels::SplitK sk;
     const index_t tiles_k = (k + bk - 1) / bk;
     index_t splits = forced;
@@ -432,6 +435,11 @@ struct OpImpl<op::Gemm, HipBackend> {
     sk.tiles_per_split = static_cast<int>((tiles_k + splits - 1) / splits);
     sk.splits = static_cast<int>((tiles_k + sk.tiles_per_split - 1) / sk.tiles_per_split);  // none empty
     if (sk.splits <= 1) return kernels::SplitK{};
+    if (cluster) {
+      FUSEKIT_CHECK(sk.splits <= 8, "gemm: {} splits do not fit a cluster (at most 8)", sk.splits);
+      sk.cluster = 1;
+      return sk;
+    }
     const std::size_t counter_bytes = (static_cast<std::size_t>(tiles) * sizeof(unsigned) + 255) / 256 * 256;
     const std::size_t partial_bytes = static_cast<std::size_t>(tiles) * sk.splits * bm * bn * sizeof(float);
     auto* ws = static_cast<unsigned char*>(s.workspace(counter_bytes + partial_bytes));
@@ -485,13 +493,15 @@ struct OpImpl<op::Gemm, HipBackend> {
   }
 
   // Splits for a wgmma launch of `tiles` blocks (one block per multiprocessor at a time): none when the
-  // tiles fill at least half of the multiprocessors, else as many as keep one wave, each with >= 4
-  // k-tiles. (Splitting 140 or 162 tiles on 132 multiprocessors in 2, to trade 2 waves of whole tiles
-  // for 3 of halves, was measured slower on H100: 788x2560x2048 32 -> 40 us, 768x3456x1152 25 -> 36 us.)
+  // tiles fill at least half of the multiprocessors, else as many as keep one wave, at most 8: the
+  // splits of a tile form a cluster and sum through shared memory, each storing a share of the rows,
+  // so even one k-tile per split pays (a batch-1 KataGo conv is 6 tiles). (Splitting 140 or 162 tiles
+  // on 132 multiprocessors in 2, to trade 2 waves of whole tiles for 3 of halves, was measured slower on
+  // H100 with the workspace reduction: 788x2560x2048 32 -> 40 us, 768x3456x1152 25 -> 36 us.)
   static int wgmma_splits(const hip::Stream& s, index_t tiles, index_t k, int bk, int forced) {
     if (forced > 0) return forced;
     const index_t sms = s.device().multiprocessors, tiles_k = (k + bk - 1) / bk;
-    return tiles * 2 > sms ? 1 : static_cast<int>(std::max<index_t>(1, std::min<index_t>({sms / tiles, tiles_k / 4, 16})));
+    return tiles * 2 > sms ? 1 : static_cast<int>(std::max<index_t>(1, std::min<index_t>({sms / tiles, tiles_k, 8})));
   }
 
 #if FUSEKIT_VENDOR_CUDA
@@ -545,13 +555,15 @@ struct OpImpl<op::Gemm, HipBackend> {
     }
     const gpu::TensorMap tb = map(p.b.data, p.n, p.b.col_stride, p.b.batch_stride, Cfg::BN / 2, "gemm B (weight)");
     const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
-    const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits);
+    // Up to 8 splits sum inside a cluster (kernels::reduce_cluster_rows), more through the workspace.
+    const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits, splits <= 8);
     bool a_batched = true;
     if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) a_batched = p.a.batch_stride != 0;
-    hip::launch("gemm_wgmma", kernel,
-                dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
-                dim3(Cfg::threads), Cfg::smem, s, p, ta, tb,
-                kernels::WgmmaBatch{a_batched, p.b.batch_stride != 0, im2col ? 1 : 0}, sk);
+    // Dependent launch: the kernel waits for earlier grids after its barrier set-up and B prefetch.
+    hip::launch_with("gemm_wgmma", kernel,
+                     dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
+                     dim3(Cfg::threads), Cfg::smem, s, hip::LaunchAttrs{true, sk.cluster ? static_cast<unsigned>(sk.splits) : 1u},
+                     p, ta, tb, kernels::WgmmaBatch{a_batched, p.b.batch_stride != 0, im2col ? 1 : 0}, sk);
   }
 #else
   template <class T, class O, class Epi>
@@ -577,9 +589,9 @@ struct OpImpl<op::Gemm, HipBackend> {
                   s.device().shared_memory_per_block_optin);
     const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
     const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits);
-    hip::launch("gemm_mma", kernel, dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits),
-                                         static_cast<unsigned>(p.batch)),
-                dim3(Cfg::threads), smem, s, p, sk);
+    hip::launch_dependent("gemm_mma", kernel,
+                          dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
+                          dim3(Cfg::threads), smem, s, p, sk);
   }
 };
 

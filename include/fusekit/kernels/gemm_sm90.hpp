@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <tuple>
 
+#include "fusekit/backend/hip/cluster.hpp"
 #include "fusekit/backend/hip/tma.hpp"
 #include "fusekit/kernels/conv_copier.hpp"
 #include "fusekit/kernels/gemm_tile.hpp"
@@ -103,6 +104,35 @@ FUSEKIT_DEVICE void produce_conv(const GemmParams<T, O, Epi, ConvInput<T, Pro>>&
 #endif
 }
 
+// Split-K inside a cluster (SplitK::cluster): the splits of a tile are the blocks of one cluster, each
+// with its fp32 accumulator tile in shared memory. Block `rank` sums rows [r0, r1) of every split's
+// tile in split order, from zero (as reduce_splits does: the same bits), into its own tile, and then
+// stores just those rows. Every thread calls it; the caller waits on the cluster barrier before it
+// exits, so that no block leaves while another still reads its tile.
+template <int BM, int BN, int kThreads>
+FUSEKIT_DEVICE void reduce_cluster_rows(float* sc, int ld, int splits, int& r0, int& r1) {
+  constexpr int kMaxSplits = 8, q = BN / 4;  // a portable cluster holds 8 blocks; float4s per row
+  gpu::cluster_arrive();
+  gpu::cluster_wait();  // every split's tile is in its block's shared memory
+  const int rank = static_cast<int>(gpu::cluster_rank());
+  r0 = rank * BM / splits;
+  r1 = (rank + 1) * BM / splits;
+  for (int i = threadIdx.x; i < (r1 - r0) * q; i += kThreads) {
+    float* at = sc + (r0 + i / q) * ld + 4 * (i % q);
+    float4 v[kMaxSplits];
+    FUSEKIT_UNROLL
+    for (int s = 0; s < kMaxSplits; ++s)  // all loads in flight before the first add
+      if (s < splits) v[s] = gpu::load_cluster_f4(at, static_cast<unsigned>(s));
+    float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+    FUSEKIT_UNROLL
+    for (int s = 0; s < kMaxSplits; ++s)
+      if (s < splits) sum.x += v[s].x, sum.y += v[s].y, sum.z += v[s].z, sum.w += v[s].w;
+    *reinterpret_cast<float4*>(at) = sum;
+  }
+  gpu::cluster_arrive();  // done reading the other blocks' tiles (the caller waits before exiting)
+  __syncthreads();        // the summed rows are visible to every thread of the block
+}
+
 template <class T, class O, class Epi, class ASrc, class Cfg>
 FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
     gemm_wgmma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p, const FUSEKIT_GRID_CONSTANT gpu::TensorMap ta,
@@ -130,24 +160,27 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
       gpu::mbarrier_init(&full[s], gather ? 128 : 1), gpu::mbarrier_init(&empty[s], Cfg::consumers);
     gpu::mbarrier_init_fence();
   }
-  if (threadIdx.x == Cfg::consumers * 128) {
+  const int ab = batched.a_batched ? static_cast<int>(bi) : 0, bb = batched.b_batched ? static_cast<int>(bi) : 0;
+  // B's two half tiles: accumulator columns acc_col(0..) and acc_col(BN / 2..) (gate and up rows of
+  // a concatenated gate, else consecutive rows)
+  const int n_lo = static_cast<int>(tc.concat ? tc.out0 : tc.acc0);
+  const int n_hi = static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2);
+  if (threadIdx.x == Cfg::consumers * 128) {  // while the previous kernel may still run (hip::launch_with)
     if (!gather) gpu::tma_prefetch(ta);
     gpu::tma_prefetch(tb);
+    for (int kt = 0; kt < tiles_k && kt < S; ++kt)  // the first stages' B into L2
+      gpu::tma_prefetch_l2_3d(tb, (kt0 + kt) * Cfg::BK, n_lo, bb), gpu::tma_prefetch_l2_3d(tb, (kt0 + kt) * Cfg::BK, n_hi, bb);
   }
+  gpu::wait_for_prior_grid();  // what earlier kernels wrote is complete and visible from here on
   __syncthreads();
 
   float acc[Atom::kAcc];
   FUSEKIT_UNROLL
   for (int i = 0; i < Atom::kAcc; ++i) acc[i] = 0.f;
   if (wg == Cfg::consumers) {  // producer
-    // B's two half tiles: accumulator columns acc_col(0..) and acc_col(BN / 2..) (gate and up rows of
-    // a concatenated gate, else consecutive rows)
-    const int n_lo = static_cast<int>(tc.concat ? tc.out0 : tc.acc0);
-    const int n_hi = static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2);
     if (gather) {
       if constexpr (kConv) produce_conv<Cfg>(p, tc, bi, tb, full, empty, ring, kt0, tiles_k, n_lo, n_hi);
     } else if (threadIdx.x == Cfg::consumers * 128) {
-      const int ab = batched.a_batched ? static_cast<int>(bi) : 0, bb = batched.b_batched ? static_cast<int>(bi) : 0;
       const int m0 = static_cast<int>(tc.m0);
       for (int kt = 0; kt < tiles_k; ++kt) {
         const int s = kt % S;
@@ -177,7 +210,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
     Atom::template wait<0>();
     Atom::pin(acc);
   }
-  if (sk.splits > 1 && !reduce_splits<Cfg::consumers * 128>(sk, bi * gridDim.x + blockIdx.x, acc)) return;
+  gpu::allow_dependent_launch();  // the next kernel may start its preamble during this epilogue
+  if (sk.splits > 1 && !sk.cluster && !reduce_splits<Cfg::consumers * 128>(sk, bi * gridDim.x + blockIdx.x, acc))
+    return;
   __syncthreads();  // every MMA has read its stage: the ring becomes the accumulator tile
   float* sc = reinterpret_cast<float*>(ring);
   if (wg < Cfg::consumers) {
@@ -187,15 +222,17 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
       MmaSm80<T>::store_c(sc, Cfg::ld_acc, row0, 8 * j,
                           typename MmaSm80<T>::C{{acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]}});
   }
-  __syncthreads();
-  store_tile<Cfg::BM, Cfg::BN, Cfg::threads>(p, tc, bi, sc, Cfg::ld_acc);
+  int r0 = 0, r1 = Cfg::BM;  // the tile rows this block stores
+  if (sk.cluster) reduce_cluster_rows<Cfg::BM, Cfg::BN, Cfg::threads>(sc, Cfg::ld_acc, sk.splits, r0, r1);
+  else __syncthreads();
+  store_tile<Cfg::BM, Cfg::BN, Cfg::threads>(p, tc, bi, sc, Cfg::ld_acc, r0, r1);
+  if (sk.cluster) gpu::cluster_wait();  // no block leaves while another reads its shared memory
 #else
   (void)p, (void)ta, (void)tb, (void)batched, (void)sk;
   gpu::trap();
 #endif
 }
 
-// The wgmma kernel's tile configurations (GemmOptions::tile indexes this list when the path is wgmma).
 // The wgmma kernel's tile configurations (GemmOptions::tile and ConvOptions::tile index these lists on the
 // wgmma path). Convolutions: 192-wide tiles for KataGo's 192 and 384 channels, 64 rows for small batches.
 using WgmmaTiles = std::tuple<WgmmaTile<128, 128, 6>, WgmmaTile<128, 256, 4>>;

@@ -58,15 +58,15 @@ struct GemmTileCoords {
   }
 };
 
-// C[bi, m0 + r, out0 + j] for the tile's rows and output columns, from acc (fp32, [BM][ld] in shared
-// memory, tile columns). All kThreads threads of the block take part.
+// C[bi, m0 + r, out0 + j] for the tile's rows r0 <= r < r1 and output columns, from acc (fp32, [BM][ld]
+// in shared memory, tile columns). All kThreads threads of the block take part.
 template <int BM, int BN, int kThreads, class T, class O, class Epi, class ASrc>
 FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmTileCoords<BM, BN, Epi>& tc, index_t bi,
-                               const float* acc, int ld) {
+                               const float* acc, int ld, int r0 = 0, int r1 = BM) {
   constexpr int kVec = 8;
   const int groups = tc.out_cols / kVec;  // column groups per row
-  for (int idx = threadIdx.x; idx < BM * groups; idx += kThreads) {
-    const int r = idx / groups;
+  for (int idx = threadIdx.x; idx < (r1 - r0) * groups; idx += kThreads) {
+    const int r = r0 + idx / groups;
     const index_t m = tc.m0 + r;
     if (m >= p.m) continue;
     const index_t j0 = tc.out0 + (idx % groups) * kVec;

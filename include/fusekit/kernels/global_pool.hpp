@@ -27,6 +27,7 @@ inline constexpr int pool_block = 256, pool_channels = 32;
 
 template <class T, class O>
 FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_kernel(GlobalPoolParams<T, O> p, bool channels_dense) {
+  gpu::wait_for_prior_grid();  // launched dependent (see run)
   const index_t n = blockIdx.y, c0 = static_cast<index_t>(blockIdx.x) * pool_channels;
   const index_t C = p.shape[1];
   // cells of one board are few (19 x 19): 32-bit index arithmetic (the host checks H * W < 2^31)
@@ -97,6 +98,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_kernel(GlobalPoolP
 // multiples of kVec, x 16-byte aligned, x and mask cells flat (h stride == W * w stride).
 template <class T, class O>
 FUSEKIT_GLOBAL void __launch_bounds__(pool_block) global_pool_vectors(GlobalPoolParams<T, O> p) {
+  gpu::wait_for_prior_grid();  // launched dependent (see run)
   constexpr int kVec = 16 / sizeof(T), lanes = pool_channels / kVec, rows = pool_block / lanes;
   constexpr int parts = pool_block / pool_channels;  // second stage: 8 partial rows per channel
   using V = gpu::Vec<T, kVec>;
@@ -171,9 +173,9 @@ struct OpImpl<op::GlobalPool, HipBackend> {
                     static_cast<unsigned>(p.shape[0]));
     const bool channels_dense = p.x_strides[1] == 1;
     if (channels_dense && vectorizable(p))
-      hip::launch("global_pool", kernels::global_pool_vectors<T, O>, grid, dim3(kernels::pool_block), 0, s, p);
+      hip::launch_dependent("global_pool", kernels::global_pool_vectors<T, O>, grid, dim3(kernels::pool_block), 0, s, p);
     else
-      hip::launch("global_pool", kernels::global_pool_kernel<T, O>, grid, dim3(kernels::pool_block), 0, s, p,
+      hip::launch_dependent("global_pool", kernels::global_pool_kernel<T, O>, grid, dim3(kernels::pool_block), 0, s, p,
                   channels_dense);
   }
 

@@ -5,6 +5,8 @@
 //  flat:    x and out dense in the same order (NCHW or NHWC): each thread moves one 16-byte vector and
 //           walks the (n, c, hw) indices of its elements by increments (no divisions per element).
 //  strided: anything else: one element per thread, indices unravelled.
+// All three are launched dependent (hip::launch_dependent): on sm_90 a kernel is scheduled while the
+// previous one finishes and waits for it before its first memory access.
 #include <cstdint>
 
 #include "fusekit/backend/hip/fast_divmod.hpp"
@@ -30,6 +32,7 @@ using gpu::Vec;
 template <class T, class W, int kVec, int kN, bool kMask, class Act>
 FUSEKIT_GLOBAL void norm_act_pixel(NormActParams<T, W> p, Act f, std::uint32_t chunks, gpu::FastDivmod chunks_per_pixel,
                                    gpu::FastDivmod hw) {
+  gpu::wait_for_prior_grid();  // launched dependent (see run): nothing before this touches memory
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= chunks) return;
   Vec<T, kVec> x[kN];
@@ -69,9 +72,9 @@ void launch_norm_act_pixel(const hip::Stream& s, const NormActParams<T, W>& p, c
   const gpu::FastDivmod per_pixel(static_cast<std::uint32_t>(p.shape[1] / (vec * kN)));
   const gpu::FastDivmod hw(static_cast<std::uint32_t>(p.shape[2] * p.shape[3]));
   const dim3 grid((chunks + block - 1) / block);
-  if (p.mask) hip::launch("norm_act(pixel)", norm_act_pixel<T, W, vec, kN, true, Act>, grid, dim3(block), 0, s, p, f,
+  if (p.mask) hip::launch_dependent("norm_act(pixel)", norm_act_pixel<T, W, vec, kN, true, Act>, grid, dim3(block), 0, s, p, f,
                           chunks, per_pixel, hw);
-  else hip::launch("norm_act(pixel)", norm_act_pixel<T, W, vec, kN, false, Act>, grid, dim3(block), 0, s, p, f, chunks,
+  else hip::launch_dependent("norm_act(pixel)", norm_act_pixel<T, W, vec, kN, false, Act>, grid, dim3(block), 0, s, p, f, chunks,
                    per_pixel, hw);
 }
 
@@ -79,6 +82,7 @@ void launch_norm_act_pixel(const hip::Stream& s, const NormActParams<T, W>& p, c
 template <class T, class W, int kVec, bool kNhwc, bool kMask, class Act>
 FUSEKIT_GLOBAL void norm_act_flat(NormActParams<T, W> p, Act f, std::uint32_t chunks, gpu::FastDivmod inner_div,
                               gpu::FastDivmod mid_div) {
+  gpu::wait_for_prior_grid();
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= chunks) return;
   const auto x = gpu::load_streaming(reinterpret_cast<const Vec<T, kVec>*>(p.x) + q);
@@ -107,6 +111,7 @@ FUSEKIT_GLOBAL void norm_act_flat(NormActParams<T, W> p, Act f, std::uint32_t ch
 
 template <class T, class W, class Act>
 FUSEKIT_GLOBAL void norm_act_strided(NormActParams<T, W> p, Act f, index_t total) {
+  gpu::wait_for_prior_grid();
   const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
   for (index_t e = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; e < total; e += step) {
     const index_t w = e % p.shape[3], h = e / p.shape[3] % p.shape[2];
@@ -155,7 +160,7 @@ struct OpImpl<op::NormAct, HipBackend> {
       }
       return;
     }
-    hip::launch("norm_act(strided)", kernels::norm_act_strided<T, W, Act>, dim3(hip::grid_for(total, block, s.device())),
+    hip::launch_dependent("norm_act(strided)", kernels::norm_act_strided<T, W, Act>, dim3(hip::grid_for(total, block, s.device())),
                 dim3(block), 0, s, p, f, total);
   }
 
@@ -167,9 +172,9 @@ struct OpImpl<op::NormAct, HipBackend> {
     if (chunks == 0) return;  // (FastDivmod takes no zero divisor)
     const auto C = static_cast<std::uint32_t>(p.shape[1]);
     const gpu::FastDivmod inner(kNhwc ? C : hw), mid(kNhwc ? hw : C);
-    if (p.mask) hip::launch("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, true, Act>, grid, dim3(256), 0, s,
+    if (p.mask) hip::launch_dependent("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, true, Act>, grid, dim3(256), 0, s,
                             p, f, chunks, inner, mid);
-    else hip::launch("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, false, Act>, grid, dim3(256), 0, s, p,
+    else hip::launch_dependent("norm_act(flat)", kernels::norm_act_flat<T, W, vec, kNhwc, false, Act>, grid, dim3(256), 0, s, p,
                      f, chunks, inner, mid);
   }
   template <class U>

@@ -16,6 +16,8 @@ struct SplitK {
   int tiles_per_split = 0;  // k-tiles per split
   float* partials = nullptr;     // [batch][tiles][splits][threads x accumulators]
   unsigned* counters = nullptr;  // [batch][tiles]
+  int cluster = 0;  // wgmma kernel: the splits of a tile are one cluster and sum through shared memory
+                    // (no workspace; kernels/gemm_sm90.hpp)
 };
 
 // Split-K hand-off: stores this block's kCount accumulators as its partial; returns true in the last

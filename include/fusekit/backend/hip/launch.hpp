@@ -1,6 +1,9 @@
 #pragma once
 // One entry point for kernel launches: skips empty grids, launches on the stream, checks the last error
 // and names the kernel in the message.
+#include <mutex>
+#include <unordered_map>
+
 #include "fusekit/backend/hip/stream.hpp"
 #include "fusekit/core/shape.hpp"
 
@@ -15,31 +18,71 @@ void launch(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, s
   FUSEKIT_CHECK_LAUNCH(name);
 }
 
-// Like launch(), but on NVIDIA the kernel may be scheduled while the previous kernel on the stream is still
-// running (programmatic dependent launch; also inside graphs), which hides the launch gap between a kernel
-// and its short follow-up. The kernel must call gpu::wait_for_prior_grid() before it touches what the
-// previous kernel wrote; the previous one may call gpu::allow_dependent_launch() early. Elsewhere (AMD) a
-// plain launch.
+// Launch attributes beyond the grid (NVIDIA; elsewhere a plain launch, and clusters are refused):
+//   dependent   the kernel may be scheduled while the previous kernel on the stream still runs
+//               (programmatic dependent launch; also inside graphs), which hides the launch gap and the
+//               kernel's preamble. The kernel must call gpu::wait_for_prior_grid() before it touches
+//               memory an earlier kernel writes or reads; an earlier one may call
+//               gpu::allow_dependent_launch() to let it start before its own end.
+//   cluster_y   blocks along y grouped in clusters of this size (sm_90: they run together and share
+//               shared memory); grid.y must be a multiple, at most 8 (portable size)
+struct LaunchAttrs {
+  bool dependent = false;
+  unsigned cluster_y = 1;
+};
+
+// Whether the code that runs `kernel` here was compiled for sm_90+, i.e. holds its griddepcontrol.wait:
+// an sm_80 build (SASS, or PTX compiled on the fly) running on an H100 has the wait compiled away, so it
+// must not be launched dependent.
+inline bool waits_for_prior_grid(const void* kernel) {
+  static std::mutex m;
+  static std::unordered_map<const void*, bool> known;
+  const std::lock_guard<std::mutex> lock(m);
+  if (const auto it = known.find(kernel); it != known.end()) return it->second;
+  int arch = 0;
+  FUSEKIT_GPU_CHECK(gpu::func_ptx_arch(kernel, &arch));
+  return known[kernel] = arch >= 90;
+}
+
 template <class... KArgs, class... Args>
-void launch_dependent(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, std::size_t smem,
-                      const Stream& s, Args&&... args) {
-#if FUSEKIT_VENDOR_CUDA
+void launch_with(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, std::size_t smem, const Stream& s,
+                 const LaunchAttrs& a, Args&&... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
+  FUSEKIT_CHECK(a.cluster_y >= 1 && a.cluster_y <= 8 && grid.y % a.cluster_y == 0,
+                "{}: cluster of {} blocks along y does not divide the grid's {} (or exceeds 8)", name, a.cluster_y, grid.y);
+#if FUSEKIT_VENDOR_CUDA
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
   cfg.stream = s.get();
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchAttribute attr[2];
+  unsigned n = 0;
+  if (a.dependent && waits_for_prior_grid(reinterpret_cast<const void*>(kernel))) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n++].val.programmaticStreamSerializationAllowed = 1;
+  }
+  if (a.cluster_y > 1) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n].val.clusterDim.x = 1;
+    attr[n].val.clusterDim.y = a.cluster_y;
+    attr[n++].val.clusterDim.z = 1;
+  }
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
+  cfg.numAttrs = n;
   FUSEKIT_GPU_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
   FUSEKIT_CHECK_LAUNCH(name);
 #else
+  FUSEKIT_CHECK(a.cluster_y == 1, "{}: thread-block clusters need an NVIDIA sm_90 GPU", name);
   launch(name, kernel, grid, block, smem, s, std::forward<Args>(args)...);
 #endif
+}
+
+// launch_with(.., {.dependent = true}, ..): see LaunchAttrs.
+template <class... KArgs, class... Args>
+void launch_dependent(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, std::size_t smem,
+                      const Stream& s, Args&&... args) {
+  launch_with(name, kernel, grid, block, smem, s, LaunchAttrs{true, 1}, std::forward<Args>(args)...);
 }
 
 // Blocks for a grid-stride loop over n items: enough to fill the device, never more than needed.

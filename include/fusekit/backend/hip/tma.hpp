@@ -5,6 +5,7 @@
 //                 consumers wait for the phase to complete (wait_parity)
 //   tma_load_3d   cp.async.bulk.tensor: the copy engine moves a box of a tiled tensor map into shared
 //                 memory (128-byte swizzled here), zero-filling what lies outside the tensor
+//   tma_prefetch_l2_3d  a box into L2 only
 //   tma_load_im2col_4d  the same in im2col mode: a column of consecutive output pixels' inputs at one
 //                 filter tap (a convolution's implicit-GEMM A tile), zero padding done by the copy engine
 //   TensorMap     the host-side description of a tensor for TMA, encoded through the driver; the
@@ -199,6 +200,19 @@ FUSEKIT_DEVICE inline void tma_load_im2col_4d(void* dst, const TensorMap& map, s
 #else
   (void)dst, (void)map, (void)bar, (void)c, (void)w, (void)h, (void)n, (void)off_w, (void)off_h;
   trap();
+#endif
+}
+
+// Fetches the box at (c0, c1, c2) of `map` into L2 (no shared memory, no barrier). L2 is where every
+// writer's data lands, so this may run before a kernel waits for the grid that writes the tensor.
+FUSEKIT_DEVICE inline void tma_prefetch_l2_3d(const TensorMap& map, int c0, int c1, int c2) {
+#if FUSEKIT_SM90A
+  asm volatile("cp.async.bulk.prefetch.tensor.3d.L2.global.tile [%0, {%1, %2, %3}];\n" ::"l"(
+                   reinterpret_cast<std::uint64_t>(&map.map)),
+               "r"(c0), "r"(c1), "r"(c2)
+               : "memory");
+#else
+  (void)map, (void)c0, (void)c1, (void)c2;
 #endif
 }
 

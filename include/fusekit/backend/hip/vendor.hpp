@@ -87,6 +87,15 @@ inline error_t func_binary_arch(Kernel k, int* arch) {
 }
 // Static shared memory of a kernel's loaded binary (kernels whose arch-specific body declares some
 // tell the host this way which body the binary for this GPU holds).
+// The virtual architecture the kernel's code was compiled from (80 for sm_80 SASS or PTX JIT-compiled
+// on a newer GPU): what the device code's FUSEKIT_CUDA_ARCH was.
+template <class Kernel>
+inline error_t func_ptx_arch(Kernel k, int* arch) {
+  cudaFuncAttributes a{};
+  const error_t e = cudaFuncGetAttributes(&a, k);
+  *arch = a.ptxVersion;
+  return e;
+}
 template <class Kernel>
 inline error_t func_static_smem(Kernel k, std::size_t* bytes) {
   cudaFuncAttributes a{};
@@ -174,6 +183,11 @@ inline error_t func_set_max_dynamic_smem(Kernel k, int bytes) {
 template <class Kernel>
 inline error_t func_binary_arch(Kernel, int* arch) {
   *arch = 0;  // not used on AMD: the AMD paths need no minimum architecture
+  return hipSuccess;
+}
+template <class Kernel>
+inline error_t func_ptx_arch(Kernel, int* arch) {
+  *arch = 0;  // not used on AMD
   return hipSuccess;
 }
 template <class Kernel>
