@@ -29,6 +29,16 @@ struct TensorMap {
   CUtensorMap map;
 };
 
+// A CUDA driver function by name, from the runtime's entry-point table (so nothing links libcuda).
+inline void* driver_function(const char* name) {
+  void* fn = nullptr;
+  cudaDriverEntryPointQueryResult found{};
+  FUSEKIT_GPU_CHECK(cudaGetDriverEntryPointByVersion(name, &fn, 12000, cudaEnableDefault, &found));
+  FUSEKIT_CHECK(fn != nullptr && found == cudaDriverEntryPointSuccess, "TMA: the driver has no {} (needs a CUDA 12+ driver)",
+                name);
+  return fn;
+}
+
 // Rank-3 tensor map of 16-bit elements (dims and byte strides innermost first; dims[0] contiguous) with a
 // box0 x box1 x 1 box in 128-byte swizzle (box0 * 2 bytes must be 128). `what` names the tensor in errors.
 inline TensorMap tensor_map_16bit(const void* base, bool bf16, const std::uint64_t (&dims)[3],
@@ -37,14 +47,7 @@ inline TensorMap tensor_map_16bit(const void* base, bool bf16, const std::uint64
   using Encode = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
                               const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
                               CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
-  static const Encode encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    FUSEKIT_GPU_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found));
-    FUSEKIT_CHECK(fn != nullptr && found == cudaDriverEntryPointSuccess,
-                  "TMA: the driver has no cuTensorMapEncodeTiled (needs a CUDA 12+ driver)");
-    return reinterpret_cast<Encode>(fn);
-  }();
+  static const auto encode = reinterpret_cast<Encode>(driver_function("cuTensorMapEncodeTiled"));
   TensorMap t{};
   const cuuint64_t gdim[3] = {dims[0], dims[1], dims[2]};
   const cuuint64_t gstride[2] = {byte_strides[0], byte_strides[1]};
@@ -73,14 +76,7 @@ inline TensorMap tensor_map_im2col_16bit(const void* base, bool bf16, const std:
                               const cuuint64_t*, const int*, const int*, cuuint32_t, cuuint32_t, const cuuint32_t*,
                               CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion,
                               CUtensorMapFloatOOBfill);
-  static const Encode encode = [] {
-    void* fn = nullptr;
-    cudaDriverEntryPointQueryResult found{};
-    FUSEKIT_GPU_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeIm2col", &fn, 12000, cudaEnableDefault, &found));
-    FUSEKIT_CHECK(fn != nullptr && found == cudaDriverEntryPointSuccess,
-                  "TMA: the driver has no cuTensorMapEncodeIm2col (needs a CUDA 12+ driver)");
-    return reinterpret_cast<Encode>(fn);
-  }();
+  static const auto encode = reinterpret_cast<Encode>(driver_function("cuTensorMapEncodeIm2col"));
   TensorMap t{};
   const cuuint64_t gdim[4] = {dims[0], dims[1], dims[2], dims[3]};
   const cuuint64_t gstride[3] = {byte_strides[0], byte_strides[1], byte_strides[2]};
