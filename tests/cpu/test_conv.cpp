@@ -21,6 +21,40 @@ TEST(CpuConv, WinogradAndIm2colEveryFusion) {
   conv_fusion_cases<cpu::Context, float, bfloat16>(ctx(), {3, 16, 24, 9, 9, 3}, salt += 10);
 }
 
+// The Winograd tile transforms (written out per row of B^T and A^T) against the matrices themselves in
+// double, over channel counts around the vector width and the transforms' channel block.
+TEST(CpuConv, WinogradTransformsMatchTheirMatrices) {
+  namespace wg = cpu::winograd;
+  std::uint64_t salt = 9050;
+  for (index_t n : {1, 5, 17, 64, 70, 131}) {
+    SCOPED_TRACE(fmt::format("{} channels", n));
+    const auto d = random_tensor<float, 3>({6, 6, n}, salt++);  // (k, l, channel)
+    HostTensor<float, 3> v({wg::positions, 1, n});
+    poison(v);
+    wg::input_transform([&](int k, int l) { return d.data() + (k * 6 + l) * n; }, [&](int pos) { return v.data() + pos * n; },
+                        n);
+    HostTensor<float, 2> y({16, n});
+    poison(y);
+    wg::output_transform([&](int pos) { return d.data() + pos * n; }, y.data(), n);
+    for (index_t c = 0; c < n; ++c) {
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) {
+          double e = 0;
+          for (int k = 0; k < 6; ++k)
+            for (int l = 0; l < 6; ++l) e += double{wg::BT[i][k]} * d(k, l, c) * double{wg::BT[j][l]};
+          ASSERT_NEAR(v(i * 6 + j, 0, c), e, 1e-5 * (1 + std::abs(e))) << "input transform (" << i << ", " << j << ")";
+        }
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          double e = 0;
+          for (int k = 0; k < 6; ++k)
+            for (int l = 0; l < 6; ++l) e += double{wg::AT[i][k]} * d(k, l, c) * double{wg::AT[j][l]};
+          ASSERT_NEAR(y(i * 4 + j, c), e, 1e-5 * (1 + std::abs(e))) << "output transform (" << i << ", " << j << ")";
+        }
+    }
+  }
+}
+
 TEST(CpuConv, KataGoShapes) {
   std::uint64_t salt = 9100;
   // The trunk's 3x3 192 -> 192 residual conv on 19x19, the 5x5 input conv (22 planes), 1x1 heads.
