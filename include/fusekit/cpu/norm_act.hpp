@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "fusekit/backend/cpu/context.hpp"
+#include "fusekit/config.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/core/convert.hpp"
 #include "fusekit/cpu/activation_rows.hpp"
@@ -29,6 +30,8 @@ struct OpImpl<op::NormAct, CpuBackend> {
     const index_t rows = channel_rows ? N * H * Wd : plane ? N * C : N * C * H;
     const index_t sx = channel_rows ? xs[1] : xs[3], so = channel_rows ? os[1] : os[3];
     const index_t sm = channel_rows ? 0 : ms[3];
+    // Channel rows with every stride 1 (KataGo's NHWC activations): the fast path below.
+    const bool unit = channel_rows && sx == 1 && so == 1 && p.scale_stride == 1 && p.bias_stride == 1;
     ctx.parallel_for(rows, std::max<index_t>(1, (1 << 14) / len), [&](index_t r0, index_t r1) {
       constexpr index_t chunk = 256;
       float pre[chunk], post[chunk];
@@ -42,6 +45,18 @@ struct OpImpl<op::NormAct, CpuBackend> {
         const T* m = p.mask ? p.mask + n * ms[0] + h * ms[2] + w * ms[3] : nullptr;
         for (index_t i0 = 0; i0 < len; i0 += chunk) {
           const index_t k = std::min(chunk, len - i0);
+          if (unit) {  // the same steps with unit strides, so that they vectorise
+            const T* xr = x + i0;
+            const W *sc = p.scale + i0, *bi = p.bias + i0;
+            FUSEKIT_IVDEP
+            for (index_t i = 0; i < k; ++i) pre[i] = to_float(xr[i]) * to_float(sc[i]) + to_float(bi[i]);
+            cpu::activation_span(f, pre, post, k);
+            const float mv = m ? to_float(*m) : 1.f;  // one mask value per pixel
+            T* o = out + i0;
+            FUSEKIT_IVDEP
+            for (index_t i = 0; i < k; ++i) o[i] = convert<T>(m ? post[i] * mv : post[i]);
+            continue;
+          }
           for (index_t i = 0; i < k; ++i) {
             const index_t ch = channel_rows ? i0 + i : c;
             pre[i] = to_float(x[(i0 + i) * sx]) * to_float(p.scale[ch * p.scale_stride]) +
