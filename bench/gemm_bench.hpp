@@ -1,6 +1,7 @@
 // GEMM rows of fusekit_gpu_bench (included by gpu_bench.cpp after its timing helpers): the Pi0 shapes of
 // issue #4 as Linear layers (y = x W^T, W [N, K] bf16), the GeGLU projection with its gate fused, the
-// mma and wgmma kernels' tile configurations and the SIMT kernel on one shape, and 8192^3.
+// mma and wgmma kernels' tile configurations, the SIMT kernel on one shape, the 11-row kernels and split
+// factors, and 8192^3.
 namespace {
 
 void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>& results) {
@@ -34,17 +35,18 @@ void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
     one("gemm", 788, N, K, false, def);
   for (auto [N, K] : {std::pair<index_t, index_t>{3456, 1152}, {4304, 1152}, {1152, 4304}})
     one("gemm", 768, N, K, false, def);
-  for (auto [N, K] : {std::pair<index_t, index_t>{2560, 1024}, {8192, 1024}, {1024, 4096}, {2048, 2048}, {32768, 2048}})
+  for (auto [N, K] : {std::pair<index_t, index_t>{2560, 1024}, {8192, 1024}, {1024, 4096}, {2048, 2048}, {32768, 2048},
+                                   {1024, 2048}})
     one("gemm", 11, N, K, false, def);
-  // The action expert's decode projections (11 rows): the policy's split-K choice against forced ones.
-  for (auto [N, K] : {std::pair<index_t, index_t>{2560, 1024}, {1024, 2048}, {8192, 1024}, {1024, 4096}})
-    for (int splits : {-1, 1, 2, 4, 8, 16})  // -1: the mma kernel with the policy's split
-      one(fmt::format("gemm (split sweep, mma, splits {})", splits), 11, N, K, false,
-          {1.f, 0.f, GemmPath::mma, -1, std::max(splits, 0)});
+  // The action expert's decode projections (11 rows): the small_m kernel's split-K choice against forced
+  // ones (more than 8 go through the workspace), and the other kernels that can take them.
   for (auto [N, K] : {std::pair<index_t, index_t>{2560, 1024}, {1024, 2048}, {8192, 1024}, {1024, 4096}}) {
+    for (int splits : {1, 2, 4, 8, 16})
+      one(fmt::format("gemm (small_m, splits {})", splits), 11, N, K, false, {1.f, 0.f, GemmPath::small_m, -1, splits});
+    one("gemm (mma)", 11, N, K, false, {1.f, 0.f, GemmPath::mma});
     one("gemm (skinny)", 11, N, K, false, {1.f, 0.f, GemmPath::skinny});
-    one("gemm (simt)", 11, N, K, false, {1.f, 0.f, GemmPath::simt});
   }
+  one("gemm geglu (gate fused)", 11, 8192, 1024, true, def);
   one("gemm geglu (gate fused)", 788, 32768, 2048, true, def);
   for (int tile = 0; tile < kernels::mma_tile_count; ++tile)
     one(fmt::format("gemm (mma tile {})", tile), 788, 2048, 2048, false, {1.f, 0.f, GemmPath::mma, tile});

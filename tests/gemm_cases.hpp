@@ -128,8 +128,8 @@ void gemm_plain_cases(Ctx& ctx, std::vector<GemmCase> cases) {
   const RefEpilogue plain = [](const auto& acc, index_t b, index_t r, index_t j) { return acc_at(acc, b, r, j); };
   auto none = [] { return Epilogue<>{}; };
   for (const auto& g : cases) {
-    GemmCase f32 = g;  // fp32 operands never take the matrix-core or skinny paths
-    if (f32.path == GemmPath::mma || f32.path == GemmPath::wgmma || f32.path == GemmPath::skinny)
+    GemmCase f32 = g;  // fp32 operands take only the SIMT kernel
+    if (f32.path != GemmPath::automatic && f32.path != GemmPath::simt)
       f32.path = GemmPath::automatic, f32.tile = -1;
     gemm_case<Ctx, float, float>(ctx, f32, g.n, none, plain, salt++);
     if constexpr (kHalfTypes) {

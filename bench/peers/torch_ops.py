@@ -190,19 +190,20 @@ def add_gemm_cases(cases, rand, l2):
     """Linear layers y = x W^T in bf16 (cuBLAS), the Pi0 shapes of fusekit_gpu_bench's GEMM rows."""
     shapes = [(788, n, k) for n, k in [(2560, 2048), (2048, 2048), (32768, 2048), (2048, 16384)]]
     shapes += [(768, n, k) for n, k in [(3456, 1152), (4304, 1152), (1152, 4304)]]
-    shapes += [(11, n, k) for n, k in [(2560, 1024), (8192, 1024), (1024, 4096), (2048, 2048), (32768, 2048)]]
+    shapes += [(11, n, k) for n, k in [(2560, 1024), (8192, 1024), (1024, 4096), (2048, 2048), (32768, 2048),
+                                       (1024, 2048)]]
     for m, n, k in shapes + [(8192, 8192, 8192)]:
         nbytes = 2 * (n * k + m * k + m * n)
         sets = max(2, min(8, 3 * l2 // nbytes + 1))
         xs = [rand(m, k) for _ in range(sets)]
         ws = [rand(n, k) for _ in range(sets)]
         cases.append(("gemm", f"{m}x{n}x{k}", linear, lambda f, xs=xs, ws=ws: (lambda i: f(xs[i], ws[i])), sets, False))
-    m, n, k = 788, 32768, 2048
-    sets = max(2, min(8, 3 * l2 // (2 * (n * k + m * k + m * n // 2)) + 1))
-    xs = [rand(m, k) for _ in range(sets)]
-    ws = [rand(n, k) for _ in range(sets)]
-    cases.append(("gemm geglu (gate fused)", f"{m}x{n}x{k}", linear_geglu,
-                  lambda f, xs=xs, ws=ws: (lambda i: f(xs[i], ws[i])), sets, True))
+    for m, n, k in [(788, 32768, 2048), (11, 8192, 1024)]:
+        sets = max(2, min(8, 3 * l2 // (2 * (n * k + m * k + m * n // 2)) + 1))
+        xs = [rand(m, k) for _ in range(sets)]
+        ws = [rand(n, k) for _ in range(sets)]
+        cases.append(("gemm geglu (gate fused)", f"{m}x{n}x{k}", linear_geglu,
+                      lambda f, xs=xs, ws=ws: (lambda i: f(xs[i], ws[i])), sets, True))
 
 
 def add_conv_cases(cases, rand, l2):

@@ -65,7 +65,7 @@ TEST_F(Gpu, GemmSkinnyPath) {
       cases.push_back({1, m, n, k, Storage::dense, Storage::transposed, false, false, -1, GemmPath::skinny});
   cases.push_back({3, 11, 136, 520, Storage::wide, Storage::transposed, true, false, -1, GemmPath::skinny});
   cases.push_back({2, 5, 264, 64, Storage::dense, Storage::transposed, true, true, -1, GemmPath::skinny});
-  cases.push_back({1, 11, 2560, 1024});  // automatic: mma on NVIDIA sm_80+, skinny where mma cannot run
+  cases.push_back({1, 11, 2560, 1024});  // automatic: small_m on NVIDIA sm_80+, skinny where mma cannot run
   gemm_plain_cases<true>(stream(), cases);
   gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
       stream(), {1, 11, 528, 96, Storage::dense, Storage::transposed, false, false, -1, GemmPath::skinny}, 5400);
@@ -79,6 +79,42 @@ TEST_F(Gpu, GemmSkinnyPath) {
                "at most 16 rows");
   expect_error([&] { gemm(stream(), c2.view().slice(0, 0, 16), a2.view().slice(0, 0, 16), w2, GemmOptions{1.f, 0.f, GemmPath::skinny}); },
                "B needs dense 16-byte aligned k");
+}
+
+// The small_m kernel (M <= 16 on NVIDIA matrix cores, k-major B): rows 1..16 (one and two n8 halves of
+// x), K from one vector to many chunks (tails inside a k-step), N not a multiple of the block's 32
+// columns, wide A, batches with shared and batched operands, split-K in clusters (sm_90: up to 8) and
+// through the workspace (more than 8, or no clusters), every epilogue, and the policy's choice.
+TEST_F(Gpu, GemmSmallMPath) {
+  if (!OpImpl<op::Gemm, HipBackend>::mma_device_blocker<bfloat16>(stream()).empty())
+    GTEST_SKIP() << "the small_m kernel needs NVIDIA sm_80+ matrix cores";
+  std::vector<GemmCase> cases;
+  for (index_t m : {1, 3, 8, 9, 11, 16})
+    for (auto [n, k] : {std::pair<index_t, index_t>{1, 8}, {137, 24}, {1032, 1000}, {72, 4104}})
+      cases.push_back({1, m, n, k, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m});
+  for (int splits : {1, 2, 3, 8, 12})
+    cases.push_back({1, 11, 200, 2056, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, splits});
+  // A large tile count after a small one: the workspace's tile counters must not meet old partial sums.
+  cases.push_back({1, 11, 72, 4104, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 12});
+  cases.push_back({1, 11, 4104, 520, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 12});
+  cases.push_back({1, 11, 4104, 520, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 12});
+  cases.push_back({3, 11, 136, 520, Storage::wide, Storage::transposed, true, false, -1, GemmPath::small_m});
+  cases.push_back({2, 5, 264, 64, Storage::dense, Storage::transposed, true, true, -1, GemmPath::small_m, 2});
+  cases.push_back({2, 16, 264, 1024, Storage::dense, Storage::transposed, false, true, -1, GemmPath::small_m});
+  for (auto [n, k] : {std::pair<index_t, index_t>{2560, 1024}, {1024, 2048}, {8192, 1024}, {1024, 4096}})
+    cases.push_back({1, 11, n, k});  // the policy (small_m here), Pi0's decode projections
+  gemm_plain_cases<true>(stream(), cases);
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
+      stream(), {1, 11, 528, 96, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m}, 5600);
+  gemm_epilogue_cases<hip::Stream, half, float>(
+      stream(), {2, 7, 272, 1352, Storage::wide, Storage::transposed, true, false, -1, GemmPath::small_m, 3}, 5700);
+  gemm_epilogue_cases<hip::Stream, bfloat16, half>(
+      stream(), {1, 16, 1040, 4096, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 10}, 5800);
+  DeviceTensor<bfloat16, 2> a({4, 12}, stream()), w({16, 12}, stream()), c({4, 16}, stream());
+  expect_error([&] { gemm(stream(), c, a, transposed(w.view()), GemmOptions{1.f, 0.f, GemmPath::small_m}); }, "K % 8 == 0");
+  DeviceTensor<bfloat16, 2> a2({17, 16}, stream()), w2({16, 16}, stream()), c2({17, 16}, stream());
+  expect_error([&] { gemm(stream(), c2, a2, transposed(w2.view()), GemmOptions{1.f, 0.f, GemmPath::small_m}); },
+               "at most 16 rows");
 }
 
 TEST_F(Gpu, GemmPi0Shapes) {

@@ -55,7 +55,8 @@ struct OpImpl<op::Conv, HipBackend> {
 
   template <class T, class O, class Epi, class Pro>
   static void run_gemm(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
-    FUSEKIT_CHECK(opt.path != GemmPath::skinny, "conv2d: the skinny GEMM path is for products of at most 16 rows, not "
+    FUSEKIT_CHECK(opt.path != GemmPath::skinny && opt.path != GemmPath::small_m,
+                  "conv2d: the skinny and small_m GEMM paths are for products of at most 16 rows, not "
                   "convolutions (use automatic, wgmma, mma or simt)");
     if (opt.path == GemmPath::wgmma || opt.path == GemmPath::automatic) {
       std::string why = mma_blocker(s, p);

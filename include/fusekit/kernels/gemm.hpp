@@ -15,6 +15,7 @@
 #include "fusekit/core/backend.hpp"
 #include "fusekit/kernels/conv_copier.hpp"
 #include "fusekit/kernels/gemm_skinny.hpp"
+#include "fusekit/kernels/gemm_small_m.hpp"
 #include "fusekit/kernels/gemm_sm90.hpp"
 #include "fusekit/kernels/gemm_tile.hpp"
 #include "fusekit/kernels/mma_atom.hpp"
@@ -278,6 +279,8 @@ void with_tile(int tile, Fn&& fn) {
 //         code in the binary: tile and split-K in run_wgmma
 //   mma   when the operands allow it (see kernels above) on NVIDIA sm_80+: tile and split-K in run_mma
 //         and plan_splits
+//   small_m for M <= 16 on NVIDIA sm_80+ when the operands allow it (kernels/gemm_small_m.hpp): the
+//         weights streamed once through the matrix cores, K split over warps and blocks (run_small_m)
 //   skinny for M <= 16 (kernels/gemm_skinny.hpp) where mma cannot run, when the operands allow it and
 //         no tile or split-K factor is forced: the weights streamed once, any vendor
 //   simt  otherwise
@@ -285,6 +288,17 @@ template <>
 struct OpImpl<op::Gemm, HipBackend> {
   template <class T, class O, class Epi>
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
+    if (opt.path == GemmPath::small_m || (opt.path == GemmPath::automatic && opt.tile < 0 && p.m <= kernels::skinny_max_m)) {
+      const std::string why = small_m_blocker(s, p);
+      FUSEKIT_CHECK(opt.path != GemmPath::small_m || why.empty(), "gemm: the small_m path was forced but {}", why);
+      FUSEKIT_CHECK(opt.path != GemmPath::small_m || opt.tile < 0, "gemm: the small_m path has no tiles (tile {})", opt.tile);
+      if (why.empty()) {
+        if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+          run_small_m(s, p, opt.splits);
+          return;
+        }
+      }
+    }
     // Skinny only where the mma kernel cannot run (AMD today, pre-sm_80): on H200 it measured 1.9-4.3x
     // slower than the mma kernel's small-M tile with split-K at Pi0's 11-row shapes (docs/performance.md).
     if (opt.path == GemmPath::skinny || (opt.path == GemmPath::automatic && opt.tile < 0 && opt.splits == 0 &&
@@ -382,6 +396,48 @@ struct OpImpl<op::Gemm, HipBackend> {
     }
   }
 
+  // Empty when the small_m kernel can run this problem: mma atoms here, and the skinny kernel's operands.
+  template <class T, class O, class Epi>
+  static std::string small_m_blocker(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
+    if (std::string why = mma_device_blocker<T>(s); !why.empty()) return why;
+    return skinny_blocker(p);
+  }
+
+#if FUSEKIT_VENDOR_CUDA
+  // Split K across blocks until the grid has about two blocks per multiprocessor (at most 8 splits in a
+  // cluster on sm_90, else 16 through the workspace), then cut each split's k-steps into chunks of up to
+  // 4 so that every warp has a chunk: all of the weight in flight at once, in 16-byte loads.
+  template <class T, class O, class Epi>
+  static void run_small_m(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced) {
+    FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
+    auto* kernel = kernels::gemm_small_m<T, O, Epi>;
+    const bool clusters = s.device().arch == "sm_90" && hip::has_sm90_code(kernel);
+    const index_t tiles = tiles_of(p, kernels::small_m_max_m, kernels::small_m_cols);
+    const index_t blocks = tiles * p.batch, steps = std::max<index_t>((p.k + 31) / 32, 1);
+    const index_t sms = s.device().multiprocessors;
+    index_t splits = forced > 0 ? forced : std::min<index_t>((2 * sms + blocks - 1) / blocks, clusters ? 8 : 16);
+    splits = std::clamp<index_t>(splits, 1, steps);
+    const index_t chunk_steps = std::clamp<index_t>((steps + kernels::small_m_warps * splits - 1) / (kernels::small_m_warps * splits),
+                                                    1, kernels::small_m_max_steps);
+    const index_t chunks = (steps + chunk_steps - 1) / chunk_steps;
+    kernels::SplitK sk;
+    sk.tiles_per_split = static_cast<int>((chunks + splits - 1) / splits);
+    sk.splits = static_cast<int>((chunks + sk.tiles_per_split - 1) / sk.tiles_per_split);  // none empty
+    if (sk.splits > 1 && clusters && sk.splits <= 8) {
+      sk.cluster = 1;
+    } else if (sk.splits > 1) {
+      split_workspace(s, sk, blocks, std::size_t{kernels::small_m_max_m} * kernels::small_m_cols);
+    }
+    hip::launch_with("gemm_small_m", kernel,
+                     dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
+                     dim3(kernels::small_m_threads), 0, s, hip::LaunchAttrs{true, sk.cluster ? static_cast<unsigned>(sk.splits) : 1u},
+                     p, sk, static_cast<int>(chunk_steps));
+  }
+#else
+  template <class T, class O, class Epi>
+  static void run_small_m(const hip::Stream&, const GemmParams<T, O, Epi>&, int) {}
+#endif
+
   // Empty when the mma kernel can run this problem, else the reason.
   template <class T, class O, class Epi>
   static std::string mma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi>& p) {
@@ -440,12 +496,17 @@ struct OpImpl<op::Gemm, HipBackend> {
       sk.cluster = 1;
       return sk;
     }
-    const std::size_t counter_bytes = (static_cast<std::size_t>(tiles) * sizeof(unsigned) + 255) / 256 * 256;
-    const std::size_t partial_bytes = static_cast<std::size_t>(tiles) * sk.splits * bm * bn * sizeof(float);
-    auto* ws = static_cast<unsigned char*>(s.workspace(counter_bytes + partial_bytes));
-    sk.counters = reinterpret_cast<unsigned*>(ws);
-    sk.partials = reinterpret_cast<float*>(ws + counter_bytes);
+    split_workspace(s, sk, tiles, static_cast<std::size_t>(bm) * bn);
     return sk;
+  }
+
+  // The split-K workspace of `tiles` tiles of `tile_floats` partial sums: the partials in workspace slot
+  // 0, the tile counters in slot 3, which holds nothing else, so the counters are zero whatever the
+  // ops before wrote (a counter array in front of the partials would overlap an earlier, smaller
+  // counter array's partials).
+  static void split_workspace(const hip::Stream& s, kernels::SplitK& sk, index_t tiles, std::size_t tile_floats) {
+    sk.counters = static_cast<unsigned*>(s.workspace(static_cast<std::size_t>(tiles) * sizeof(unsigned), 3));
+    sk.partials = static_cast<float*>(s.workspace(static_cast<std::size_t>(tiles) * sk.splits * tile_floats * sizeof(float), 0));
   }
 
   // ---- the Hopper kernel (kernels/gemm_sm90.hpp), shared with the convolution ----

@@ -104,35 +104,6 @@ FUSEKIT_DEVICE void produce_conv(const GemmParams<T, O, Epi, ConvInput<T, Pro>>&
 #endif
 }
 
-// Split-K inside a cluster (SplitK::cluster): the splits of a tile are the blocks of one cluster, each
-// with its fp32 accumulator tile in shared memory. Block `rank` sums rows [r0, r1) of every split's
-// tile in split order, from zero (as reduce_splits does: the same bits), into its own tile, and then
-// stores just those rows. Every thread calls it; the caller waits on the cluster barrier before it
-// exits, so that no block leaves while another still reads its tile.
-template <int BM, int BN, int kThreads>
-FUSEKIT_DEVICE void reduce_cluster_rows(float* sc, int ld, int splits, int& r0, int& r1) {
-  constexpr int kMaxSplits = 8, q = BN / 4;  // a portable cluster holds 8 blocks; float4s per row
-  gpu::cluster_arrive();
-  gpu::cluster_wait();  // every split's tile is in its block's shared memory
-  const int rank = static_cast<int>(gpu::cluster_rank());
-  r0 = rank * BM / splits;
-  r1 = (rank + 1) * BM / splits;
-  for (int i = threadIdx.x; i < (r1 - r0) * q; i += kThreads) {
-    float* at = sc + (r0 + i / q) * ld + 4 * (i % q);
-    float4 v[kMaxSplits];
-    FUSEKIT_UNROLL
-    for (int s = 0; s < kMaxSplits; ++s)  // all loads in flight before the first add
-      if (s < splits) v[s] = gpu::load_cluster_f4(at, static_cast<unsigned>(s));
-    float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
-    FUSEKIT_UNROLL
-    for (int s = 0; s < kMaxSplits; ++s)
-      if (s < splits) sum.x += v[s].x, sum.y += v[s].y, sum.z += v[s].z, sum.w += v[s].w;
-    *reinterpret_cast<float4*>(at) = sum;
-  }
-  gpu::cluster_arrive();  // done reading the other blocks' tiles (the caller waits before exiting)
-  __syncthreads();        // the summed rows are visible to every thread of the block
-}
-
 template <class T, class O, class Epi, class ASrc, class Cfg>
 FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
     gemm_wgmma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p, const FUSEKIT_GRID_CONSTANT gpu::TensorMap ta,

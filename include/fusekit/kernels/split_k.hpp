@@ -1,6 +1,8 @@
 #pragma once
 // Split-K for the GEMM kernels (kernels/gemm.hpp, kernels/gemm_sm90.hpp): thin problems whose output
-// tiles alone leave multiprocessors idle split their k-tiles across blockIdx.y.
+// tiles alone leave multiprocessors idle split their k-tiles across blockIdx.y: the splits meet in a
+// workspace (reduce_splits) or, on sm_90, sum inside a thread-block cluster (reduce_cluster_rows).
+#include "fusekit/backend/hip/cluster.hpp"
 #include "fusekit/backend/hip/vendor.hpp"
 #include "fusekit/core/shape.hpp"
 
@@ -54,6 +56,37 @@ FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[k
   if (threadIdx.x == 0) sk.counters[tile] = 0;  // ready for the next call
   return true;
 }
+
+#if FUSEKIT_VENDOR_CUDA
+// Split-K inside a cluster (SplitK::cluster): the splits of a tile are the blocks of one cluster, each
+// with its fp32 accumulator tile in shared memory. Block `rank` sums rows [r0, r1) of every split's
+// tile in split order, from zero (as reduce_splits does: the same bits), into its own tile, and then
+// stores just those rows. Every thread calls it; the caller waits on the cluster barrier before it
+// exits, so that no block leaves while another still reads its tile.
+template <int BM, int BN, int kThreads>
+FUSEKIT_DEVICE void reduce_cluster_rows(float* sc, int ld, int splits, int& r0, int& r1) {
+  constexpr int kMaxSplits = 8, q = BN / 4;  // a portable cluster holds 8 blocks; float4s per row
+  gpu::cluster_arrive();
+  gpu::cluster_wait();  // every split's tile is in its block's shared memory
+  const int rank = static_cast<int>(gpu::cluster_rank());
+  r0 = rank * BM / splits;
+  r1 = (rank + 1) * BM / splits;
+  for (int i = threadIdx.x; i < (r1 - r0) * q; i += kThreads) {
+    float* at = sc + (r0 + i / q) * ld + 4 * (i % q);
+    float4 v[kMaxSplits];
+    FUSEKIT_UNROLL
+    for (int s = 0; s < kMaxSplits; ++s)  // all loads in flight before the first add
+      if (s < splits) v[s] = gpu::load_cluster_f4(at, static_cast<unsigned>(s));
+    float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+    FUSEKIT_UNROLL
+    for (int s = 0; s < kMaxSplits; ++s)
+      if (s < splits) sum.x += v[s].x, sum.y += v[s].y, sum.z += v[s].z, sum.w += v[s].w;
+    *reinterpret_cast<float4*>(at) = sum;
+  }
+  gpu::cluster_arrive();  // done reading the other blocks' tiles (the caller waits before exiting)
+  __syncthreads();        // the summed rows are visible to every thread of the block
+}
+#endif
 
 }  // namespace fusekit::kernels
 #endif

@@ -10,8 +10,10 @@ namespace fusekit {
 
 // Which GPU kernel runs: the policy's choice, the matrix-core kernel (mma: mma.sync atoms, NVIDIA
 // sm_80+), the Hopper kernel (wgmma: TMA + warpgroup MMA, NVIDIA sm_90a, GEMM only), or the SIMT kernel
-// that runs everywhere (fp32, any strides, AMD until its matrix-core atoms can be run).
-enum class GemmPath { automatic, mma, wgmma, simt, skinny };  // skinny: M <= 16, weights streamed (kernels/gemm_skinny.hpp)
+// that runs everywhere (fp32, any strides, AMD until its matrix-core atoms can be run). For M <= 16 the
+// weights are streamed: small_m on NVIDIA sm_80+ matrix cores (kernels/gemm_small_m.hpp), skinny with
+// fp32 FMAs on any vendor (kernels/gemm_skinny.hpp).
+enum class GemmPath { automatic, mma, wgmma, simt, skinny, small_m };
 
 struct GemmOptions {
   float alpha = 1.f;
@@ -19,7 +21,7 @@ struct GemmOptions {
   GemmPath path = GemmPath::automatic;
   int tile = -1;    // GPU tile configuration (kernels::MmaTiles, or kernels::WgmmaTiles on the wgmma
                     // path); -1: the policy's choice
-  int splits = 0;   // GPU split-K factor for the mma and wgmma kernels; 0: the policy's choice
+  int splits = 0;   // GPU split-K factor for the mma, wgmma and small_m kernels; 0: the policy's choice
 };
 
 // One strided matrix of a batch: element (b, r, c) at data[b * batch_stride + r * row_stride + c * col_stride].

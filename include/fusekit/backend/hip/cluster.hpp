@@ -1,12 +1,12 @@
 #pragma once
-// Thread-block clusters (NVIDIA sm_90a): the blocks of a cluster run at the same time on one GPC and can
+// Thread-block clusters (NVIDIA sm_90): the blocks of a cluster run at the same time on one GPC and can
 // read each other's shared memory (distributed shared memory).
 //   cluster_rank      this block's rank in its cluster
 //   cluster_arrive    a split cluster barrier: arrive (release: this thread's earlier shared-memory
 //   cluster_wait      writes are visible to the cluster), later wait (acquire) for every thread of
 //                     every block of the cluster to have arrived
 //   load_cluster_f4   16 bytes at the same shared-memory offset in block `rank` of the cluster
-// Device functions do nothing (or trap) outside sm_90a; their callers check first.
+// Device functions do nothing (or trap) below sm_90; their callers check first (hip::has_sm90_code).
 #include <cstdint>
 
 #include "fusekit/backend/hip/tma.hpp"
@@ -16,7 +16,7 @@
 namespace fusekit::gpu {
 
 FUSEKIT_DEVICE inline unsigned cluster_rank() {
-#if FUSEKIT_SM90A
+#if FUSEKIT_CUDA_ARCH >= 900
   unsigned r = 0;
   asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
   return r;
@@ -26,19 +26,19 @@ FUSEKIT_DEVICE inline unsigned cluster_rank() {
 }
 
 FUSEKIT_DEVICE inline void cluster_arrive() {
-#if FUSEKIT_SM90A
+#if FUSEKIT_CUDA_ARCH >= 900
   asm volatile("barrier.cluster.arrive.release.aligned;\n" ::: "memory");
 #endif
 }
 
 FUSEKIT_DEVICE inline void cluster_wait() {
-#if FUSEKIT_SM90A
+#if FUSEKIT_CUDA_ARCH >= 900
   asm volatile("barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 #endif
 }
 
 FUSEKIT_DEVICE inline float4 load_cluster_f4(const float* local, unsigned rank) {
-#if FUSEKIT_SM90A
+#if FUSEKIT_CUDA_ARCH >= 900
   std::uint32_t remote = 0;
   asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_address(local)), "r"(rank));
   float4 v;

@@ -31,10 +31,10 @@ struct LaunchAttrs {
   unsigned cluster_y = 1;
 };
 
-// Whether the code that runs `kernel` here was compiled for sm_90+, i.e. holds its griddepcontrol.wait:
-// an sm_80 build (SASS, or PTX compiled on the fly) running on an H100 has the wait compiled away, so it
-// must not be launched dependent.
-inline bool waits_for_prior_grid(const void* kernel) {
+// Whether the code that runs `kernel` here was compiled for sm_90+ (cluster instructions, and
+// griddepcontrol.wait): an sm_80 build (SASS, or PTX compiled on the fly) running on an H100 has them
+// compiled away, so it must not be launched dependent or in clusters. Cached per kernel.
+inline bool has_sm90_code(const void* kernel) {
   static std::mutex m;
   static std::unordered_map<const void*, bool> known;
   const std::lock_guard<std::mutex> lock(m);
@@ -42,6 +42,10 @@ inline bool waits_for_prior_grid(const void* kernel) {
   int arch = 0;
   FUSEKIT_GPU_CHECK(gpu::func_ptx_arch(kernel, &arch));
   return known[kernel] = arch >= 90;
+}
+template <class... KArgs>
+bool has_sm90_code(void (*kernel)(KArgs...)) {
+  return has_sm90_code(reinterpret_cast<const void*>(kernel));
 }
 
 template <class... KArgs, class... Args>
@@ -58,7 +62,7 @@ void launch_with(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 blo
   cfg.stream = s.get();
   cudaLaunchAttribute attr[2];
   unsigned n = 0;
-  if (a.dependent && waits_for_prior_grid(reinterpret_cast<const void*>(kernel))) {
+  if (a.dependent && has_sm90_code(reinterpret_cast<const void*>(kernel))) {
     attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[n++].val.programmaticStreamSerializationAllowed = 1;
   }

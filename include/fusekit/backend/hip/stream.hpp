@@ -45,11 +45,11 @@ class Stream {
   CachingAllocator& allocator() const { return *allocator_; }
 
   // Scratch device memory for ops that need some, at least `bytes`, zeroed when it grows. Slots are
-  // independent, so one op can use two: slot 0 holds GEMM split-K partial sums and tile counters (ops
-  // leave counters back at zero), slot 1 a convolution's prologue'd input, slot 2 attention's split-key
-  // partial rows. It grows only outside graph capture: run a captured op once before capturing it (the
-  // allocator says so otherwise).
-  static constexpr int workspace_slots = 3;
+  // independent, so one op can use several: slot 0 holds GEMM split-K partial sums, slot 1 a
+  // convolution's prologue'd input, slot 2 attention's split-key partial rows, slot 3 the split-K tile
+  // counters (every op leaves them back at zero, and nothing else is written there). It grows only
+  // outside graph capture: run a captured op once before capturing it (the allocator says so otherwise).
+  static constexpr int workspace_slots = 4;
   void* workspace(std::size_t bytes, int slot = 0) const {
     FUSEKIT_CHECK(slot >= 0 && slot < workspace_slots, "Stream::workspace: slot {} does not exist", slot);
     void*& ws = workspace_[slot];

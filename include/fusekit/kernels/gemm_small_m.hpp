@@ -1,0 +1,145 @@
+#pragma once
+// GPU GEMM for few rows (M <= 16) on NVIDIA matrix cores: decode-time projections such as Pi0's 11
+// suffix tokens, where the work is streaming the weight W [N, K] (B = W^T) once at memory bandwidth.
+//
+// y^T = W x^T as mma.sync m16n8k16 with W in the A role (16 weight rows per atom) and x in the B role
+// (x's rows as two n8 halves), fragments straight from 16-byte global loads, no shared-memory staging:
+// in a 32-wide k-step lane (g, q) loads k [8q, 8q + 8) of weight rows g, g + 8, g + 16, g + 24 and of x
+// rows g, g + 8. Words 2h, 2h + 1 of those vectors feed k16 half h of the step, so the mma sums the
+// k of the step in a permuted order, the same permutation for both operands (a dot product does not
+// depend on the order of its terms).
+//
+// A block of 8 warps owns 32 accumulator columns (weight rows). K is cut into chunks of up to 4 k-steps;
+// the warps of a block take every 8th chunk of the block's k-range, all of a chunk's loads in flight at
+// once; the warps' partial tiles sum in shared memory. K may also be split across blocks (blockIdx.y):
+// those splits form a cluster and sum through distributed shared memory (sm_90), or meet in the
+// split-K workspace. The epilogue is the GEMM kernels' store_tile.
+#include "fusekit/backend/hip/cluster.hpp"
+#include "fusekit/backend/hip/vec.hpp"
+#include "fusekit/backend/hip/vendor.hpp"
+#include "fusekit/kernels/gemm_tile.hpp"
+#include "fusekit/kernels/mma_atom.hpp"
+#include "fusekit/kernels/split_k.hpp"
+
+#if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
+namespace fusekit::kernels {
+
+inline constexpr int small_m_threads = 256;
+inline constexpr int small_m_warps = small_m_threads / 32;
+inline constexpr int small_m_max_m = 16;      // two n8 halves of x rows
+inline constexpr int small_m_cols = 32;       // accumulator columns per block: two m16 atoms of weight rows
+inline constexpr int small_m_max_steps = 4;   // k-steps of 32 per chunk (16 bytes per row and step per lane)
+inline constexpr int small_m_ld = small_m_cols + 4;
+
+// The block's fp32 tile [16 rows of x][32 tile columns], as store_tile reads it.
+struct SmallMTile {
+  float acc[small_m_max_m * small_m_ld];
+};
+
+template <class T, class O, class Epi>
+FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
+    gemm_small_m(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p, const SplitK sk, const int chunk_steps) {
+  using Atom = MmaSm80<T>;
+  using V = gpu::Vec<unsigned, 4>;  // 8 f16/bf16 as the mma's 32-bit words
+  constexpr int BM = small_m_max_m, BN = small_m_cols;
+  __shared__ __align__(16) float part[small_m_warps][BM * BN];  // each warp's partial tile [row][column]
+  __shared__ __align__(16) SmallMTile tile;
+
+  gpu::wait_for_prior_grid();  // launched dependent: earlier kernels' writes are visible
+  const index_t bi = blockIdx.z;
+  const GemmTileCoords<BM, BN, Epi> tc(p, blockIdx.x);
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int g = lane / 4, q = lane % 4;
+
+  const T* w[4];  // weight rows of tile columns g, g + 8, g + 16, g + 24 (nullptr: past N)
+  FUSEKIT_UNROLL
+  for (int i = 0; i < 4; ++i) {
+    const index_t col = tc.acc_col(g + 8 * i, p.n);
+    w[i] = col >= 0 ? p.b.at(bi, 0, col) + 8 * q : nullptr;
+  }
+  const T* x[2];  // rows g and g + 8 of x (nullptr: past M)
+  FUSEKIT_UNROLL
+  for (int j = 0; j < 2; ++j) x[j] = g + 8 * j < p.m ? p.a.at(bi, g + 8 * j, 0) + 8 * q : nullptr;
+  const bool upper = p.m > 8;  // the second n8 half of x holds rows
+
+  typename Atom::C acc[2][2];  // (weight atom, x half)
+  FUSEKIT_UNROLL
+  for (int i = 0; i < 2; ++i)
+    FUSEKIT_UNROLL
+    for (int j = 0; j < 2; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
+
+  const index_t steps = (p.k + 31) / 32;
+  const index_t chunks = (steps + chunk_steps - 1) / chunk_steps;
+  const index_t c_begin = sk.splits > 1 ? index_t{blockIdx.y} * sk.tiles_per_split : 0;
+  const index_t c_end = sk.splits > 1 ? std::min<index_t>(chunks, c_begin + sk.tiles_per_split) : chunks;
+  for (index_t c = c_begin + warp; c < c_end; c += small_m_warps) {
+    V wv[small_m_max_steps][4], xv[small_m_max_steps][2];
+    FUSEKIT_UNROLL
+    for (int u = 0; u < small_m_max_steps; ++u) {  // every load of the chunk before the first mma
+      const index_t k = (c * chunk_steps + u) * 32;
+      const bool in = u < chunk_steps && k + 8 * q < p.k;  // K % 8 == 0: whole vectors in or out
+      FUSEKIT_UNROLL
+      for (int i = 0; i < 4; ++i)
+        wv[u][i] = in && w[i] ? gpu::load_streaming(reinterpret_cast<const V*>(w[i] + k)) : V{};
+      FUSEKIT_UNROLL
+      for (int j = 0; j < 2; ++j) xv[u][j] = in && x[j] ? *reinterpret_cast<const V*>(x[j] + k) : V{};
+    }
+    FUSEKIT_UNROLL
+    for (int u = 0; u < small_m_max_steps; ++u) {
+      if (u >= chunk_steps) break;
+      FUSEKIT_UNROLL
+      for (int h = 0; h < 2; ++h)
+        FUSEKIT_UNROLL
+        for (int i = 0; i < 2; ++i) {
+          const V& lo = wv[u][2 * i];  // rows g and g + 8 of atom i
+          const V& hi = wv[u][2 * i + 1];
+          const typename Atom::A a{{lo.v[2 * h], hi.v[2 * h], lo.v[2 * h + 1], hi.v[2 * h + 1]}};
+          Atom::mma(acc[i][0], a, typename Atom::B{{xv[u][0].v[2 * h], xv[u][0].v[2 * h + 1]}});
+          if (upper) Atom::mma(acc[i][1], a, typename Atom::B{{xv[u][1].v[2 * h], xv[u][1].v[2 * h + 1]}});
+        }
+    }
+  }
+  gpu::allow_dependent_launch();
+
+  // C fragment of atom (i, j): (weight row g (+8), x rows 2q, 2q + 1) -> part[warp][x row][tile column].
+  float* mine = part[warp];
+  FUSEKIT_UNROLL
+  for (int i = 0; i < 2; ++i)
+    FUSEKIT_UNROLL
+    for (int j = 0; j < 2; ++j)
+      FUSEKIT_UNROLL
+      for (int e = 0; e < 4; ++e) mine[(8 * j + 2 * q + e % 2) * BN + 16 * i + g + 8 * (e / 2)] = acc[i][j].v[e];
+  __syncthreads();
+  for (int idx = static_cast<int>(threadIdx.x); idx < BM * BN; idx += small_m_threads) {
+    float s = 0.f;
+    FUSEKIT_UNROLL
+    for (int wi = 0; wi < small_m_warps; ++wi) s += part[wi][idx];
+    tile.acc[(idx / BN) * small_m_ld + idx % BN] = s;
+  }
+
+  int r0 = 0, r1 = BM;
+  if (sk.splits > 1 && sk.cluster) {
+    __syncthreads();
+    reduce_cluster_rows<BM, BN, small_m_threads>(tile.acc, small_m_ld, sk.splits, r0, r1);
+  } else if (sk.splits > 1) {
+    // The workspace hand-off: 128 threads hold 4 floats of the tile each.
+    constexpr int holders = BM * BN / 4;
+    __syncthreads();
+    float v[4];
+    const int t = static_cast<int>(threadIdx.x) % holders;
+    float* at = tile.acc + (t / (BN / 4)) * small_m_ld + 4 * (t % (BN / 4));
+    FUSEKIT_UNROLL
+    for (int e = 0; e < 4; ++e) v[e] = at[e];
+    if (!reduce_splits<holders>(sk, bi * gridDim.x + blockIdx.x, v)) return;  // not the last split
+    __syncthreads();  // every holder has read its part of the tile
+    if (threadIdx.x < holders)
+      FUSEKIT_UNROLL
+      for (int e = 0; e < 4; ++e) at[e] = v[e];
+  }
+  __syncthreads();
+  store_tile<BM, BN, small_m_threads>(p, tc, bi, tile.acc, small_m_ld, r0, r1);
+  if (sk.splits > 1 && sk.cluster) gpu::cluster_wait();  // no block leaves while another reads its tile
+}
+
+}  // namespace fusekit::kernels
+#endif
