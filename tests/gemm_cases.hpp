@@ -194,6 +194,84 @@ void gemm_epilogue_cases(Ctx& ctx, GemmCase g, std::uint64_t salt) {
       salt + 4);
 }
 
+// A Q|K|V projection's attention epilogue: bias, RoPE on the q and k heads (epi::rope: adjacent pairs,
+// partial rotary dim, a range that starts past column 0), the k and v heads also stored into cache-like
+// views (epi::store_heads), columns past v passing through. Batch > 1 takes per-entry positions and
+// rank-4 destinations. g.n >= 72; heads of 16 with 12 rotary columns: q 2 heads, k 1, v 1 from column 4.
+template <class Ctx, class T, class O>
+void gemm_rope_cases(Ctx& ctx, GemmCase g, std::uint64_t salt) {
+  using B = Backend<Ctx>;
+  SCOPED_TRACE(describe(g) + fmt::format(" rope {} -> {}", dtype_of<T>, dtype_of<O>));
+  constexpr index_t D = 16, rot = 12, q0 = 4, k0 = q0 + 2 * D, v0 = k0 + D, v1 = v0 + D;
+  const float base = 500.f;
+  ASSERT_GE(g.n, v1 + 4);
+  auto a_h = random_tensor<T, 3>({g.batch, g.m, g.k}, salt, -1.0, 1.0);
+  auto w_h = random_tensor<T, 2>({g.n, g.k}, salt + 1, -1.0, 1.0);
+  auto bias_h = random_tensor<float, 1>({g.n}, salt + 2, -1.0, 1.0);
+  HostTensor<std::int32_t, 2> pos_h({g.batch, g.m});
+  const auto pos_r = random_tensor<double, 2>({g.batch, g.m}, salt + 3, 0.0, 3000.0);
+  for (index_t b = 0; b < g.batch; ++b)
+    for (index_t r = 0; r < g.m; ++r) pos_h(b, r) = static_cast<std::int32_t>(pos_r(b, r));
+  auto da = B::upload(ctx, a_h);
+  auto dw = B::upload(ctx, w_h);
+  auto dbias = B::upload(ctx, bias_h);
+  auto dpos = B::upload(ctx, pos_h);
+  auto c = B::template poisoned<O, 3>(ctx, {g.batch, g.m, g.n});
+  auto kd = B::template poisoned<O, 4>(ctx, {g.batch, g.m, 1, D});
+  auto vd = B::template poisoned<O, 4>(ctx, {g.batch, g.m, 1, D});
+  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits};
+  const RopeOptions ro{.base = base, .layout = RopeLayout::interleaved, .rotary_dim = rot};
+  if (g.batch == 1) {  // unbatched: rank-2 operands, [rows] positions, rank-3 destinations
+    const auto pos1 = dpos.view().as_const().slice(0, 0, 1).reshape(Shape<1>{g.m});
+    auto k3 = kd.view().reshape(Shape<3>{g.m, 1, D});
+    auto v3 = vd.view().reshape(Shape<3>{g.m, 1, D});
+    gemm(ctx, matrix_of(c.view()), matrix_of(da.view()), transposed(dw.view()),
+         make_epilogue(epi::bias(dbias.view()), epi::rope(pos1, D, q0, v0, ro), epi::store_heads(k3, k0),
+                       epi::store_heads(v3, v0)),
+         opt);
+  } else {
+    gemm(ctx, c, da, transposed(dw.view()),
+         make_epilogue(epi::bias(dbias.view()), epi::rope(dpos.view(), D, q0, v0, ro), epi::store_heads(kd.view(), k0),
+                       epi::store_heads(vd.view(), v0)),
+         opt);
+  }
+  const auto got = B::download(ctx, c);
+  const auto got_k = B::download(ctx, kd);
+  const auto got_v = B::download(ctx, vd);
+
+  HostTensor<double, 3> lin({g.batch, g.m, g.n}), expect({g.batch, g.m, g.n});
+  HostTensor<double, 4> expect_k({g.batch, g.m, 1, D}), expect_v({g.batch, g.m, 1, D});
+  for (index_t b = 0; b < g.batch; ++b)
+    for (index_t r = 0; r < g.m; ++r)
+      for (index_t j = 0; j < g.n; ++j) {
+        double acc = 0;
+        for (index_t kk = 0; kk < g.k; ++kk)
+          acc += static_cast<double>(to_float(a_h(b, r, kk))) * static_cast<double>(to_float(w_h(j, kk)));
+        lin(b, r, j) = acc + static_cast<double>(bias_h(j));
+      }
+  for (index_t b = 0; b < g.batch; ++b)
+    for (index_t r = 0; r < g.m; ++r)
+      for (index_t j = 0; j < g.n; ++j) {
+        double y = lin(b, r, j);
+        const index_t d = (j - q0) % D;
+        if (j >= q0 && j < v0 && d < rot) {  // angle = fp32(float(pos) * inv_freq), as rope() defines it
+          const float angle = static_cast<float>(pos_h(b, r)) * rope_inv_freq(base, d / 2, rot);
+          const double cs = std::cos(static_cast<double>(angle)), sn = std::sin(static_cast<double>(angle));
+          const double w = lin(b, r, j ^ 1);
+          y = d % 2 == 0 ? y * cs - w * sn : y * cs + w * sn;
+        }
+        expect(b, r, j) = y;
+        if (j >= k0 && j < v0) expect_k(b, r, 0, j - k0) = y;
+        if (j >= v0 && j < v1) expect_v(b, r, 0, j - v0) = y;
+      }
+  auto tol = reference::tolerance_for<O>();
+  tol.rtol = std::max(tol.rtol, 2e-5);
+  tol.atol = std::max(tol.atol, 2e-5 * std::sqrt(static_cast<double>(std::max<index_t>(g.k, 1))));
+  EXPECT_TRUE(matches(got.view(), expect.view(), tol, "gemm rope: c"));
+  EXPECT_TRUE(matches(got_k.view(), expect_k.view(), tol, "gemm rope: k heads"));
+  EXPECT_TRUE(matches(got_v.view(), expect_v.view(), tol, "gemm rope: v heads"));
+}
+
 // Wrong shapes, dtypes of epilogue tensors and aliasing fail with a message naming the shapes.
 template <class Ctx>
 void gemm_bad_input_cases(Ctx& ctx) {
@@ -211,6 +289,21 @@ void gemm_bad_input_cases(Ctx& ctx) {
   expect_error_untouched(ctx, c4, [&] { gemm(ctx, c4, a, b_ok, make_epilogue(epi::gate<act::Silu>(GateLayout::concatenated))); }, {"c must be [5, 2]"});
   expect_error_untouched(ctx, c2, [&] { gemm(ctx, c2, a, b_ok, make_epilogue(epi::gate<act::Silu>(GateLayout::concatenated)), {1.f, 1.f}); }, {"beta must be 0"});
   expect_error([&] { gemm(ctx, a.view().slice(1, 0, 4), a.view().slice(1, 0, 7), b_ok); }, "overlaps");
+  // epi::rope and epi::store_heads: ranges past the output, half-split layout, positions of the wrong length
+  auto pos5 = B::upload(ctx, HostTensor<std::int32_t, 1>({5}));
+  auto pos4 = B::upload(ctx, HostTensor<std::int32_t, 1>({4}));
+  auto heads = B::template poisoned<float, 3>(ctx, {5, 1, 2});
+  const RopeOptions inter{.layout = RopeLayout::interleaved};
+  expect_error_untouched(ctx, c4, [&] { gemm(ctx, c4, a, b_ok, make_epilogue(epi::rope(pos5.view(), 2, 0, 6, inter))); },
+                         {"turns columns [0, 6)", "4 columns"});
+  expect_error([&] { (void)epi::rope(pos5.view(), 2, 0, 4); }, "interleaved");
+  expect_error([&] { (void)epi::rope(pos5.view(), 4, 0, 6, inter); }, "whole heads of 4");
+  expect_error_untouched(ctx, c4, [&] { gemm(ctx, c4, a, b_ok, make_epilogue(epi::rope(pos4.view(), 2, 0, 4, inter))); },
+                         {"positions for 1 batch entries of 4 rows"});
+  expect_error_untouched(ctx, c4, [&] { gemm(ctx, c4, a, b_ok, make_epilogue(epi::store_heads(heads.view(), 3))); },
+                         {"store_heads takes columns [3, 5)"});
+  expect_error_untouched(ctx, c4, [&] { gemm(ctx, c4, a, b_ok, make_epilogue(epi::rope(pos5.view(), 2, 0, 4, inter)), {1.f, 1.f}); },
+                         {"beta must be 0 with epi::rope"});
 }
 
 }  // namespace fusekit::test

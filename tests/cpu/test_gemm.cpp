@@ -31,6 +31,33 @@ TEST(CpuGemm, Epilogues) {
   gemm_epilogue_cases<cpu::Context, float, half>(ctx(), {1, 130, 258, 24, Storage::transposed, Storage::dense}, 4300);
 }
 
+TEST(CpuGemm, RopeAndStoreHeadsEpilogue) {
+  gemm_rope_cases<cpu::Context, float, float>(ctx(), {1, 37, 72, 96}, 4400);
+  gemm_rope_cases<cpu::Context, float, bfloat16>(ctx(), {3, 11, 300, 40}, 4410);
+}
+
+// rope_interleave_row turns a half-split projection into the interleaved one epi::rope turns: applying
+// rope() half-split to the original output equals rope() interleaved to the permuted rows' output.
+TEST(CpuGemm, RopeInterleaveRowsMatchesHalfSplit) {
+  constexpr index_t D = 8, rot = 6, H = 2, T = 3;
+  auto x = random_tensor<float, 3>({T, H, D}, 4420, -1.0, 1.0);
+  HostTensor<float, 3> perm({T, H, D});
+  for (index_t t = 0; t < T; ++t)
+    for (index_t i = 0; i < H * D; ++i) {
+      const index_t src = rope_interleave_row(i, D, rot);
+      perm(t, i / D, i % D) = x(t, src / D, src % D);
+    }
+  HostTensor<std::int32_t, 1> pos({T});
+  for (index_t t = 0; t < T; ++t) pos(t) = static_cast<std::int32_t>(7 + 13 * t);
+  rope(ctx(), x, x, pos, RopeOptions{.base = 100.f, .layout = RopeLayout::half_split, .rotary_dim = rot});
+  rope(ctx(), perm, perm, pos, RopeOptions{.base = 100.f, .layout = RopeLayout::interleaved, .rotary_dim = rot});
+  for (index_t t = 0; t < T; ++t)
+    for (index_t i = 0; i < H * D; ++i) {
+      const index_t src = rope_interleave_row(i, D, rot);
+      EXPECT_EQ(perm(t, i / D, i % D), x(t, src / D, src % D)) << "token " << t << " row " << i;
+    }
+}
+
 TEST(CpuGemm, BadInputsNameTheShapes) { gemm_bad_input_cases(ctx()); }
 
 }  // namespace

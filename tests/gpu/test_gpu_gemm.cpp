@@ -117,6 +117,22 @@ TEST_F(Gpu, GemmSmallMPath) {
                "at most 16 rows");
 }
 
+// epi::rope + epi::store_heads on every kernel: the partner column must sit in each kernel's tile.
+TEST_F(Gpu, GemmRopeEpilogue) {
+  gemm_rope_cases<hip::Stream, float, float>(stream(), {1, 37, 72, 96, Storage::dense, Storage::transposed, false, false, -1, GemmPath::simt}, 5900);
+  gemm_rope_cases<hip::Stream, bfloat16, bfloat16>(stream(), {2, 37, 200, 96, Storage::dense, Storage::transposed, false, false, 1, GemmPath::mma}, 5910);
+  gemm_rope_cases<hip::Stream, half, float>(stream(), {1, 11, 300, 520, Storage::dense, Storage::transposed, false, false, 4, GemmPath::mma, 3}, 5920);
+  if (OpImpl<op::Gemm, HipBackend>::mma_device_blocker<bfloat16>(stream()).empty()) {
+    gemm_rope_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 300, 1040, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m}, 5930);
+    gemm_rope_cases<hip::Stream, bfloat16, half>(stream(), {3, 5, 136, 2056, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 3}, 5940);
+    gemm_rope_cases<hip::Stream, half, half>(stream(), {1, 16, 72, 4104, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 12}, 5950);
+  }
+  if (stream().device().arch == "sm_90") {
+    gemm_rope_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 130, 300, 136, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma}, 5960);
+    gemm_rope_cases<hip::Stream, bfloat16, bfloat16>(stream(), {2, 70, 520, 1024, Storage::dense, Storage::transposed, false, false, 1, GemmPath::wgmma, 4}, 5970);
+  }
+}
+
 TEST_F(Gpu, GemmPi0Shapes) {
   std::uint64_t salt = 4500;
   const RefEpilogue plain = [](const auto& acc, index_t b, index_t r, index_t j) { return acc_at(acc, b, r, j); };

@@ -4,7 +4,7 @@
 // form (cpu::activation_span; a run-time activation such as katago::ActFn is resolved once per span).
 // KataGo's convs end in scale, bias, Mish and the board mask, and the scalar Mish per element cost more
 // than the GEMM at 96 channels. The order of operations is GemmParams::output's: alpha, beta, then the
-// stages in order. Gated epilogues (two accumulator columns per output) go element by element.
+// stages in order. Gated and paired epilogues (two accumulator columns per output) go element by element.
 #include <algorithm>
 #include <type_traits>
 
@@ -24,6 +24,9 @@ void store_row(const P& p, index_t b, index_t row, const float* acc, index_t o0,
   using O = typename P::out_type;
   if constexpr (P::epilogue_type::gated) {
     auto at = [&](index_t col) { return acc[col]; };
+    for (index_t o = o0; o < o1; ++o) *p.c.at(b, row, o) = convert<O>(p.output(at, b, row, o));
+  } else if constexpr (P::epilogue_type::paired) {  // a column's partner sits beside it in the span
+    auto at = [&](index_t col) { return acc[col - o0]; };
     for (index_t o = o0; o < o1; ++o) *p.c.at(b, row, o) = convert<O>(p.output(at, b, row, o));
   } else {
     constexpr index_t chunk = 256;  // on the stack: two spans of the row at a time

@@ -10,25 +10,6 @@
 
 namespace fusekit {
 
-// sin and cos of an angle: on the device, a Cody-Waite reduction by 2 pi (three-part constant, exact
-// enough for |a| < 25000, i.e. positions up to ~25000 at inv_freq 1) and the hardware's __sincosf on
-// [-pi, pi] (absolute error < 4e-7); libm's sincosf beyond. On the host, libm.
-FUSEKIT_HOST_DEVICE inline void rope_sincos(float a, float* s, float* c) {
-#if FUSEKIT_GPU_COMPILE_PHASE
-  if (fabsf(a) < 25000.f) {
-    const float k = rintf(a * 0.159154943091895336f);
-    float r = fmaf(-k, 6.28318548202514648f, a);  // float(2 pi)
-    r = fmaf(-k, -1.74845553146951715e-7f, r);    // 2 pi - float(2 pi)
-    __sincosf(r, s, c);
-  } else {
-    sincosf(a, s, c);
-  }
-#else
-  *s = std::sin(a);
-  *c = std::cos(a);
-#endif
-}
-
 // The pair update shared by both backends: reads both elements, then writes both (in place is safe).
 // inv_freq: p.inv_freq, or a copy of it (the GPU kernels read a shared-memory one).
 template <class T, class P>

@@ -81,7 +81,7 @@ void conv2d_impl(Ctx& ctx, const Y& y, const X& x, const Wt& w, const Pro& pro, 
   static_assert(X::rank == 4 && Y::rank == 4, "conv2d: x and y must be rank-4 logical (N, C, H, W) views");
   static_assert(FloatStorage<T> && FloatStorage<O> && !std::is_const_v<O>,
                 "conv2d: supported dtypes are f32, f16 and bf16 (and y must not be const)");
-  static_assert(!E::gated, "conv2d: a gated epilogue (epi::gate) is for GEMMs only");
+  static_assert(!E::gated && !E::paired, "conv2d: two-column epilogue stages (epi::gate, epi::rope) are for GEMMs only");
   require_space<Ctx, Y>();
   require_space<Ctx, X>();
   ConvShape s{};

@@ -11,6 +11,7 @@
 
 #include "fusekit/cpu/gemm.hpp"
 #include "fusekit/ops/elementwise.hpp"
+#include "fusekit/ops/gemm_epilogue_rope.hpp"
 #include "fusekit/ops/gemm_params.hpp"
 #include "fusekit/ops/tags.hpp"
 #if FUSEKIT_GPUCC
@@ -81,6 +82,7 @@ void gemm_impl(Ctx& ctx, const C& c, const A& a, const B& b, const Epilogue<S...
   FUSEKIT_CHECK((RA == 2 || a.size(0) == batch) && (RB == 2 || b.size(0) == batch),
                 "gemm: batch extents differ: {}", shapes());
   FUSEKIT_CHECK(!E::gated || opt.beta == 0.f, "gemm: beta must be 0 with a gated epilogue (c has the gate's width)");
+  FUSEKIT_CHECK(!E::paired || opt.beta == 0.f, "gemm: beta must be 0 with epi::rope (c is written while it is read)");
   FUSEKIT_CHECK(!overlaps(c, a) && !overlaps(c, b), "gemm: c overlaps a or b: {}", shapes());
   epi.for_each([&](const auto& st, int i) {
     using St = std::remove_cvref_t<decltype(st)>;

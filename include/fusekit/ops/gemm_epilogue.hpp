@@ -8,6 +8,10 @@
 //   v = stage_k(v, at), ...                            stages after the Gate see output columns
 //   C = convert<O>(v)
 //
+// A pair stage (epi::rope, ops/gemm_epilogue_rope.hpp) is the other kind of two-column stage: output
+// column c combines v[c] with v[partner(c)] (both through the stages before it) and keeps the width.
+// An epilogue has at most one gate or pair stage.
+//
 // Stages (namespace epi, built from views so that the front end can check dtype, shape and space):
 //   epi::bias(b)               v + b[col]                       b: fp32 [cols]
 //   epi::scale_bias(s, b)      v * s[col] + b[col]              folded batch norm; fp32 [cols]
@@ -241,6 +245,9 @@ auto board_mask(const V& mask) {
 
 template <class S> inline constexpr bool is_gate = false;
 template <class Op> inline constexpr bool is_gate<Gate<Op>> = true;
+// A pair stage declares `static constexpr bool pairs_columns = true` and has partner(col) (-1: the column
+// passes through) and combine(v, v_partner, at).
+template <class S> inline constexpr bool is_pair = requires { requires S::pairs_columns; };
 
 }  // namespace epi
 
@@ -265,18 +272,35 @@ struct Epilogue {
     return -1;
   }();
   static constexpr bool gated = gate_index >= 0;
-  static_assert(((epi::is_gate<S> ? 1 : 0) + ... + 0) <= 1, "fusekit epilogue: at most one epi::gate per epilogue");
+  static constexpr int pair_index = [] {
+    constexpr bool g[] = {epi::is_pair<S>..., false};
+    for (std::size_t i = 0; i + 1 < std::size(g); ++i)
+      if (g[i]) return static_cast<int>(i);
+    return -1;
+  }();
+  static constexpr bool paired = pair_index >= 0;
+  static_assert(((epi::is_gate<S> || epi::is_pair<S> ? 1 : 0) + ... + 0) <= 1,
+                "fusekit epilogue: at most one two-column stage (epi::gate, epi::rope) per epilogue");
+  // The two-column stage's index (count: none); pre() applies the stages before it, post() those after.
+  static constexpr int split_index = gated ? gate_index : paired ? pair_index : static_cast<int>(count);
 
   EpiChain<S...> stages;
 
-  // Stages [0, gate) (all of them without a gate), at accumulator column at.col.
-  FUSEKIT_HOST_DEVICE float pre(float v, EpiCoord at) const {
-    return apply<0, 0, gated ? gate_index : static_cast<int>(count)>(stages, v, at);
-  }
-  // Stages after the gate, at output column at.col.
+  // Stages before the gate or pair stage (all of them without one), at accumulator column at.col.
+  FUSEKIT_HOST_DEVICE float pre(float v, EpiCoord at) const { return apply<0, 0, split_index>(stages, v, at); }
+  // Stages after the gate or pair stage (at output columns).
   FUSEKIT_HOST_DEVICE float post(float v, EpiCoord at) const {
-    if constexpr (gated) return apply<0, gate_index + 1, static_cast<int>(count)>(stages, v, at);
+    if constexpr (gated || paired) return apply<0, split_index + 1, static_cast<int>(count)>(stages, v, at);
     else return v;
+  }
+  // The pair stage: the partner of output column col (-1: col passes through), and the combination.
+  FUSEKIT_HOST_DEVICE index_t partner(index_t col) const {
+    if constexpr (paired) return stage<pair_index>(stages).partner(col);
+    else return (void)col, -1;
+  }
+  FUSEKIT_HOST_DEVICE float combine_pair(float v, float w, EpiCoord at) const {
+    if constexpr (paired) return stage<pair_index>(stages).combine(v, w, at);
+    else return (void)w, (void)at, v;
   }
   FUSEKIT_HOST_DEVICE float combine(float gate, float up) const {
     if constexpr (gated) return stage<gate_index>(stages).combine(gate, up);
@@ -306,7 +330,8 @@ struct Epilogue {
     if constexpr (I >= End || std::is_same_v<C, EpiChain<>>) {
       return v;
     } else {
-      if constexpr (I >= Begin && !epi::is_gate<std::remove_cvref_t<decltype(c.head)>>) v = c.head(v, at);
+      using H = std::remove_cvref_t<decltype(c.head)>;
+      if constexpr (I >= Begin && !epi::is_gate<H> && !epi::is_pair<H>) v = c.head(v, at);
       return apply<I + 1, Begin, End>(c.tail, v, at);
     }
   }

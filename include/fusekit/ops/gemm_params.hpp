@@ -58,7 +58,8 @@ struct GemmParams {
   }
 
   // The value stored at output element (bi, r, j), given acc(col) = the accumulator at column col of
-  // row r. Every backend ends in this function, so they agree on the order of operations.
+  // row r (a gate or pair stage also reads its other column). Every backend ends in this function, so
+  // they agree on the order of operations.
   template <class Acc>
   FUSEKIT_HOST_DEVICE float output(const Acc& acc, index_t bi, index_t r, index_t j) const {
     if constexpr (Epi::gated) {
@@ -67,6 +68,11 @@ struct GemmParams {
       const float g = epi.pre(alpha * acc(gc), {bi, r, gc});
       const float u = epi.pre(alpha * acc(uc), {bi, r, uc});
       return epi.post(epi.combine(g, u), {bi, r, j});
+    } else if constexpr (Epi::paired) {  // beta is 0 (ops/gemm.hpp): C is written as it is read
+      const float v = epi.pre(alpha * acc(j), {bi, r, j});
+      const index_t pc = epi.partner(j);
+      if (pc < 0) return epi.post(v, {bi, r, j});
+      return epi.post(epi.combine_pair(v, epi.pre(alpha * acc(pc), {bi, r, pc}), {bi, r, j}), {bi, r, j});
     } else {
       float v = alpha * acc(j);
       if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
