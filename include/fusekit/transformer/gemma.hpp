@@ -5,7 +5,7 @@
 //
 //   xn = rmsnorm(x) * (1 + w)                      fp32 statistics
 //   qkv = xn [Wq | Wk | Wv]^T                      one GEMM per expert into a shared [tokens, Q|K|V] buffer
-//   rope(q) in place, rope(k) and v -> KV cache    one launch for all tokens (slots [start, start + n))
+//   rope(q), rope(k) and k, v -> KV cache          the Q|K|V GEMM's epilogue (slots [start, start + n))
 //   a = attention(q, cache[0, start + n))          one call for all experts; mask chosen by the caller
 //   x = x + a Wo^T                                 residual fused into the GEMM epilogue
 //   xn = rmsnorm(x) * (1 + w)
@@ -56,8 +56,10 @@ Gemma<T, typename Ctx::space> load_gemma(Ctx& ctx, const GemmaConfig& cfg, const
     GemmaLayer<T, typename Ctx::space> L;
     L.input_norm = place<float>(ctx, src.tensor(p + "input_layernorm.weight", Shape<1>{H}, Init::small));
     L.post_norm = place<float>(ctx, src.tensor(p + "post_attention_layernorm.weight", Shape<1>{H}, Init::small));
+    // q and k rows in the interleaved RoPE order: the Q|K|V GEMM turns them in its epilogue (gemma_layer)
     L.qkv = load_linear<T, false>(ctx, src, {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, H,
-                                  {cfg.q_width(), cfg.kv_width(), cfg.kv_width()});
+                                  {cfg.q_width(), cfg.kv_width(), cfg.kv_width()},
+                                  RopeRows{0, cfg.q_width() + cfg.kv_width(), cfg.head_dim});
     L.o = load_linear<T, false>(ctx, src, p + "self_attn.o_proj", cfg.q_width(), H);
     L.gate_up = load_linear<T, false>(ctx, src, {p + "mlp.gate_proj", p + "mlp.up_proj"}, H, {cfg.mlp, cfg.mlp});
     L.down = load_linear<T, false>(ctx, src, p + "mlp.down_proj", cfg.mlp, H);
@@ -164,7 +166,11 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
   T* attn = scratch.attn.data();
   const RmsNormOptions norm{.eps = c.eps, .unit_offset = true};
 
-  // Q|K|V of every segment into rows [off, off + n_e) of the shared buffer.
+  // Q|K|V of every segment into rows [off, off + n_e) of the shared buffer, in one GEMM each whose
+  // epilogue turns q and k (RoPE at the tokens' positions; the weights hold q and k rows in the
+  // interleaved order, see load_gemma) and also stores k and v into the tokens' cache slots.
+  auto kc = cache.k(layer), vc = cache.v(layer);
+  const RopeOptions rope{.base = c.rope_theta, .layout = RopeLayout::interleaved};
   index_t off = 0;
   for (const auto& s : segs) {
     const GemmaLayer<T, Space>& L = s.model->layers[layer];
@@ -172,21 +178,11 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
     if (ne == 0) continue;
     TensorView<T, 2, Space> xn(scratch.xn.data(), {B * ne, hid});
     rmsnorm(ctx, xn, detail::token_rows(s.x), L.input_norm, norm);
-    linear(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), xn.reshape(Shape<3>{B, ne, hid}), L.qkv);
+    const index_t slot = at.start + off;
+    linear(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), xn.reshape(Shape<3>{B, ne, hid}), L.qkv,
+           epi::rope(at.positions.slice(1, off, off + ne), D, 0, (Hq + Hkv) * D, rope),
+           epi::store_heads(kc.slice(1, slot, slot + ne), Hq * D), epi::store_heads(vc.slice(1, slot, slot + ne), (Hq + Hkv) * D));
     off += ne;
-  }
-
-  // RoPE on q (in place) and k (into the cache), v into the cache.
-  auto kc = cache.k(layer), vc = cache.v(layer);
-  for (index_t b = 0; b < B; ++b) {
-    T* base = qkv + b * n * W;
-    rope_qkv_to_cache(ctx, TensorView<T, 3, Space>(base, {n, Hq, D}, {W, D, 1}),
-                      TensorView<const T, 3, Space>(base + Hq * D, {n, Hkv, D}, {W, D, 1}),
-                      TensorView<const T, 3, Space>(base + (Hq + Hkv) * D, {n, Hkv, D}, {W, D, 1}),
-                      at.positions.slice(0, b, b + 1).reshape(Shape<1>{n}),
-                      TensorView<T, 3, Space>(kc.data() + (b * kc.size(1) + at.start) * Hkv * D, {n, Hkv, D}),
-                      TensorView<T, 3, Space>(vc.data() + (b * vc.size(1) + at.start) * Hkv * D, {n, Hkv, D}),
-                      RopeOptions{.base = c.rope_theta});
   }
 
   if (cache_only) return;

@@ -2,7 +2,8 @@
 // Per-layer keys and values of a decoder, written by prefill and read by later steps without copies.
 // Layout per layer: [batch, capacity, kv_heads, head_dim], token-major like the projections, so a step
 // that adds n tokens at slot s writes the slice [s, s + n) (RoPE'd keys and values straight from the
-// QKV projection, one launch: rope_qkv_to_cache) and attends to [0, s + n). Which keys a query row sees
+// QKV projection's epilogue: epi::rope, epi::store_heads) and attends to [0, s + n). Gemma's keys are
+// stored with each head's dims in the interleaved RoPE order (transformer/gemma.hpp). Which keys a query row sees
 // is the attention mask's business (ops/attention.hpp): causal, key padding, or a per-row key end (Pi0).
 #include "fusekit/core/tensor.hpp"
 

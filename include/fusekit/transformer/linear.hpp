@@ -22,10 +22,17 @@ struct Linear {
   auto B() const { return transposed(w.view()); }
 };
 
+// Rows of a stacked projection whose heads turn under RoPE in the half-split (rotate_half) layout:
+// [begin, end), heads of head_dim rows. Loaded into the interleaved order that epi::rope turns
+// (rope_interleave_row, ops/gemm_epilogue_rope.hpp).
+struct RopeRows {
+  index_t begin = 0, end = 0, head_dim = 0;
+};
+
 // HF layers `names[i]` (".weight" / ".bias" appended) of shapes [outs[i], in], stacked by rows.
 template <class T, bool kBias, class Ctx>
 Linear<T, typename Ctx::space, kBias> load_linear(Ctx& ctx, const WeightSource& src, const std::vector<std::string>& names,
-                                                  index_t in, const std::vector<index_t>& outs) {
+                                                  index_t in, const std::vector<index_t>& outs, const RopeRows& rope = {}) {
   index_t total = 0;
   for (index_t o : outs) total += o;
   HostTensor<float, 2> w(Shape<2>{total, in});
@@ -39,6 +46,18 @@ Linear<T, typename Ctx::space, kBias> load_linear(Ctx& ctx, const WeightSource& 
       std::copy(bi.data(), bi.data() + bi.numel(), b.data() + row);
     }
     row += outs[i];
+  }
+  if (rope.end > rope.begin) {
+    FUSEKIT_CHECK(rope.begin >= 0 && rope.end <= total && (rope.end - rope.begin) % rope.head_dim == 0,
+                  "load_linear: RoPE rows [{}, {}) must be whole heads of {} inside {} rows", rope.begin, rope.end,
+                  rope.head_dim, total);
+    const HostTensor<float, 2> orig = w.clone();
+    const HostTensor<float, 1> orig_b = b.clone();
+    for (index_t i = 0; i < rope.end - rope.begin; ++i) {
+      const index_t from = rope.begin + rope_interleave_row(i, rope.head_dim);
+      std::copy(orig.data() + from * in, orig.data() + (from + 1) * in, w.data() + (rope.begin + i) * in);
+      if constexpr (kBias) b(rope.begin + i) = orig_b(from);
+    }
   }
   Linear<T, typename Ctx::space, kBias> l;
   l.w = place<T>(ctx, w);
