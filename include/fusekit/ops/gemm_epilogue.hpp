@@ -22,7 +22,7 @@
 //   epi::board_mask(mask)      v * mask[n, 0, h, w]             conv2d only: the (N, 1, H, W) board mask
 // Per-column vectors are fp32: they are tiny, and loaders convert them once.
 #include <cstddef>
-#include <iterator>
+#include <initializer_list>
 #include <type_traits>
 
 #include "fusekit/core/convert.hpp"
@@ -262,22 +262,24 @@ struct EpiChain<H, R...> {
   EpiChain<R...> tail;
 };
 
+namespace detail {
+// Index of the first true flag, -1 if none (the stage chains' trait lists end in a spare false).
+constexpr int first_of(std::initializer_list<bool> flags) {
+  int i = 0;
+  for (bool f : flags) {
+    if (f) return i;
+    ++i;
+  }
+  return -1;
+}
+}  // namespace detail
+
 template <class... S>
 struct Epilogue {
   static constexpr std::size_t count = sizeof...(S);
-  static constexpr int gate_index = [] {
-    constexpr bool g[] = {epi::is_gate<S>..., false};
-    for (std::size_t i = 0; i + 1 < std::size(g); ++i)  // (i + 1 < size: no unsigned-vs-0 warning)
-      if (g[i]) return static_cast<int>(i);
-    return -1;
-  }();
+  static constexpr int gate_index = detail::first_of({epi::is_gate<S>..., false});
   static constexpr bool gated = gate_index >= 0;
-  static constexpr int pair_index = [] {
-    constexpr bool g[] = {epi::is_pair<S>..., false};
-    for (std::size_t i = 0; i + 1 < std::size(g); ++i)
-      if (g[i]) return static_cast<int>(i);
-    return -1;
-  }();
+  static constexpr int pair_index = detail::first_of({epi::is_pair<S>..., false});
   static constexpr bool paired = pair_index >= 0;
   static_assert(((epi::is_gate<S> || epi::is_pair<S> ? 1 : 0) + ... + 0) <= 1,
                 "fusekit epilogue: at most one two-column stage (epi::gate, epi::rope) per epilogue");

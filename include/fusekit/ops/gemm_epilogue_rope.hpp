@@ -8,7 +8,7 @@
 //       the same inv_freq table, angle and sin/cos), in fp32 on the accumulators, one rounding.
 //       positions: int32/int64 [rows] (every batch entry) or [batch, rows].
 //       Checkpoints in the half-split layout (rotate_half: Llama, Gemma) turn pairs (i, i + D/2): permute
-//       their q and k weight rows once at load (rope_interleave_rows) and use this stage. Attention only
+//       their q and k weight rows once at load (rope_interleave_row) and use this stage. Attention only
 //       takes dot products of q and k rows, which one permutation of both leaves unchanged; q, k and the
 //       KV cache then hold heads in that order.
 //   epi::store_heads(dst, begin)
@@ -83,9 +83,6 @@ struct StoreHeads {
   }
 };
 
-template <class S> inline constexpr bool is_store_heads = false;
-template <class T, class Space> inline constexpr bool is_store_heads<StoreHeads<T, Space>> = true;
-
 template <class PV>
 auto rope(const PV& positions, index_t head_dim, index_t begin, index_t end, const RopeOptions& opt = {}) {
   const auto v = positions.view().as_const();
@@ -96,7 +93,7 @@ auto rope(const PV& positions, index_t head_dim, index_t begin, index_t end, con
   const index_t rot = opt.rotary_dim ? opt.rotary_dim : head_dim;
   FUSEKIT_CHECK(opt.layout == RopeLayout::interleaved,
                 "epi::rope turns adjacent column pairs (RopeLayout::interleaved); for a half-split checkpoint "
-                "permute the q and k weight rows at load (rope_interleave_rows) and pass interleaved");
+                "permute the q and k weight rows at load (rope_interleave_row) and pass interleaved");
   FUSEKIT_CHECK(head_dim > 0 && head_dim % 2 == 0 && rot % 2 == 0 && rot > 0 && rot <= head_dim && rot <= 2 * rope_max_pairs,
                 "epi::rope: head_dim {} and rotary_dim {} must be even, with 0 < rotary_dim <= head_dim and rotary_dim "
                 "<= {}", head_dim, rot, 2 * rope_max_pairs);
