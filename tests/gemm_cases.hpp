@@ -7,6 +7,7 @@
 
 #include "op_cases_nn.hpp"
 #include "fusekit/ops/gemm.hpp"
+#include "fusekit/ops/gemm_rmsnorm.hpp"
 #include "fusekit/reference/gemm.hpp"
 
 namespace fusekit::test {
@@ -270,6 +271,77 @@ void gemm_rope_cases(Ctx& ctx, GemmCase g, std::uint64_t salt) {
   EXPECT_TRUE(matches(got.view(), expect.view(), tol, "gemm rope: c"));
   EXPECT_TRUE(matches(got_k.view(), expect_k.view(), tol, "gemm rope: k heads"));
   EXPECT_TRUE(matches(got_v.view(), expect_v.view(), tol, "gemm rope: v heads"));
+}
+
+// gemm_rmsnorm: C = epilogue(rmsnorm(A) W^T) with the norm's weight (and Gemma's unit offset), against
+// the double definition. x is offset by `shift` (rows far from zero exercise the fp32 statistics). The
+// normalised A is rounded to T once on every path (the fused kernel rounds x * weight, the others
+// x * rsqrt * weight), so the tolerance grows with T's rounding and sqrt(K).
+template <class Ctx, class T, class O, class NW = T>
+void gemm_rmsnorm_cases(Ctx& ctx, GemmCase g, std::uint64_t salt, bool unit_offset, bool with_bias = true,
+                        double shift = 0.0) {
+  using B = Backend<Ctx>;
+  SCOPED_TRACE(describe(g) + fmt::format(" rmsnorm prologue {} -> {} weight {} offset {} shift {}", dtype_of<T>,
+                                         dtype_of<O>, dtype_of<NW>, unit_offset, shift));
+  const float eps = 1e-6f;
+  auto a_h = random_tensor<T, 3>({g.batch, g.m, g.k}, salt, shift - 1.0, shift + 1.0);
+  auto nw_h = random_tensor<NW, 1>({g.k}, salt + 1, unit_offset ? -0.5 : 0.5, unit_offset ? 0.5 : 1.5);
+  auto w_h = random_tensor<T, 2>({g.n, g.k}, salt + 2, -1.0, 1.0);
+  auto bias_h = random_tensor<float, 1>({g.n}, salt + 3, -1.0, 1.0);
+  auto da = B::upload(ctx, a_h);
+  auto dnw = B::upload(ctx, nw_h);
+  auto dw = B::upload(ctx, w_h);
+  auto dbias = B::upload(ctx, bias_h);
+  auto c = B::template poisoned<O, 3>(ctx, {g.batch, g.m, g.n});
+  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits};
+  const RmsNormOptions no{.eps = eps, .unit_offset = unit_offset};
+  if (g.batch == 1 && with_bias)
+    gemm_rmsnorm(ctx, matrix_of(c.view()), matrix_of(da.view()), dnw, transposed(dw.view()),
+                 make_epilogue(epi::bias(dbias.view())), no, opt);
+  else if (with_bias) gemm_rmsnorm(ctx, c, da, dnw, transposed(dw.view()), make_epilogue(epi::bias(dbias.view())), no, opt);
+  else gemm_rmsnorm(ctx, c, da, dnw, transposed(dw.view()), no, opt);
+  const auto got = B::download(ctx, c);
+
+  HostTensor<double, 3> expect({g.batch, g.m, g.n});
+  std::vector<double> an(static_cast<std::size_t>(g.k));
+  for (index_t b = 0; b < g.batch; ++b)
+    for (index_t r = 0; r < g.m; ++r) {
+      double ss = 0;
+      for (index_t kk = 0; kk < g.k; ++kk) ss += std::pow(static_cast<double>(to_float(a_h(b, r, kk))), 2);
+      const double inv = 1.0 / std::sqrt(ss / static_cast<double>(g.k) + eps);
+      for (index_t kk = 0; kk < g.k; ++kk)
+        an[kk] = static_cast<double>(to_float(a_h(b, r, kk))) * inv *
+                 (static_cast<double>(to_float(nw_h(kk))) + (unit_offset ? 1.0 : 0.0));
+      for (index_t j = 0; j < g.n; ++j) {
+        double acc = 0;
+        for (index_t kk = 0; kk < g.k; ++kk) acc += an[kk] * static_cast<double>(to_float(w_h(j, kk)));
+        expect(b, r, j) = acc + (with_bias ? static_cast<double>(bias_h(j)) : 0.0);
+      }
+    }
+  auto tol = reference::tolerance_for<O>();
+  const double sk = std::sqrt(static_cast<double>(std::max<index_t>(g.k, 1)));
+  tol.rtol = std::max(tol.rtol, 2e-5);
+  // |normalised A| <= ~1.8 and |W| <= 1: each product term off by <= 1.8 u_T (one rounding of A)
+  tol.atol = std::max({tol.atol, 2e-5 * sk, 4.0 * 1.8 * unit_roundoff<T>() * sk});
+  EXPECT_TRUE(matches(got.view(), expect.view(), tol, "gemm_rmsnorm: c"));
+}
+
+// gemm_rmsnorm's own checks: the weight's length, rows that are not dense.
+template <class Ctx>
+void gemm_rmsnorm_bad_input_cases(Ctx& ctx) {
+  using B = Backend<Ctx>;
+  auto a = B::upload(ctx, random_tensor<float, 2>({5, 8}, 11));
+  auto w = B::upload(ctx, random_tensor<float, 2>({3, 8}, 12));
+  auto nw7 = B::upload(ctx, random_tensor<float, 1>({7}, 13));
+  auto nw8 = B::upload(ctx, random_tensor<float, 1>({8}, 14));
+  auto c = B::template poisoned<float, 2>(ctx, {5, 3});
+  auto c8 = B::template poisoned<float, 2>(ctx, {8, 3});
+  expect_error_untouched(ctx, c, [&] { gemm_rmsnorm(ctx, c, a, nw7, transposed(w.view())); },
+                         {"norm weight must be a dense [8]", "[7]"});
+  auto at = B::upload(ctx, random_tensor<float, 2>({8, 5}, 15));
+  expect_error_untouched(ctx, c8, [&] { gemm_rmsnorm(ctx, c8, transposed(at.view()), nw8, transposed(w.view())); },
+                         {"a must have dense rows"});
+  expect_error_untouched(ctx, c, [&] { gemm_rmsnorm(ctx, c, a, nw8, w); }, {"inner dimensions differ"});
 }
 
 // Wrong shapes, dtypes of epilogue tensors and aliasing fail with a message naming the shapes.

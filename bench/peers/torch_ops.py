@@ -66,6 +66,14 @@ def linear_geglu(x, w):
     return torch.nn.functional.gelu(g, approximate="tanh") * u
 
 
+def rmsnorm_linear(x, nw, w):
+    return linear(gemma_rmsnorm(x, nw), w)
+
+
+def rmsnorm_linear_geglu(x, nw, w):
+    return linear_geglu(gemma_rmsnorm(x, nw), w)
+
+
 def normact_conv_residual(x, scale, bias, mask, w, r):
     a = torch.nn.functional.mish(x * scale + bias) * mask
     return torch.nn.functional.conv2d(a, w, padding=1) + r
@@ -204,6 +212,16 @@ def add_gemm_cases(cases, rand, l2):
         ws = [rand(n, k) for _ in range(sets)]
         cases.append(("gemm geglu (gate fused)", f"{m}x{n}x{k}", linear_geglu,
                       lambda f, xs=xs, ws=ws: (lambda i: f(xs[i], ws[i])), sets, True))
+    # Gemma's pre-norm projections at decode (fusekit: the norm as the GEMM's prologue), compiled: the
+    # norm's Triton kernel then cuBLAS
+    for m, n, k, geglu in [(11, 2560, 1024, False), (11, 8192, 1024, True), (11, 2560, 2048, False)]:
+        sets = max(2, min(8, 3 * l2 // (2 * (n * k + m * k + m * n)) + 1))
+        xs = [rand(m, k) for _ in range(sets)]
+        ws = [rand(n, k) for _ in range(sets)]
+        nw = rand(k, dtype=torch.float32)
+        cases.append(("rmsnorm -> gemm geglu (prologue)" if geglu else "rmsnorm -> gemm (prologue)", f"{m}x{n}x{k}",
+                      rmsnorm_linear_geglu if geglu else rmsnorm_linear,
+                      lambda f, xs=xs, ws=ws, nw=nw: (lambda i: f(xs[i], nw, ws[i])), sets, True))
 
 
 def add_conv_cases(cases, rand, l2):
@@ -234,7 +252,7 @@ def report(cases, args):
             for r in json.load(f)["results"]:
                 fk.setdefault((r["op"], r["shape"]), (r["median_us"], r["graph_us"]))
     hdr = ["eager", "compile", "eager+graph", "compile+graph", "fusekit", "fk+graph", "vs best"]
-    print(f"{'op':<26} {'shape':>17} " + " ".join(f"{h:>13}" for h in hdr))
+    print(f"{'op':<34} {'shape':>17} " + " ".join(f"{h:>13}" for h in hdr))
     for case in cases:
         name, shape, fn, bind, sets = case[:5]
         use_compile = case[5] if len(case) > 5 else True  # a lone GEMM: torch.compile calls the same cuBLAS
@@ -249,7 +267,7 @@ def report(cases, args):
             cells += [f"{ours[0]:.2f}", f"{ours[1]:.2f}", f"{min(t) / min(ours):.2f}x"]
         else:
             cells += ["-", "-", "-"]
-        print(f"{name:<26} {shape:>17} " + " ".join(f"{c:>13}" for c in cells))
+        print(f"{name:<34} {shape:>17} " + " ".join(f"{c:>13}" for c in cells))
     print("(us per call, medians; 'vs best' = fastest torch column / fastest fusekit column: > 1 = fusekit faster)")
 
 

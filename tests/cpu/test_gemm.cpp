@@ -36,6 +36,14 @@ TEST(CpuGemm, RopeAndStoreHeadsEpilogue) {
   gemm_rope_cases<cpu::Context, float, bfloat16>(ctx(), {3, 11, 300, 40}, 4410);
 }
 
+TEST(CpuGemm, RmsNormPrologue) {
+  gemm_rmsnorm_cases<cpu::Context, float, float>(ctx(), {1, 11, 72, 1040}, 4430, true);
+  gemm_rmsnorm_cases<cpu::Context, float, bfloat16>(ctx(), {3, 5, 40, 96}, 4440, false, false);
+  gemm_rmsnorm_cases<cpu::Context, float, float>(ctx(), {1, 37, 24, 200}, 4450, true, true, 300.0);
+}
+
+TEST(CpuGemm, RmsNormPrologueBadInputs) { gemm_rmsnorm_bad_input_cases(ctx()); }
+
 // rope_interleave_row turns a half-split projection into the interleaved one epi::rope turns: applying
 // rope() half-split to the original output equals rope() interleaved to the permuted rows' output.
 TEST(CpuGemm, RopeInterleaveRowsMatchesHalfSplit) {

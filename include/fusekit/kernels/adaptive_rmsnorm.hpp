@@ -16,6 +16,8 @@ inline constexpr int adaptive_norm_block = 256;
 
 template <class T, class M>
 FUSEKIT_GLOBAL void __launch_bounds__(adaptive_norm_block) adaptive_rmsnorm_rows(AdaptiveRmsNormParams<T, M> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
+  gpu::allow_dependent_launch();
   const index_t b = blockIdx.x / p.tokens, t = blockIdx.x % p.tokens;
   const T* x = p.x + b * p.x_strides[0] + t * p.x_strides[1];
   T* o = p.out + b * p.out_strides[0] + t * p.out_strides[1];
@@ -37,7 +39,7 @@ struct OpImpl<op::AdaptiveRmsNorm, HipBackend> {
   static void run(const hip::Stream& s, const AdaptiveRmsNormParams<T, M>& p) {
     const index_t rows = p.batch * p.tokens;
     FUSEKIT_CHECK(rows <= index_t{0x7fffffff}, "adaptive_rmsnorm: {} rows exceed the grid limit", rows);
-    hip::launch("adaptive_rmsnorm", kernels::adaptive_rmsnorm_rows<T, M>, dim3(static_cast<unsigned>(rows)),
+    hip::launch_dependent("adaptive_rmsnorm", kernels::adaptive_rmsnorm_rows<T, M>, dim3(static_cast<unsigned>(rows)),
                 dim3(kernels::adaptive_norm_block), 0, s, p);
   }
 };

@@ -120,6 +120,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     else __syncthreads();
   };
 
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
   const int D = static_cast<int>(p.head_dim);
   const index_t qn = p.q_count(b), kn = p.k_count(b), rows = qn * G, row0 = static_cast<index_t>(blockIdx.x) * BM;
@@ -150,7 +151,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   };
   load_kv(t_begin + kg, 0);
   gpu::copy_async_commit();
-  if (sp.splits > 1) gpu::allow_dependent_launch();  // the combine kernel may get ready meanwhile
+  gpu::allow_dependent_launch();  // the next kernel (the combine, or the output projection) may get ready
 
   // This thread's rows: g and g + 8 of each of its warp's 16-row atoms, and the keys each sees.
   int end[MT][2];
@@ -484,7 +485,7 @@ struct OpImpl<op::Attention, HipBackend> {
   template <class T>
   static void run_simt(const hip::Stream& s, const AttentionParams<T>& p) {
     const index_t tiles = (p.q_len * p.group() + kernels::attn_simt_rows - 1) / kernels::attn_simt_rows;
-    hip::launch("attention_simt", kernels::attention_simt<T>,
+    hip::launch_dependent("attention_simt", kernels::attention_simt<T>,
                 dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(p.batch * p.kv_heads)),
                 dim3(kernels::attn_simt_threads), 0, s, p);
   }
@@ -529,7 +530,7 @@ struct OpImpl<op::Attention, HipBackend> {
     }
     const dim3 grid(static_cast<unsigned>(q_tiles), static_cast<unsigned>(p.batch * p.kv_heads),
                     static_cast<unsigned>(sp.splits));
-    hip::launch("attention_mma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s, p, sp);
+    hip::launch_dependent("attention_mma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s, p, sp);
     if (sp.splits > 1) {
       const index_t row_blocks = (q_tiles * Cfg::BM + kernels::attn_combine_rows - 1) / kernels::attn_combine_rows;
       hip::launch_dependent("attention_combine", kernels::attention_combine<T>,

@@ -19,6 +19,7 @@ inline constexpr int attn_simt_rows = 16, attn_simt_keys = 8, attn_simt_threads 
 
 template <class T>
 FUSEKIT_GLOBAL void __launch_bounds__(attn_simt_threads) attention_simt(const AttentionParams<T> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   constexpr int R = attn_simt_rows, N = attn_simt_keys, DM = attn_simt_max_dim, kCols = DM / N;
   constexpr float inf = std::numeric_limits<float>::infinity();
   __shared__ float qs[R][DM + 1];  // +1: threads of one row read 8 different K rows without conflicts

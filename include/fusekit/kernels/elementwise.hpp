@@ -4,6 +4,7 @@
 //            broadcast row); each thread moves kVec elements per operand with vector loads and stores.
 //            Needs cols % kVec == 0 and every row start aligned to the operand's vector.
 //  strided:  anything else: unravel the row-major index per element (broadcasting = stride 0).
+// Both are launched dependent (hip::launch_dependent, see kernels/norm.hpp).
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
@@ -25,6 +26,8 @@ using gpu::Vec;
 
 template <class C, class Op, class O, std::size_t R, class... I>
 FUSEKIT_GLOBAL void elementwise_strided(index_t n, Extents<R> shape, Op op, Operand<O, R> out, Operand<I, R>... in) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
+  gpu::allow_dependent_launch();
   const index_t step = static_cast<index_t>(gridDim.x) * blockDim.x;
   for (index_t i = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
     apply_at<C>(op, out.data + strided_offset(i, shape, out.strides),
@@ -62,6 +65,8 @@ template <class C, int kVec, int kUnroll, class Idx, class Op, class O, std::siz
 FUSEKIT_GLOBAL void elementwise_rows(Idx chunks, RowOfChunk<Idx> rows_of, Op op, Operand<O, R> out,
                                      Operand<I, R>... in) {
   using std::remove_const_t;
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
+  gpu::allow_dependent_launch();
   const Idx step = static_cast<Idx>(gridDim.x) * blockDim.x;
   const Idx q0 = static_cast<Idx>(blockIdx.x) * blockDim.x + threadIdx.x;
   const Idx chunks_per_row = static_cast<Idx>(rows_of.divisor_value());
@@ -108,11 +113,11 @@ void launch_rows(const hip::Stream& s, index_t chunks, index_t chunks_per_row, c
   if (chunks == 0) return;
   // 32-bit indices while the last thread's last chunk index stays below 2^31 (FastDivmod's range)
   if ((threads + block) * kUnroll < (index_t{1} << 31))
-    hip::launch("elementwise(rows)", elementwise_rows<C, kVec, kUnroll, std::uint32_t, Op, O, R, I...>, grid, dim3(block),
+    hip::launch_dependent("elementwise(rows)", elementwise_rows<C, kVec, kUnroll, std::uint32_t, Op, O, R, I...>, grid, dim3(block),
                 0, s, static_cast<std::uint32_t>(chunks), gpu::FastDivmod(static_cast<std::uint32_t>(chunks_per_row)), op,
                 out, in...);
   else
-    hip::launch("elementwise(rows)", elementwise_rows<C, kVec, kUnroll, index_t, Op, O, R, I...>, grid, dim3(block), 0,
+    hip::launch_dependent("elementwise(rows)", elementwise_rows<C, kVec, kUnroll, index_t, Op, O, R, I...>, grid, dim3(block), 0,
                 s, chunks, RowOfChunk64{chunks_per_row}, op, out, in...);
 }
 
@@ -143,7 +148,7 @@ struct OpImpl<op::Elementwise, HipBackend> {
     }
     const index_t n = numel(shape);
     const dim3 grid(hip::grid_for(n, block, s.device()));
-    hip::launch("elementwise(strided)", kernels::elementwise_strided<C, Op, O, R, I...>, grid, dim3(block), 0, s, n,
+    hip::launch_dependent("elementwise(strided)", kernels::elementwise_strided<C, Op, O, R, I...>, grid, dim3(block), 0, s, n,
                 shape, op, out, in...);
   }
 

@@ -16,6 +16,8 @@ namespace fusekit {
 namespace kernels {
 template <class T>
 FUSEKIT_GLOBAL void __launch_bounds__(256) embedding_rows(EmbeddingParams<T> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
+  gpu::allow_dependent_launch();
   const index_t t = blockIdx.x;
   const std::int32_t id = p.ids[t * p.id_stride];
   const bool ok = id >= 0 && id < p.vocab;
@@ -32,7 +34,7 @@ struct OpImpl<op::Embedding, HipBackend> {
   template <class T>
   static void run(const hip::Stream& s, const EmbeddingParams<T>& p) {
     FUSEKIT_CHECK(p.tokens <= index_t{0x7fffffff}, "embedding: {} tokens exceed the grid limit", p.tokens);
-    hip::launch("embedding", kernels::embedding_rows<T>, dim3(static_cast<unsigned>(p.tokens)), dim3(256), 0, s, p);
+    hip::launch_dependent("embedding", kernels::embedding_rows<T>, dim3(static_cast<unsigned>(p.tokens)), dim3(256), 0, s, p);
   }
 };
 

@@ -216,6 +216,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(simt_threads) gemm_simt(const FUSEKIT_GRID
   __shared__ float sa[simt_bk][simt_bm + 1];             // (k, m); +1: the k-fastest writes hit 16 banks
   __shared__ float sb[simt_bk][simt_bn];                 // (k, n): tile columns
   __shared__ float sc[simt_bm * (simt_bn + 4)];          // (m, n) accumulators for the epilogue
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   const index_t bi = blockIdx.z;
   const GemmTileCoords<simt_bm, simt_bn, Epi> tc(p, blockIdx.x);
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -309,7 +310,7 @@ struct OpImpl<op::Gemm, HipBackend> {
         if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
           FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
           const index_t cols_per_block = index_t{kernels::skinny_threads / s.device().warp_size} * kernels::skinny_cols;
-          hip::launch("gemm_skinny", kernels::gemm_skinny<T, O, Epi>,
+          hip::launch_dependent("gemm_skinny", kernels::gemm_skinny<T, O, Epi>,
                       dim3(static_cast<unsigned>((p.n_out + cols_per_block - 1) / cols_per_block), 1,
                            static_cast<unsigned>(p.batch)),
                       dim3(kernels::skinny_threads), 0, s, p);
@@ -365,7 +366,7 @@ struct OpImpl<op::Gemm, HipBackend> {
   template <class T, class O, class Epi, class ASrc>
   static void launch_simt(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p) {
     const index_t tiles = tiles_of(p, kernels::simt_bm, kernels::simt_bn);
-    hip::launch("gemm_simt", kernels::gemm_simt<T, O, Epi, ASrc>,
+    hip::launch_dependent("gemm_simt", kernels::gemm_simt<T, O, Epi, ASrc>,
                 dim3(static_cast<unsigned>(tiles), 1, static_cast<unsigned>(p.batch)), dim3(kernels::simt_threads), 0,
                 s, p);
   }
@@ -408,10 +409,11 @@ struct OpImpl<op::Gemm, HipBackend> {
   // whole chunk of 4 k-steps (at most 8 splits in a cluster on sm_90, else 16 through the workspace),
   // then cut each split's k-steps into chunks of up to 4 so that every warp has one: all of the weight
   // in flight at once, in 16-byte loads.
-  template <class T, class O, class Epi>
-  static void run_small_m(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced) {
+  template <class NW = void, class T, class O, class Epi, class NormW = std::conditional_t<std::is_void_v<NW>, T, NW>>
+  static void run_small_m(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced,
+                          const GemmRowNorm<NormW>& norm = {}) {
     FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
-    auto* kernel = kernels::gemm_small_m<T, O, Epi>;
+    auto* kernel = kernels::gemm_small_m<T, O, Epi, NW>;
     const bool clusters = s.device().arch == "sm_90" && hip::has_sm90_code(kernel);
     const index_t tiles = tiles_of(p, kernels::small_m_max_m, kernels::small_m_cols);
     const index_t blocks = tiles * p.batch, steps = std::max<index_t>((p.k + 31) / 32, 1);
@@ -435,12 +437,28 @@ struct OpImpl<op::Gemm, HipBackend> {
     hip::launch_with("gemm_small_m", kernel,
                      dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
                      dim3(kernels::small_m_threads), 0, s, hip::LaunchAttrs{true, sk.cluster ? static_cast<unsigned>(sk.splits) : 1u},
-                     p, sk, static_cast<int>(chunk_steps));
+                     p, sk, static_cast<int>(chunk_steps), norm);
   }
 #else
-  template <class T, class O, class Epi>
-  static void run_small_m(const hip::Stream&, const GemmParams<T, O, Epi>&, int) {}
+  template <class NW = void, class T, class O, class Epi, class NormW = std::conditional_t<std::is_void_v<NW>, T, NW>>
+  static void run_small_m(const hip::Stream&, const GemmParams<T, O, Epi>&, int, const GemmRowNorm<NormW>& = {}) {}
 #endif
+
+  // gemm_rmsnorm's fused path (ops/gemm_rmsnorm.hpp): true when the small_m kernel took the problem with
+  // the RMSNorm applied to A inside it; false when the caller must normalise A first (other paths, or a
+  // weight not aligned to 16 bytes).
+  template <class T, class O, class Epi, class W>
+  static bool run_row_norm(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt,
+                           const GemmRowNorm<W>& norm) {
+    const bool wants = opt.path == GemmPath::small_m ||
+                       (opt.path == GemmPath::automatic && opt.tile < 0 && p.m <= kernels::skinny_max_m);
+    if (!wants || !small_m_blocker(s, p).empty() || reinterpret_cast<std::uintptr_t>(norm.weight) % 16 != 0) return false;
+    if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+      run_small_m<W>(s, p, opt.splits, norm);
+      return true;
+    }
+    return false;
+  }
 
   // Empty when the mma kernel can run this problem, else the reason.
   template <class T, class O, class Epi>

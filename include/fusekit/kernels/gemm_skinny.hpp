@@ -22,6 +22,7 @@ inline constexpr int skinny_unroll = 4;  // 16-byte weight vectors per column lo
 
 template <class T, class O, class Epi>
 FUSEKIT_GLOBAL void __launch_bounds__(skinny_threads) gemm_skinny(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   using V = gpu::Vec<T, 8>;
   constexpr int lanes = gpu::warp_size();
   constexpr int kAcc = Epi::gated ? 2 * skinny_cols : skinny_cols;

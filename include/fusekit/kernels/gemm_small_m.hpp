@@ -36,16 +36,58 @@ struct SmallMTile {
   float acc[small_m_max_m * small_m_ld];
 };
 
-template <class T, class O, class Epi>
+// The RMSNorm prologue on one 16-byte vector of x: ss += the squares of its 8 elements, then
+// x *= weight + offset (one rounding). The row's rsqrt scale is applied to the accumulators instead
+// (it is one factor per row), once the block knows the whole row's sum of squares.
+template <class T>
+FUSEKIT_DEVICE inline void small_m_norm(gpu::Vec<unsigned, 4>& xv, const float (&w)[8], float& ss) {
+  gpu::Vec<T, 8> x;
+  __builtin_memcpy(&x, &xv, sizeof x);
+  FUSEKIT_UNROLL
+  for (int e = 0; e < 8; ++e) {
+    const float v = to_float(x.v[e]);
+    ss += v * v;
+    x.v[e] = convert<T>(v * w[e]);
+  }
+  __builtin_memcpy(&xv, &x, sizeof x);
+}
+template <class T>
+FUSEKIT_DEVICE inline float small_m_squares(const gpu::Vec<unsigned, 4>& xv) {
+  gpu::Vec<T, 8> x;
+  __builtin_memcpy(&x, &xv, sizeof x);
+  float ss = 0.f;
+  FUSEKIT_UNROLL
+  for (int e = 0; e < 8; ++e) ss += to_float(x.v[e]) * to_float(x.v[e]);
+  return ss;
+}
+// weight[k, k + 8) + offset as floats (a 16-bit weight in one 16-byte load, fp32 in two)
+template <class W>
+FUSEKIT_DEVICE inline void small_m_norm_weight(const W* w, float offset, float (&out)[8]) {
+  constexpr int per = 16 / static_cast<int>(sizeof(W)), loads = 8 / per;
+  using VW = gpu::Vec<W, per>;
+  VW v[loads];
+  FUSEKIT_UNROLL
+  for (int i = 0; i < loads; ++i) v[i] = reinterpret_cast<const VW*>(w)[i];
+  FUSEKIT_UNROLL
+  for (int e = 0; e < 8; ++e) out[e] = to_float(v[e / per].v[e % per]) + offset;
+}
+
+// NW (not void): A's rows pass through an RMSNorm with a weight of type NW first (GemmRowNorm): x scaled
+// by the weight as it is loaded, the rows' sums of squares gathered from the same loads (and, when K is
+// split across blocks, from x outside the block's k-range, so that every block knows whole rows), the
+// accumulators scaled per row.
+template <class T, class O, class Epi, class NW = void>
 FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
-    gemm_small_m(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p, const SplitK sk, const int chunk_steps) {
+    gemm_small_m(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p, const SplitK sk, const int chunk_steps,
+                 const GemmRowNorm<std::conditional_t<std::is_void_v<NW>, T, NW>> norm) {
+  constexpr bool kNorm = !std::is_void_v<NW>;
   using Atom = MmaSm80<T>;
   using V = gpu::Vec<unsigned, 4>;  // 8 f16/bf16 as the mma's 32-bit words
   constexpr int BM = small_m_max_m, BN = small_m_cols;
   __shared__ __align__(16) float part[small_m_warps][BM * BN];  // each warp's partial tile [row][column]
   __shared__ __align__(16) SmallMTile tile;
+  __shared__ float squares[kNorm ? small_m_warps : 1][BM];      // each warp's sums of squares of x's rows
 
-  gpu::wait_for_prior_grid();  // launched dependent: earlier kernels' writes are visible
   const index_t bi = blockIdx.z;
   const GemmTileCoords<BM, BN, Epi> tc(p, blockIdx.x);
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
@@ -57,6 +99,22 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
     const index_t col = tc.acc_col(g + 8 * i, p.n);
     w[i] = col >= 0 ? p.b.at(bi, 0, col) + 8 * q : nullptr;
   }
+  const index_t steps = (p.k + 31) / 32;
+  const index_t chunks = (steps + chunk_steps - 1) / chunk_steps;
+  const index_t c_begin = sk.splits > 1 ? index_t{blockIdx.y} * sk.tiles_per_split : 0;
+  const index_t c_end = sk.splits > 1 ? std::min<index_t>(chunks, c_begin + sk.tiles_per_split) : chunks;
+  // The weight lines of this warp's first chunk go to L2 while an earlier kernel may still run (launched
+  // dependent): in a decode step the weights are the bytes, and this overlaps their DRAM latency with the
+  // previous kernel's tail. Lanes q == 0 touch every 128-byte line (2 k-steps of one row) once.
+  if (q == 0 && c_begin + warp < c_end)
+    FUSEKIT_UNROLL
+    for (int u = 0; u < small_m_max_steps; u += 2) {
+      const index_t k = ((c_begin + warp) * chunk_steps + u) * 32;
+      FUSEKIT_UNROLL
+      for (int i = 0; i < 4; ++i)
+        if (u < chunk_steps && k < p.k && w[i]) gpu::prefetch_l2(w[i] + k);
+    }
+  gpu::wait_for_prior_grid();  // launched dependent: earlier kernels' writes are visible from here on
   const T* x[2];  // rows g and g + 8 of x (nullptr: past M)
   FUSEKIT_UNROLL
   for (int j = 0; j < 2; ++j) x[j] = g + 8 * j < p.m ? p.a.at(bi, g + 8 * j, 0) + 8 * q : nullptr;
@@ -68,10 +126,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
     FUSEKIT_UNROLL
     for (int j = 0; j < 2; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
 
-  const index_t steps = (p.k + 31) / 32;
-  const index_t chunks = (steps + chunk_steps - 1) / chunk_steps;
-  const index_t c_begin = sk.splits > 1 ? index_t{blockIdx.y} * sk.tiles_per_split : 0;
-  const index_t c_end = sk.splits > 1 ? std::min<index_t>(chunks, c_begin + sk.tiles_per_split) : chunks;
+  float ss[2] = {0.f, 0.f};  // kNorm: this lane's squares of x rows g and g + 8
   for (index_t c = c_begin + warp; c < c_end; c += small_m_warps) {
     V wv[small_m_max_steps][4], xv[small_m_max_steps][2];
     FUSEKIT_UNROLL
@@ -87,6 +142,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
     FUSEKIT_UNROLL
     for (int u = 0; u < small_m_max_steps; ++u) {
       if (u >= chunk_steps) break;
+      if constexpr (kNorm) {
+        const index_t k = (c * chunk_steps + u) * 32 + 8 * q;
+        if (k < p.k) {  // (past K, x is zeros and stays zeros)
+          float nw[8];
+          small_m_norm_weight(norm.weight + k, norm.weight_offset, nw);
+          small_m_norm<T>(xv[u][0], nw, ss[0]);
+          if (upper) small_m_norm<T>(xv[u][1], nw, ss[1]);
+        }
+      }
       FUSEKIT_UNROLL
       for (int h = 0; h < 2; ++h)
         FUSEKIT_UNROLL
@@ -100,6 +164,27 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
     }
   }
   gpu::allow_dependent_launch();
+  if constexpr (kNorm) {
+    // x outside this split's k-range: its squares only (every block needs whole rows)
+    if (sk.splits > 1)
+      for (index_t c = warp; c < chunks; c += small_m_warps) {
+        if (c >= c_begin && c < c_end) continue;
+        FUSEKIT_UNROLL
+        for (int u = 0; u < small_m_max_steps; ++u) {
+          const index_t k = (c * chunk_steps + u) * 32;  // (x[j] points at this lane's 8q already)
+          if (u >= chunk_steps || k + 8 * q >= p.k) break;
+          FUSEKIT_UNROLL
+          for (int j = 0; j < 2; ++j)
+            if (x[j]) ss[j] += small_m_squares<T>(*reinterpret_cast<const V*>(x[j] + k));
+        }
+      }
+    FUSEKIT_UNROLL
+    for (int j = 0; j < 2; ++j) {
+      ss[j] += gpu::shfl_xor(ss[j], 1);
+      ss[j] += gpu::shfl_xor(ss[j], 2);
+      if (q == 0) squares[warp][g + 8 * j] = ss[j];
+    }
+  }
 
   // C fragment of atom (i, j): (weight row g (+8), x rows 2q, 2q + 1) -> part[warp][x row][tile column].
   float* mine = part[warp];
@@ -114,6 +199,12 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
     float s = 0.f;
     FUSEKIT_UNROLL
     for (int wi = 0; wi < small_m_warps; ++wi) s += part[wi][idx];
+    if constexpr (kNorm) {  // the row's scale (the same in every split, so it may precede their sum)
+      float sq = 0.f;
+      FUSEKIT_UNROLL
+      for (int wi = 0; wi < small_m_warps; ++wi) sq += squares[wi][idx / BN];
+      s *= rsqrtf(sq / static_cast<float>(p.k) + norm.eps);
+    }
     tile.acc[(idx / BN) * small_m_ld + idx % BN] = s;
   }
 

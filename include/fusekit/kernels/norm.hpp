@@ -6,6 +6,9 @@
 //              the statistics and the scaling, so every byte crosses memory once. Needs dense rows
 //              aligned to 16 bytes, a dense weight aligned to its vector, and cols % vec == 0.
 //  generic:    any strides and alignment; the second pass re-reads the row (from L2 in practice).
+// All are launched dependent (hip::launch_dependent): on sm_90 a kernel is scheduled while the previous
+// one finishes, waits for it before its first memory access, and lets the next one be scheduled once its
+// loads are issued (the launch gap is most of a short row kernel's time beyond its bytes).
 #include <algorithm>
 
 #include "fusekit/backend/hip/block_reduce.hpp"
@@ -144,11 +147,13 @@ struct RowSlice {
 template <class T, class W, int kVec, int kIters, bool kResidual, bool kLayer>
 FUSEKIT_GLOBAL void __launch_bounds__(256) norm_warp_rows(NormParams<T, W> p) {
   constexpr int lanes = gpu::warp_size();
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   const index_t row = static_cast<index_t>(blockIdx.x) * norm_warps_per_block + threadIdx.x / lanes;
   if (row >= p.rows) return;  // whole warps leave together
   RowSlice<T, W, kVec, kIters, kResidual, kLayer, false> slice;
   const int lane = static_cast<int>(threadIdx.x) % lanes;
   slice.load(p, row, lane, lanes);
+  gpu::allow_dependent_launch();
   slice.template finish<gpu::WarpGroup>(p, row, lane, lanes);
 }
 
@@ -156,14 +161,17 @@ FUSEKIT_GLOBAL void __launch_bounds__(256) norm_warp_rows(NormParams<T, W> p) {
 // slower on H200 for 2048-wide rows: 32.5 us with 4 rows of 256 threads against 29.7 us.)
 template <class T, class W, int kVec, int kIters, int kBlock, bool kResidual, bool kLayer, bool kFull = false>
 FUSEKIT_GLOBAL void __launch_bounds__(kBlock) norm_vectorized(NormParams<T, W> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   RowSlice<T, W, kVec, kIters, kResidual, kLayer, kFull> slice;
   const int t = static_cast<int>(threadIdx.x);
   slice.load(p, blockIdx.x, t, kBlock);
+  gpu::allow_dependent_launch();
   slice.template finish<gpu::BlockGroup<kBlock>>(p, blockIdx.x, t, kBlock);
 }
 
 template <class T, class W, bool kResidual, bool kLayer>
 FUSEKIT_GLOBAL void __launch_bounds__(norm_block) norm_generic(NormParams<T, W> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   const index_t row = blockIdx.x;
   // Each thread re-reads only elements it wrote itself, so in-place use (out == x) is safe.
   auto value = [&](index_t c) {
@@ -258,8 +266,8 @@ struct RowNorm {
   template <class K, class T, class W>
   static void launch(const hip::Stream& s, bool residual, dim3 grid, dim3 block, K with_residual, K without,
                      const NormParams<T, W>& p) {
-    if (residual) hip::launch(kLayer ? "layernorm<residual>" : "rmsnorm<residual>", with_residual, grid, block, 0, s, p);
-    else hip::launch(kLayer ? "layernorm" : "rmsnorm", without, grid, block, 0, s, p);
+    if (residual) hip::launch_dependent(kLayer ? "layernorm<residual>" : "rmsnorm<residual>", with_residual, grid, block, 0, s, p);
+    else hip::launch_dependent(kLayer ? "layernorm" : "rmsnorm", without, grid, block, 0, s, p);
   }
 
   template <class T, class W, int kVec, int kBlock, int kMaxIters>

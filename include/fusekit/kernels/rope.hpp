@@ -1,6 +1,7 @@
 #pragma once
 // GPU RoPE: one thread per (token, head, pair) over every tensor of the launch (q heads, then k, then
-// v); consecutive threads take consecutive pairs, so the loads of a head are coalesced.
+// v); consecutive threads take consecutive pairs, so the loads of a head are coalesced. Launched
+// dependent (hip::launch_dependent, see kernels/norm.hpp).
 #include <cstdint>
 
 #include "fusekit/backend/hip/fast_divmod.hpp"
@@ -48,7 +49,9 @@ template <class T, class P>
 FUSEKIT_GLOBAL void rope_kernel(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
                                 gpu::FastDivmod per_head, gpu::FastDivmod heads_all) {
   FUSEKIT_SHARED float inv_freq[rope_max_pairs];
-  stage_inv_freq(p, inv_freq);
+  stage_inv_freq(p, inv_freq);  // from the kernel parameters, so before the wait
+  gpu::wait_for_prior_grid();   // launched dependent: nothing before this touches global memory
+  gpu::allow_dependent_launch();
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
   const RopeWork w = rope_work(p, q, per_head, heads_all);
@@ -63,7 +66,9 @@ template <class T, class P>
 FUSEKIT_GLOBAL void rope_vector(const FUSEKIT_GRID_CONSTANT RopeParams<T, P> p, std::uint32_t total,
                                 gpu::FastDivmod per_head, gpu::FastDivmod heads_all) {
   FUSEKIT_SHARED float inv_freq[rope_max_pairs];
-  stage_inv_freq(p, inv_freq);
+  stage_inv_freq(p, inv_freq);  // from the kernel parameters, so before the wait
+  gpu::wait_for_prior_grid();   // launched dependent: nothing before this touches global memory
+  gpu::allow_dependent_launch();
   const std::uint32_t q = blockIdx.x * blockDim.x + threadIdx.x;
   if (q >= total) return;
   const RopeWork w = rope_work(p, q, per_head, heads_all);
@@ -126,12 +131,12 @@ struct OpImpl<op::Rope, HipBackend> {
     const gpu::FastDivmod heads_all(static_cast<std::uint32_t>(heads));
     if (vectorizable(p)) {
       const index_t vectors = p.tokens * heads * (p.head_dim / 8);
-      hip::launch("rope(vector)", kernels::rope_vector<T, P>, dim3(static_cast<unsigned>((vectors + block - 1) / block)),
+      hip::launch_dependent("rope(vector)", kernels::rope_vector<T, P>, dim3(static_cast<unsigned>((vectors + block - 1) / block)),
                   dim3(block), 0, s, p, static_cast<std::uint32_t>(vectors),
                   gpu::FastDivmod(static_cast<std::uint32_t>(p.head_dim / 8)), heads_all);
       return;
     }
-    hip::launch("rope", kernels::rope_kernel<T, P>, dim3(static_cast<unsigned>((total + block - 1) / block)), dim3(block),
+    hip::launch_dependent("rope", kernels::rope_kernel<T, P>, dim3(static_cast<unsigned>((total + block - 1) / block)), dim3(block),
                 0, s, p, static_cast<std::uint32_t>(total), gpu::FastDivmod(static_cast<std::uint32_t>(p.head_dim / 2)),
                 heads_all);
   }

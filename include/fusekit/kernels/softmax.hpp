@@ -112,6 +112,8 @@ FUSEKIT_DEVICE inline void softmax_group_row(const SoftmaxParams<T, M, L>& p, in
 
 template <int kVec, int kIters, class T, class M, std::size_t L>
 FUSEKIT_GLOBAL void softmax_warp_rows(SoftmaxParams<T, M, L> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
+  gpu::allow_dependent_launch();
   constexpr int lanes = gpu::warp_size();
   const index_t row = static_cast<index_t>(blockIdx.x) * softmax_warps_per_block + threadIdx.x / lanes;
   if (row >= p.rows) return;  // whole warps leave together
@@ -120,11 +122,15 @@ FUSEKIT_GLOBAL void softmax_warp_rows(SoftmaxParams<T, M, L> p) {
 
 template <int kVec, int kBlock, int kIters, class T, class M, std::size_t L>
 FUSEKIT_GLOBAL void __launch_bounds__(kBlock) softmax_block_rows(SoftmaxParams<T, M, L> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
+  gpu::allow_dependent_launch();
   softmax_group_row<kVec, kIters, gpu::BlockGroup<kBlock>>(p, blockIdx.x, static_cast<int>(threadIdx.x), kBlock);
 }
 
 template <class T, class M, std::size_t L>
 FUSEKIT_GLOBAL void __launch_bounds__(256) softmax_generic(SoftmaxParams<T, M, L> p) {
+  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
+  gpu::allow_dependent_launch();
   constexpr float inf = std::numeric_limits<float>::infinity();
   const index_t row = blockIdx.x;
   const T* xr = p.x.row(row, p.lead_shape);
@@ -156,6 +162,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(256) softmax_generic(SoftmaxParams<T, M, L
 //     threads, v <= 4 * 1024: of 1024 threads, 4 vectors each
 //   otherwise element by element: one warp per row up to 16 values per lane, then a block of 256 x 8 or
 //   1024 x 16, then the generic kernel.
+// Every kernel is launched dependent (hip::launch_dependent, see kernels/norm.hpp).
 // p.threads_per_row forces the group (a warp, 256 or 1024 threads), or fails where it cannot hold the row.
 template <>
 struct OpImpl<op::Softmax, HipBackend> {
@@ -180,22 +187,22 @@ struct OpImpl<op::Softmax, HipBackend> {
     const dim3 rows_grid(static_cast<unsigned>(p.rows));
     using namespace kernels;
     if (vectorizable) {
-      if (can(warp, 2)) hip::launch(name, softmax_warp_rows<vec, 2, T, M, L>, warp_grid, warp_block, 0, s, p);
-      else if (can(warp, 4)) hip::launch(name, softmax_warp_rows<vec, 4, T, M, L>, warp_grid, warp_block, 0, s, p);
-      else if (can(warp, 8)) hip::launch(name, softmax_warp_rows<vec, 8, T, M, L>, warp_grid, warp_block, 0, s, p);
-      else if (can(256, 4)) hip::launch(name, softmax_block_rows<vec, 256, 4, T, M, L>, rows_grid, dim3(256), 0, s, p);
-      else if (can(1024, 4)) hip::launch(name, softmax_block_rows<vec, 1024, 4, T, M, L>, rows_grid, dim3(1024), 0, s, p);
-      else if (forced == 0) hip::launch(name, softmax_generic<T, M, L>, rows_grid, dim3(256), 0, s, p);
+      if (can(warp, 2)) hip::launch_dependent(name, softmax_warp_rows<vec, 2, T, M, L>, warp_grid, warp_block, 0, s, p);
+      else if (can(warp, 4)) hip::launch_dependent(name, softmax_warp_rows<vec, 4, T, M, L>, warp_grid, warp_block, 0, s, p);
+      else if (can(warp, 8)) hip::launch_dependent(name, softmax_warp_rows<vec, 8, T, M, L>, warp_grid, warp_block, 0, s, p);
+      else if (can(256, 4)) hip::launch_dependent(name, softmax_block_rows<vec, 256, 4, T, M, L>, rows_grid, dim3(256), 0, s, p);
+      else if (can(1024, 4)) hip::launch_dependent(name, softmax_block_rows<vec, 1024, 4, T, M, L>, rows_grid, dim3(1024), 0, s, p);
+      else if (forced == 0) hip::launch_dependent(name, softmax_generic<T, M, L>, rows_grid, dim3(256), 0, s, p);
       else fail("{}: {} threads per row cannot hold rows of {} elements", name, forced, p.cols);
       return;
     }
     // One warp per row up to 16 values per lane. (Up to 32, so that 788-column attention rows take a warp
     // instead of a block, measured slower on H200: 45 us against 32 us at 6304x788 bf16, element by element.)
-    if (can(warp, 4)) hip::launch(name, softmax_warp_rows<1, 4, T, M, L>, warp_grid, warp_block, 0, s, p);
-    else if (can(warp, 16)) hip::launch(name, softmax_warp_rows<1, 16, T, M, L>, warp_grid, warp_block, 0, s, p);
-    else if (can(256, 8)) hip::launch(name, softmax_block_rows<1, 256, 8, T, M, L>, rows_grid, dim3(256), 0, s, p);
-    else if (can(1024, 16)) hip::launch(name, softmax_block_rows<1, 1024, 16, T, M, L>, rows_grid, dim3(1024), 0, s, p);
-    else if (forced == 0) hip::launch(name, softmax_generic<T, M, L>, rows_grid, dim3(256), 0, s, p);
+    if (can(warp, 4)) hip::launch_dependent(name, softmax_warp_rows<1, 4, T, M, L>, warp_grid, warp_block, 0, s, p);
+    else if (can(warp, 16)) hip::launch_dependent(name, softmax_warp_rows<1, 16, T, M, L>, warp_grid, warp_block, 0, s, p);
+    else if (can(256, 8)) hip::launch_dependent(name, softmax_block_rows<1, 256, 8, T, M, L>, rows_grid, dim3(256), 0, s, p);
+    else if (can(1024, 16)) hip::launch_dependent(name, softmax_block_rows<1, 1024, 16, T, M, L>, rows_grid, dim3(1024), 0, s, p);
+    else if (forced == 0) hip::launch_dependent(name, softmax_generic<T, M, L>, rows_grid, dim3(256), 0, s, p);
     else fail("{}: {} threads per row cannot hold rows of {} elements", name, forced, p.cols);
   }
 };

@@ -57,8 +57,11 @@ bool overlaps(const V1& x, const V2& y) {
   return a0 < b1 && b0 < a1;
 }
 
-template <class Ctx, class C, class A, class B, class... S>
-void gemm_impl(Ctx& ctx, const C& c, const A& a, const B& b, const Epilogue<S...>& epi, const GemmOptions& opt) {
+// The checks and parameters of every GEMM entry point; run(p) launches (default: the backend's GEMM).
+struct BackendGemm {};
+template <class Ctx, class C, class A, class B, class... S, class Run = BackendGemm>
+void gemm_impl(Ctx& ctx, const C& c, const A& a, const B& b, const Epilogue<S...>& epi, const GemmOptions& opt,
+               const Run& run = {}) {
   using T = typename A::value_type;
   using O = typename C::element_type;
   constexpr std::size_t RC = C::rank, RA = A::rank, RB = B::rank;
@@ -97,7 +100,8 @@ void gemm_impl(Ctx& ctx, const C& c, const A& a, const B& b, const Epilogue<S...
   GemmParams<T, O, E> p{gemm_operand(a), gemm_operand(b), gemm_operand(c), batch, m, n, k, n_out,
                         opt.alpha,       opt.beta,        epi};
   if (c.empty()) return;
-  OpImpl<op::Gemm, backend_of<Ctx>>::run(ctx, p, opt);
+  if constexpr (std::is_same_v<Run, BackendGemm>) OpImpl<op::Gemm, backend_of<Ctx>>::run(ctx, p, opt);
+  else run(p);
 }
 
 }  // namespace detail

@@ -24,6 +24,14 @@ struct GemmOptions {
   int splits = 0;   // GPU split-K factor for the mma, wgmma and small_m kernels; 0: the policy's choice
 };
 
+// An RMSNorm on A's rows inside the product (gemm_rmsnorm): row r of A enters as
+// A[r, k] * rsqrt(mean_k A[r, k]^2 + eps) * (weight[k] + weight_offset).
+template <class T>
+struct GemmRowNorm {
+  const T* weight = nullptr;  // [K], dense
+  float eps = 1e-6f, weight_offset = 0.f;
+};
+
 // One strided matrix of a batch: element (b, r, c) at data[b * batch_stride + r * row_stride + c * col_stride].
 template <class T>
 struct GemmOperand {

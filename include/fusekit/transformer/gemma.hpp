@@ -3,12 +3,12 @@
 // (Pi0's mixture of transformers: each token range has its own weights, one attention over the
 // concatenated sequence). Per layer and expert:
 //
-//   xn = rmsnorm(x) * (1 + w)                      fp32 statistics
-//   qkv = xn [Wq | Wk | Wv]^T                      one GEMM per expert into a shared [tokens, Q|K|V] buffer
+//   qkv = rmsnorm(x) [Wq | Wk | Wv]^T              one GEMM per expert into a shared [tokens, Q|K|V] buffer,
+//                                                  the norm (1 + w, fp32 statistics) as its prologue
 //   rope(q), rope(k) and k, v -> KV cache          the Q|K|V GEMM's epilogue (slots [start, start + n))
 //   a = attention(q, cache[0, start + n))          one call for all experts; mask chosen by the caller
 //   x = x + a Wo^T                                 residual fused into the GEMM epilogue
-//   xn = rmsnorm(x) * (1 + w)
+//   xn = rmsnorm(x) * (1 + w)                      the prologue of the gate|up GEMM
 //   x = x + (gelu_tanh(xn Wg^T) * xn Wu^T) Wd^T    gate|up one GEMM with the gate fused; down + residual
 //
 // Prefill and decode are the same call: prefill writes slots [0, n) and attends to them, a decode step
@@ -104,7 +104,7 @@ struct DecoderScratch {
     this->batch = batch;
     this->tokens = tokens;
   }
-  Tensor<T, 2, Space> xn, qkv, attn, h;
+  Tensor<T, 2, Space> xn, qkv, attn, h;  // xn: the normalised rows where the norm is not fused into a GEMM
   index_t batch = 0, tokens = 0;
 };
 
@@ -174,14 +174,13 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
   index_t off = 0;
   for (const auto& s : segs) {
     const GemmaLayer<T, Space>& L = s.model->layers[layer];
-    const index_t ne = s.x.size(1), hid = s.model->cfg.hidden;
+    const index_t ne = s.x.size(1);
     if (ne == 0) continue;
-    TensorView<T, 2, Space> xn(scratch.xn.data(), {B * ne, hid});
-    rmsnorm(ctx, xn, detail::token_rows(s.x), L.input_norm, norm);
     const index_t slot = at.start + off;
-    linear(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), xn.reshape(Shape<3>{B, ne, hid}), L.qkv,
-           epi::rope(at.positions.slice(1, off, off + ne), D, 0, (Hq + Hkv) * D, rope),
-           epi::store_heads(kc.slice(1, slot, slot + ne), Hq * D), epi::store_heads(vc.slice(1, slot, slot + ne), (Hq + Hkv) * D));
+    linear_rmsnorm(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), s.x, L.input_norm, norm,
+                   scratch.xn, L.qkv, epi::rope(at.positions.slice(1, off, off + ne), D, 0, (Hq + Hkv) * D, rope),
+                   epi::store_heads(kc.slice(1, slot, slot + ne), Hq * D),
+                   epi::store_heads(vc.slice(1, slot, slot + ne), (Hq + Hkv) * D));
     off += ne;
   }
 
@@ -197,14 +196,13 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
   off = 0;
   for (const auto& s : segs) {
     const GemmaLayer<T, Space>& L = s.model->layers[layer];
-    const index_t ne = s.x.size(1), hid = s.model->cfg.hidden, mlp = s.model->cfg.mlp;
+    const index_t ne = s.x.size(1), mlp = s.model->cfg.mlp;
     if (ne == 0) continue;
     const TensorView<const T, 3, Space> a(attn + off * Hq * D, {B, ne, Hq * D}, {n * Hq * D, Hq * D, 1});
     linear(ctx, s.x, a, L.o, epi::residual(s.x));
-    TensorView<T, 2, Space> xn(scratch.xn.data(), {B * ne, hid});
-    rmsnorm(ctx, xn, detail::token_rows(s.x), L.post_norm, norm);
     TensorView<T, 2, Space> h(scratch.h.data(), {B * ne, mlp});
-    linear(ctx, h, xn, L.gate_up, epi::gate(GateLayout::concatenated, act::GeluTanh{}));
+    linear_rmsnorm(ctx, h, detail::token_rows(s.x), L.post_norm, norm, scratch.xn, L.gate_up,
+                   epi::gate(GateLayout::concatenated, act::GeluTanh{}));
     linear(ctx, detail::token_rows(s.x), h, L.down, epi::residual(detail::token_rows(s.x)));
     off += ne;
   }

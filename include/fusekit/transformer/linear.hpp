@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fusekit/ops/gemm.hpp"
+#include "fusekit/ops/gemm_rmsnorm.hpp"
 #include "fusekit/transformer/weight_source.hpp"
 
 namespace fusekit::transformer {
@@ -76,6 +77,17 @@ template <Context Ctx, TensorLike Y, TensorLike X, class T, class S, bool kBias,
 void linear(Ctx& ctx, Y&& y, const X& x, const Linear<T, S, kBias>& l, const Stages&... stages) {
   if constexpr (kBias) gemm(ctx, y, x, l.B(), make_epilogue(epi::bias(l.b), stages...));
   else gemm(ctx, y, x, l.B(), make_epilogue(stages...));
+}
+
+// y = rmsnorm(x) W^T (+ b), then the stages: a pre-norm projection in one call (ops/gemm_rmsnorm.hpp;
+// one kernel at decode sizes; elsewhere the norm is a pass of its own into `scratch`).
+template <Context Ctx, TensorLike Y, TensorLike X, TensorLike NW, TensorLike Scratch, class T, class S, bool kBias,
+          class... Stages>
+void linear_rmsnorm(Ctx& ctx, Y&& y, const X& x, const NW& norm_weight, const RmsNormOptions& norm, Scratch&& scratch,
+                    const Linear<T, S, kBias>& l, const Stages&... stages) {
+  if constexpr (kBias)
+    gemm_rmsnorm(ctx, y, x, norm_weight, l.B(), make_epilogue(epi::bias(l.b), stages...), norm, {}, scratch);
+  else gemm_rmsnorm(ctx, y, x, norm_weight, l.B(), make_epilogue(stages...), norm, {}, scratch);
 }
 
 }  // namespace fusekit::transformer

@@ -250,6 +250,17 @@ FUSEKIT_DEVICE inline void allow_dependent_launch() {
 #endif
 }
 
+// Brings the 128-byte line holding `p` into L2 (NVIDIA; a no-op elsewhere). Safe before
+// wait_for_prior_grid(): L2 is where global memory is coherent, so a line fetched early is updated by the
+// earlier kernel's writes (unlike a load into registers or L1).
+FUSEKIT_DEVICE inline void prefetch_l2(const void* p) {
+#if FUSEKIT_VENDOR_CUDA
+  asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
+#else
+  (void)p;
+#endif
+}
+
 // Stops the kernel with an error (code paths that must never run on the architecture compiled for).
 FUSEKIT_DEVICE inline void trap() {
 #if FUSEKIT_VENDOR_CUDA

@@ -1,0 +1,110 @@
+#pragma once
+// GEMM with an RMSNorm prologue on A's rows:
+//   gemm_rmsnorm(ctx, c, a, weight, b, epilogue, norm_opts, gemm_opts)
+//     C = epilogue(alpha * rmsnorm(A) B + beta C),  rmsnorm(A)[r, k] = A[r, k] * rsqrt(mean_k A[r, k]^2 + eps)
+//                                                                      * (weight[k] (+ 1 with unit_offset))
+// The pre-norm projections of a transformer layer (Gemma's input and post-attention norms) in one call.
+// a: [M, K] or [batch, M, K] with dense rows; weight: [K] of a's dtype or f32; the rest as gemm().
+//
+// Where it runs: on NVIDIA sm_80+ with f16/bf16 and M <= 16 (decode steps) inside the small_m kernel:
+// each block gathers the rows' sums of squares from the x it loads, scales x by the weight in registers
+// and the accumulators by the rows' rsqrt (one launch, x read once per block, nothing written between).
+// Everywhere else A is normalised into the stream's workspace by the rmsnorm kernel (the CPU: into a
+// temporary), then multiplied: the same result to within one rounding of the normalised A (the fused
+// path rounds x * weight instead of x * rsqrt * weight to the storage dtype).
+#include "fusekit/ops/gemm.hpp"
+#include "fusekit/ops/rmsnorm.hpp"
+
+namespace fusekit {
+
+namespace detail {
+
+// scratch: memory for the normalised A where the prologue is not fused (nullptr: the stream's workspace
+// slot 1 on the GPU, a temporary on the CPU), with room for `scratch_elems` elements.
+template <class Ctx, class C, class A, class W, class B, class... S>
+void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b, const Epilogue<S...>& epi,
+                       const RmsNormOptions& nopt, const GemmOptions& opt, typename A::value_type* scratch = nullptr,
+                       index_t scratch_elems = 0) {
+  using T = typename A::value_type;
+  constexpr std::size_t RA = A::rank;
+  static_assert(RA == 2 || RA == 3, "gemm_rmsnorm: a must be [M, K] or [batch, M, K]");
+  using NW = typename W::value_type;
+  static_assert(W::rank == 1 && (std::is_same_v<NW, T> || std::is_same_v<NW, float>),
+                "gemm_rmsnorm: the norm weight must be a rank-1 [K] tensor of a's dtype or f32");
+  require_space<Ctx, W>();
+  const index_t rows = RA == 3 ? a.size(0) * a.size(1) : a.size(0), k = a.size(RA - 1);
+  FUSEKIT_CHECK(w.size(0) == k && w.stride(0) == 1, "gemm_rmsnorm: the norm weight must be a dense [{}] (a is {}), got {}",
+                k, a.shape(), w.shape());
+  const bool dense_rows = a.stride(RA - 1) == 1 && (RA == 2 || a.size(0) == 1 || a.stride(0) == a.size(1) * a.stride(1));
+  FUSEKIT_CHECK(dense_rows, "gemm_rmsnorm: a must have dense rows, evenly spaced across the batch (shape {}, strides {})",
+                a.shape(), a.strides());
+  FUSEKIT_CHECK(nopt.eps >= 0.f, "gemm_rmsnorm: eps must be >= 0 (got {})", nopt.eps);
+  FUSEKIT_CHECK(nopt.path == KernelPath::automatic && nopt.block == 0,
+                "gemm_rmsnorm: the norm options take eps and unit_offset only (no kernel path or block)");
+#if FUSEKIT_GPUCC
+  if constexpr (std::is_same_v<backend_of<Ctx>, HipBackend>) {
+    bool fused = false;  // the shape and epilogue checks run here, once, for both ways
+    gemm_impl(ctx, c, a, b, epi, opt, [&](const auto& p) {
+      const GemmRowNorm<NW> norm{w.data(), nopt.eps, nopt.unit_offset ? 1.f : 0.f};
+      fused = OpImpl<op::Gemm, HipBackend>::run_row_norm(ctx, p, opt, norm);
+    });
+    if (fused || c.empty()) return;
+  }
+#endif
+  // A normalised first, into scratch rows (the stream's workspace slot 1 on the GPU, as the convolution's
+  // staged prologue; a temporary on the CPU).
+  const index_t ld = a.stride(RA - 2);
+  const TensorView<const T, 2, typename A::space> a_rows(a.data(), {rows, k}, {ld, 1});
+  auto run_on = [&](T* scratch) {
+    const TensorView<T, 2, typename A::space> an(scratch, {rows, k});
+    rmsnorm(ctx, an, a_rows, w, RmsNormOptions{.eps = nopt.eps, .unit_offset = nopt.unit_offset});
+    if constexpr (RA == 3) gemm_impl(ctx, c, an.reshape(a.shape()).as_const(), b, epi, opt);
+    else gemm_impl(ctx, c, an.as_const(), b, epi, opt);
+  };
+  if (rows == 0 || c.empty()) return gemm_impl(ctx, c, a, b, epi, opt);
+  if (scratch) {
+    FUSEKIT_CHECK(scratch_elems >= rows * k, "gemm_rmsnorm: the scratch tensor holds {} elements, the normalised a needs "
+                  "{} ({} rows of {})", scratch_elems, rows * k, rows, k);
+    run_on(scratch);
+  } else if constexpr (std::is_same_v<backend_of<Ctx>, CpuBackend>) {
+    HostTensor<T, 2> tmp(Shape<2>{rows, k});
+    run_on(tmp.data());
+  } else {
+    run_on(static_cast<T*>(ctx.workspace(static_cast<std::size_t>(rows * k) * sizeof(T), 1)));
+  }
+}
+
+}  // namespace detail
+
+template <Context Ctx, TensorLike Cv, TensorLike Av, TensorLike Wv, TensorLike Bv, class... S>
+void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, const Epilogue<S...>& epi,
+                  const RmsNormOptions& norm = {}, const GemmOptions& opt = {}) {
+  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), weight.view().as_const(), b.view().as_const(), epi, norm,
+                            opt);
+}
+
+// With caller-owned scratch (a dense tensor of a's dtype with room for a's elements) for the normalised
+// A where the prologue is not fused: no workspace growth or temporary (a transformer step that is
+// captured once allocates nothing).
+template <Context Ctx, TensorLike Cv, TensorLike Av, TensorLike Wv, TensorLike Bv, class... S, TensorLike Sv>
+void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, const Epilogue<S...>& epi,
+                  const RmsNormOptions& norm, const GemmOptions& opt, Sv&& scratch) {
+  const auto sv = scratch.view();
+  using T = typename decltype(a.view())::value_type;
+  static_assert(std::is_same_v<typename decltype(sv)::element_type, T>,
+                "gemm_rmsnorm: the scratch tensor must have a's dtype (and not be const)");
+  detail::require_space<Ctx, decltype(sv)>();
+  FUSEKIT_CHECK(sv.is_contiguous(), "gemm_rmsnorm: the scratch tensor must be dense (shape {}, strides {})", sv.shape(),
+                sv.strides());
+  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), weight.view().as_const(), b.view().as_const(), epi, norm,
+                            opt, sv.data(), sv.numel());
+}
+
+template <Context Ctx, TensorLike Cv, TensorLike Av, TensorLike Wv, TensorLike Bv>
+void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, const RmsNormOptions& norm = {},
+                  const GemmOptions& opt = {}) {
+  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), weight.view().as_const(), b.view().as_const(),
+                            Epilogue<>{}, norm, opt);
+}
+
+}  // namespace fusekit

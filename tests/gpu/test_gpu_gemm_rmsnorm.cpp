@@ -1,0 +1,30 @@
+// GPU gemm_rmsnorm: the small_m kernel's fused prologue (M <= 16, f16/bf16; unsplit, split in a cluster
+// and through the workspace, one and two n8 halves of x rows) and the normalise-then-multiply path
+// everywhere else (fp32, M > 16, forced mma / simt), against the double definition.
+#include "gpu_backend.hpp"
+#include "../gemm_cases.hpp"
+
+namespace fusekit::test {
+
+TEST_F(Gpu, GemmRmsNormPrologue) {
+  using S = Storage;
+  const auto small = GemmPath::small_m;
+  if (OpImpl<op::Gemm, HipBackend>::mma_device_blocker<bfloat16>(stream()).empty()) {
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 2560, 1024}, 6000, true);  // Gemma decode QKV
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 300, 1040, S::dense, S::transposed, false, false, -1, small}, 6010, true, false);
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, half>(stream(), {1, 16, 136, 4104, S::dense, S::transposed, false, false, -1, small, 3}, 6020, false);
+    gemm_rmsnorm_cases<hip::Stream, half, float>(stream(), {2, 5, 72, 2056, S::dense, S::transposed, true, false, -1, small, 12}, 6030, true);
+    gemm_rmsnorm_cases<hip::Stream, half, half>(stream(), {1, 1, 264, 520, S::dense, S::transposed, false, false, -1, small, 2}, 6040, false, true, 40.0);
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, float>(stream(), {1, 9, 40, 24}, 6050, true, false, 300.0);
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16, float>(stream(), {1, 11, 1024, 2048}, 6060, true);  // fp32 weight
+    gemm_rmsnorm_cases<hip::Stream, half, half, float>(stream(), {1, 13, 96, 1048, S::dense, S::transposed, false, false, -1, small, 5}, 6070, false);
+  }
+  // normalised first, then multiplied
+  gemm_rmsnorm_cases<hip::Stream, float, float>(stream(), {1, 11, 200, 1040}, 6100, true);
+  gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 37, 264, 520}, 6110, true);
+  gemm_rmsnorm_cases<hip::Stream, half, float>(stream(), {3, 20, 136, 96, S::dense, S::transposed, true, false, -1, GemmPath::mma}, 6120, false);
+  gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 72, 200, S::dense, S::transposed, false, false, -1, GemmPath::simt}, 6130, true, true, 300.0);
+  gemm_rmsnorm_bad_input_cases(stream());
+}
+
+}  // namespace fusekit::test
