@@ -277,29 +277,46 @@ void gemm_rope_cases(Ctx& ctx, GemmCase g, std::uint64_t salt) {
 // the double definition. x is offset by `shift` (rows far from zero exercise the fp32 statistics). The
 // normalised A is rounded to T once on every path (the fused kernel rounds x * weight, the others
 // x * rsqrt * weight), so the tolerance grows with T's rounding and sqrt(K).
+// folded: the weight (and offset) folded into W on the host (fold_norm_weight, then rounded to T), the
+// call given norm_weight_folded; the reference still uses the unfolded definition.
 template <class Ctx, class T, class O, class NW = T>
 void gemm_rmsnorm_cases(Ctx& ctx, GemmCase g, std::uint64_t salt, bool unit_offset, bool with_bias = true,
-                        double shift = 0.0) {
+                        double shift = 0.0, bool folded = false) {
   using B = Backend<Ctx>;
-  SCOPED_TRACE(describe(g) + fmt::format(" rmsnorm prologue {} -> {} weight {} offset {} shift {}", dtype_of<T>,
-                                         dtype_of<O>, dtype_of<NW>, unit_offset, shift));
+  SCOPED_TRACE(describe(g) + fmt::format(" rmsnorm prologue {} -> {} weight {} offset {} shift {} folded {}", dtype_of<T>,
+                                         dtype_of<O>, dtype_of<NW>, unit_offset, shift, folded));
   const float eps = 1e-6f;
   auto a_h = random_tensor<T, 3>({g.batch, g.m, g.k}, salt, shift - 1.0, shift + 1.0);
   auto nw_h = random_tensor<NW, 1>({g.k}, salt + 1, unit_offset ? -0.5 : 0.5, unit_offset ? 0.5 : 1.5);
   auto w_h = random_tensor<T, 2>({g.n, g.k}, salt + 2, -1.0, 1.0);
   auto bias_h = random_tensor<float, 1>({g.n}, salt + 3, -1.0, 1.0);
+  HostTensor<T, 2> wf_h({g.n, g.k});  // W with the weight folded in (folded cases)
+  if (folded) {
+    HostTensor<float, 2> wf({g.n, g.k});
+    HostTensor<float, 1> nwf({g.k});
+    for (index_t kk = 0; kk < g.k; ++kk) nwf(kk) = to_float(nw_h(kk));
+    for (index_t j = 0; j < g.n; ++j)
+      for (index_t kk = 0; kk < g.k; ++kk) wf(j, kk) = to_float(w_h(j, kk));
+    fold_norm_weight(wf.view(), nwf.view().as_const(), unit_offset ? 1.f : 0.f);
+    for (index_t j = 0; j < g.n; ++j)
+      for (index_t kk = 0; kk < g.k; ++kk) wf_h(j, kk) = convert<T>(wf(j, kk));
+  }
   auto da = B::upload(ctx, a_h);
   auto dnw = B::upload(ctx, nw_h);
-  auto dw = B::upload(ctx, w_h);
+  auto dw = B::upload(ctx, folded ? wf_h : w_h);
   auto dbias = B::upload(ctx, bias_h);
   auto c = B::template poisoned<O, 3>(ctx, {g.batch, g.m, g.n});
   const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits};
-  const RmsNormOptions no{.eps = eps, .unit_offset = unit_offset};
-  if (g.batch == 1 && with_bias)
-    gemm_rmsnorm(ctx, matrix_of(c.view()), matrix_of(da.view()), dnw, transposed(dw.view()),
-                 make_epilogue(epi::bias(dbias.view())), no, opt);
-  else if (with_bias) gemm_rmsnorm(ctx, c, da, dnw, transposed(dw.view()), make_epilogue(epi::bias(dbias.view())), no, opt);
-  else gemm_rmsnorm(ctx, c, da, dnw, transposed(dw.view()), no, opt);
+  const RmsNormOptions no{.eps = eps, .unit_offset = unit_offset && !folded};
+  auto run = [&](const auto& nw) {
+    if (g.batch == 1 && with_bias)
+      gemm_rmsnorm(ctx, matrix_of(c.view()), matrix_of(da.view()), nw, transposed(dw.view()),
+                   make_epilogue(epi::bias(dbias.view())), no, opt);
+    else if (with_bias) gemm_rmsnorm(ctx, c, da, nw, transposed(dw.view()), make_epilogue(epi::bias(dbias.view())), no, opt);
+    else gemm_rmsnorm(ctx, c, da, nw, transposed(dw.view()), no, opt);
+  };
+  if (folded) run(norm_weight_folded);
+  else run(dnw);
   const auto got = B::download(ctx, c);
 
   HostTensor<double, 3> expect({g.batch, g.m, g.n});
@@ -342,6 +359,13 @@ void gemm_rmsnorm_bad_input_cases(Ctx& ctx) {
   expect_error_untouched(ctx, c8, [&] { gemm_rmsnorm(ctx, c8, transposed(at.view()), nw8, transposed(w.view())); },
                          {"a must have dense rows"});
   expect_error_untouched(ctx, c, [&] { gemm_rmsnorm(ctx, c, a, nw8, w); }, {"inner dimensions differ"});
+  expect_error_untouched(ctx, c, [&] {
+    gemm_rmsnorm(ctx, c, a, norm_weight_folded, transposed(w.view()), RmsNormOptions{.unit_offset = true});
+  }, {"fold its unit offset too"});
+  auto small = B::template poisoned<float, 2>(ctx, {4, 8});
+  expect_error_untouched(ctx, c, [&] {
+    gemm_rmsnorm(ctx, c, a, nw8, transposed(w.view()), make_epilogue(), RmsNormOptions{}, GemmOptions{}, small);
+  }, {"scratch tensor holds 32 elements", "needs 40"});
 }
 
 // Wrong shapes, dtypes of epilogue tensors and aliasing fail with a message naming the shapes.

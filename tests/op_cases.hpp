@@ -217,6 +217,7 @@ struct NormCase {
   int block = 0;         // GPU threads per row (0: automatic)
   bool layer = false;    // LayerNorm (with bias) instead of RMSNorm
   double offset = 0;     // x drawn from [offset - 2, offset + 2]: rows whose mean dwarfs their spread
+  bool no_weight = false;  // RMSNorm without a weight (no residual, no offset): the reference's weight is 1
 };
 
 template <class Ctx, class T, class W>
@@ -226,7 +227,7 @@ void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
   const Shape<2> wide{k.rows, k.cols + pad};
   auto x = random_tensor<T, 2>(wide, salt, k.offset - 2.0, k.offset + 2.0);
   auto r = random_tensor<T, 2>(wide, salt + 1);
-  auto w = random_tensor<W, 1>({k.cols}, salt + 2, -1.5, 1.5);
+  auto w = k.no_weight ? random_tensor<W, 1>({k.cols}, salt + 2, 1.0, 1.0) : random_tensor<W, 1>({k.cols}, salt + 2, -1.5, 1.5);
   auto bias = random_tensor<W, 1>({k.cols}, salt + 3, -1.0, 1.0);
   auto dx = B::upload(ctx, x);
   auto dr = B::upload(ctx, r);
@@ -241,13 +242,17 @@ void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
     else layernorm(ctx, cols(out.view()), cols(dx.view()), dw, db, opt);
   } else {
     const RmsNormOptions opt{1e-6f, k.unit_offset, k.path, k.block};
-    if (k.residual) rmsnorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, opt);
+    if (k.no_weight) {
+      ASSERT_FALSE(k.residual || k.unit_offset) << "no_weight cases take neither";
+      rmsnorm(ctx, cols(out.view()), cols(dx.view()), opt);
+    } else if (k.residual) rmsnorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, opt);
     else rmsnorm(ctx, cols(out.view()), cols(dx.view()), dw, opt);
   }
   auto ho = B::download(ctx, out);
   const auto what = fmt::format("{} {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={} offset={}",
-                                k.layer ? "layernorm" : "rmsnorm", k.rows, k.cols, dtype_of<T>, dtype_of<W>, k.residual,
-                                k.unit_offset, k.strided, static_cast<int>(k.path), k.block, k.offset);
+                                k.layer ? "layernorm" : k.no_weight ? "rmsnorm (no weight)" : "rmsnorm", k.rows, k.cols,
+                                dtype_of<T>, k.no_weight ? std::string("none") : fmt::format("{}", dtype_of<W>), k.residual, k.unit_offset, k.strided,
+                                static_cast<int>(k.path), k.block, k.offset);
   // the normalised input: x, or the stored sum round_T(x + r), which must match exactly
   HostTensor<T, 2> normed = dense_copy(cols(x.view()));
   if (k.residual) {

@@ -40,6 +40,7 @@ TEST(CpuGemm, RmsNormPrologue) {
   gemm_rmsnorm_cases<cpu::Context, float, float>(ctx(), {1, 11, 72, 1040}, 4430, true);
   gemm_rmsnorm_cases<cpu::Context, float, bfloat16>(ctx(), {3, 5, 40, 96}, 4440, false, false);
   gemm_rmsnorm_cases<cpu::Context, float, float>(ctx(), {1, 37, 24, 200}, 4450, true, true, 300.0);
+  gemm_rmsnorm_cases<cpu::Context, float, float>(ctx(), {2, 7, 40, 136}, 4460, true, true, 0.0, true);  // folded
 }
 
 TEST(CpuGemm, RmsNormPrologueBadInputs) { gemm_rmsnorm_bad_input_cases(ctx()); }

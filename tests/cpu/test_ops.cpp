@@ -31,6 +31,14 @@ TEST(CpuOps, AddRejectsShapesThatDoNotBroadcast) {
   }
 }
 
+TEST(CpuOps, RmsNormWithoutWeight) {
+  for (NormCase k : {NormCase{1, 72, false, false}, NormCase{11, 1024, false, false}, NormCase{37, 130, false, false}}) {
+    k.no_weight = true;
+    norm_case<cpu::Context, float, float>(ctx(), k, 150);
+    norm_case<cpu::Context, bfloat16, bfloat16>(ctx(), k, 350);
+  }
+}
+
 class CpuNorm : public ::testing::TestWithParam<NormCase> {};
 
 TEST_P(CpuNorm, RmsNormAndLayerNormMatchFloat64Reference) {

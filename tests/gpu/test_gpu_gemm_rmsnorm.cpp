@@ -1,6 +1,7 @@
 // GPU gemm_rmsnorm: the small_m kernel's fused prologue (M <= 16, f16/bf16; unsplit, split in a cluster
-// and through the workspace, one and two n8 halves of x rows) and the normalise-then-multiply path
-// everywhere else (fp32, M > 16, forced mma / simt), against the double definition.
+// and through the workspace, one and two n8 halves of x rows; a weight of x's dtype or fp32, or folded
+// into W) and the normalise-then-multiply path everywhere else (fp32, M > 16, forced mma / simt), against
+// the double definition.
 #include "gpu_backend.hpp"
 #include "../gemm_cases.hpp"
 
@@ -18,12 +19,18 @@ TEST_F(Gpu, GemmRmsNormPrologue) {
     gemm_rmsnorm_cases<hip::Stream, bfloat16, float>(stream(), {1, 9, 40, 24}, 6050, true, false, 300.0);
     gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16, float>(stream(), {1, 11, 1024, 2048}, 6060, true);  // fp32 weight
     gemm_rmsnorm_cases<hip::Stream, half, half, float>(stream(), {1, 13, 96, 1048, S::dense, S::transposed, false, false, -1, small, 5}, 6070, false);
+    // the weight folded into W (what transformer layers use): statistics and row scale only
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 2560, 1024}, 6080, true, false, 0.0, true);
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 1040, 4096, S::dense, S::transposed, false, false, -1, small, 4}, 6090, true, true, 0.0, true);
+    gemm_rmsnorm_cases<hip::Stream, half, float>(stream(), {2, 16, 72, 2056, S::dense, S::transposed, true, false, -1, small, 12}, 6095, false, true, 30.0, true);
   }
   // normalised first, then multiplied
   gemm_rmsnorm_cases<hip::Stream, float, float>(stream(), {1, 11, 200, 1040}, 6100, true);
   gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 37, 264, 520}, 6110, true);
   gemm_rmsnorm_cases<hip::Stream, half, float>(stream(), {3, 20, 136, 96, S::dense, S::transposed, true, false, -1, GemmPath::mma}, 6120, false);
   gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 72, 200, S::dense, S::transposed, false, false, -1, GemmPath::simt}, 6130, true, true, 300.0);
+  gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 37, 264, 520}, 6140, true, true, 0.0, true);  // folded
+  gemm_rmsnorm_cases<hip::Stream, float, float>(stream(), {1, 5, 40, 96}, 6150, false, true, 0.0, true);
   gemm_rmsnorm_bad_input_cases(stream());
 }
 

@@ -45,7 +45,7 @@ struct RowNorm {
         const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(p.cols) + p.eps));
         const float m = static_cast<float>(mean);
         for (index_t c = 0; c < p.cols; ++c) {
-          const float w = to_float(p.weight[c * p.weight_stride]) + p.weight_offset;
+          const float w = p.weight ? to_float(p.weight[c * p.weight_stride]) + p.weight_offset : 1.f;
           float y = (value(c) - m) * scale * w;
           if constexpr (kLayer) y += to_float(p.bias[c * p.bias_stride]);
           p.out(r, c) = convert<T>(y);

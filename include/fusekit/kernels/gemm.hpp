@@ -452,7 +452,8 @@ struct OpImpl<op::Gemm, HipBackend> {
                            const GemmRowNorm<W>& norm) {
     const bool wants = opt.path == GemmPath::small_m ||
                        (opt.path == GemmPath::automatic && opt.tile < 0 && p.m <= kernels::skinny_max_m);
-    if (!wants || !small_m_blocker(s, p).empty() || reinterpret_cast<std::uintptr_t>(norm.weight) % 16 != 0) return false;
+    const bool weight_ok = std::is_same_v<W, NormWeightFolded> || reinterpret_cast<std::uintptr_t>(norm.weight) % 16 == 0;
+    if (!wants || !small_m_blocker(s, p).empty() || !weight_ok) return false;
     if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
       run_small_m<W>(s, p, opt.splits, norm);
       return true;

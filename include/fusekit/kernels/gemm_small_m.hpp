@@ -72,15 +72,16 @@ FUSEKIT_DEVICE inline void small_m_norm_weight(const W* w, float offset, float (
   for (int e = 0; e < 8; ++e) out[e] = to_float(v[e / per].v[e % per]) + offset;
 }
 
-// NW (not void): A's rows pass through an RMSNorm with a weight of type NW first (GemmRowNorm): x scaled
-// by the weight as it is loaded, the rows' sums of squares gathered from the same loads (and, when K is
-// split across blocks, from x outside the block's k-range, so that every block knows whole rows), the
-// accumulators scaled per row.
+// NW (not void): A's rows pass through an RMSNorm first (GemmRowNorm): the rows' sums of squares gathered
+// from the x the warps load (and, when K is split across blocks, from x outside the block's k-range, so
+// that every block knows whole rows), the accumulators scaled per row; with a weight of type NW, x is
+// also scaled by it in registers (NormWeightFolded: the weight is in B already, nothing to scale: the
+// cheap form, as the scaling costs registers in the loop).
 template <class T, class O, class Epi, class NW = void>
 FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
     gemm_small_m(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p, const SplitK sk, const int chunk_steps,
                  const GemmRowNorm<std::conditional_t<std::is_void_v<NW>, T, NW>> norm) {
-  constexpr bool kNorm = !std::is_void_v<NW>;
+  constexpr bool kNorm = !std::is_void_v<NW>, kWeighted = kNorm && !std::is_same_v<NW, NormWeightFolded>;
   using Atom = MmaSm80<T>;
   using V = gpu::Vec<unsigned, 4>;  // 8 f16/bf16 as the mma's 32-bit words
   constexpr int BM = small_m_max_m, BN = small_m_cols;
@@ -142,7 +143,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
     FUSEKIT_UNROLL
     for (int u = 0; u < small_m_max_steps; ++u) {
       if (u >= chunk_steps) break;
-      if constexpr (kNorm) {
+      if constexpr (kWeighted) {
         const index_t k = (c * chunk_steps + u) * 32 + 8 * q;
         if (k < p.k) {  // (past K, x is zeros and stays zeros)
           float nw[8];
@@ -150,6 +151,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
           small_m_norm<T>(xv[u][0], nw, ss[0]);
           if (upper) small_m_norm<T>(xv[u][1], nw, ss[1]);
         }
+      } else if constexpr (kNorm) {  // (past K, x is zeros)
+        ss[0] += small_m_squares<T>(xv[u][0]);
+        if (upper) ss[1] += small_m_squares<T>(xv[u][1]);
       }
       FUSEKIT_UNROLL
       for (int h = 0; h < 2; ++h)

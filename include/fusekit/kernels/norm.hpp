@@ -129,12 +129,13 @@ struct RowSlice {
       if (here(it)) {
         VW wi, bi;
         if constexpr (kEarly) wi = w[it], bi = bias[it];
-        else wi = wv[it * n + t];
+        else if (wv) wi = wv[it * n + t];  // (RMSNorm without a weight: the factor is 1)
         if constexpr (kLayer && !kEarly) bi = reinterpret_cast<const VW*>(p.bias)[it * n + t];
         V y;
         FUSEKIT_UNROLL
         for (int k = 0; k < kVec; ++k) {
-          float v = (to_float(a[it].v[k]) - mean) * scale * (to_float(wi.v[k]) + p.weight_offset);
+          const float f = kLayer || wv ? to_float(wi.v[k]) + p.weight_offset : 1.f;
+          float v = (to_float(a[it].v[k]) - mean) * scale * f;
           if constexpr (kLayer) v += to_float(bi.v[k]);
           y.v[k] = convert<T>(v);
         }
@@ -193,7 +194,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(norm_block) norm_generic(NormParams<T, W> 
   }
   const float scale = rsqrtf(gpu::BlockSum<norm_block>::all(ss, 0) / static_cast<float>(p.cols) + p.eps);
   for (index_t c = threadIdx.x; c < p.cols; c += norm_block) {
-    float y = (value(c) - mean) * scale * (to_float(p.weight[c * p.weight_stride]) + p.weight_offset);
+    float y = (value(c) - mean) * scale * (p.weight ? to_float(p.weight[c * p.weight_stride]) + p.weight_offset : 1.f);
     if constexpr (kLayer) y += to_float(p.bias[c * p.bias_stride]);
     p.out(row, c) = convert<T>(y);
   }
@@ -300,7 +301,7 @@ struct RowNorm {
     auto vector_ok = [&](const W* q, index_t stride) {
       return stride == 1 && reinterpret_cast<std::uintptr_t>(q) % (sizeof(W) * vec) == 0;
     };
-    const bool params = vector_ok(p.weight, p.weight_stride) && (!kLayer || vector_ok(p.bias, p.bias_stride));
+    const bool params = (!p.weight || vector_ok(p.weight, p.weight_stride)) && (!kLayer || vector_ok(p.bias, p.bias_stride));
     return p.cols % vec == 0 && p.cols > 0 && dense_aligned(p.x, vec) && dense_aligned(p.out, vec) && res && params;
   }
 };

@@ -26,9 +26,14 @@ struct GemmOptions {
 
 // An RMSNorm on A's rows inside the product (gemm_rmsnorm): row r of A enters as
 // A[r, k] * rsqrt(mean_k A[r, k]^2 + eps) * (weight[k] + weight_offset).
-template <class T>
+// W = NormWeightFolded: the weight (and offset) are already in B's rows (fold_norm_weight), only the
+// rows' rsqrt scale is applied.
+struct NormWeightFolded {};
+inline constexpr NormWeightFolded norm_weight_folded{};
+
+template <class W>
 struct GemmRowNorm {
-  const T* weight = nullptr;  // [K], dense
+  const W* weight = nullptr;  // [K], dense (unused for NormWeightFolded)
   float eps = 1e-6f, weight_offset = 0.f;
 };
 

@@ -12,12 +12,27 @@
 // Everywhere else A is normalised into the stream's workspace by the rmsnorm kernel (the CPU: into a
 // temporary), then multiplied: the same result to within one rounding of the normalised A (the fused
 // path rounds x * weight instead of x * rsqrt * weight to the storage dtype).
+//
+// weight = norm_weight_folded: the weight (and offset) were folded into B's rows at load time
+// (fold_norm_weight), so the fused kernel only gathers the rows' statistics and scales the accumulators:
+// nothing extra in its inner loop. The fused form with a weight scales x in registers and measured
+// slower than two launches on H200 (docs/performance.md); transformer layers fold.
 #include "fusekit/ops/gemm.hpp"
 #include "fusekit/ops/rmsnorm.hpp"
 
 namespace fusekit {
 
+// The norm's weight argument: a [K] tensor, or norm_weight_folded (the weight is in B's rows already).
+template <class W>
+concept NormWeightArg = TensorLike<W> || std::is_same_v<std::remove_cvref_t<W>, NormWeightFolded>;
+
 namespace detail {
+
+template <class W>
+auto norm_weight_view(const W& w) {
+  if constexpr (std::is_same_v<W, NormWeightFolded>) return w;
+  else return w.view().as_const();
+}
 
 // scratch: memory for the normalised A where the prologue is not fused (nullptr: the stream's workspace
 // slot 1 on the GPU, a temporary on the CPU), with room for `scratch_elems` elements.
@@ -27,14 +42,20 @@ void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b,
                        index_t scratch_elems = 0) {
   using T = typename A::value_type;
   constexpr std::size_t RA = A::rank;
+  constexpr bool folded = std::is_same_v<W, NormWeightFolded>;
   static_assert(RA == 2 || RA == 3, "gemm_rmsnorm: a must be [M, K] or [batch, M, K]");
-  using NW = typename W::value_type;
-  static_assert(W::rank == 1 && (std::is_same_v<NW, T> || std::is_same_v<NW, float>),
-                "gemm_rmsnorm: the norm weight must be a rank-1 [K] tensor of a's dtype or f32");
-  require_space<Ctx, W>();
   const index_t rows = RA == 3 ? a.size(0) * a.size(1) : a.size(0), k = a.size(RA - 1);
-  FUSEKIT_CHECK(w.size(0) == k && w.stride(0) == 1, "gemm_rmsnorm: the norm weight must be a dense [{}] (a is {}), got {}",
-                k, a.shape(), w.shape());
+  if constexpr (folded) {
+    FUSEKIT_CHECK(!nopt.unit_offset, "gemm_rmsnorm: with the weight folded into b, fold its unit offset too "
+                                     "(fold_norm_weight) and leave unit_offset false");
+  } else {
+    static_assert(W::rank == 1 && (std::is_same_v<typename W::value_type, T> || std::is_same_v<typename W::value_type, float>),
+                  "gemm_rmsnorm: the norm weight must be a rank-1 [K] tensor of a's dtype or f32");
+    require_space<Ctx, W>();
+    FUSEKIT_CHECK(w.size(0) == k && w.stride(0) == 1, "gemm_rmsnorm: the norm weight must be a dense [{}] (a is {}), got {}",
+                  k, a.shape(), w.shape());
+  }
+  using NW = typename std::conditional_t<folded, std::type_identity<NormWeightFolded>, norm_weight_type<W, T>>::type;
   const bool dense_rows = a.stride(RA - 1) == 1 && (RA == 2 || a.size(0) == 1 || a.stride(0) == a.size(1) * a.stride(1));
   FUSEKIT_CHECK(dense_rows, "gemm_rmsnorm: a must have dense rows, evenly spaced across the batch (shape {}, strides {})",
                 a.shape(), a.strides());
@@ -45,7 +66,8 @@ void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b,
   if constexpr (std::is_same_v<backend_of<Ctx>, HipBackend>) {
     bool fused = false;  // the shape and epilogue checks run here, once, for both ways
     gemm_impl(ctx, c, a, b, epi, opt, [&](const auto& p) {
-      const GemmRowNorm<NW> norm{w.data(), nopt.eps, nopt.unit_offset ? 1.f : 0.f};
+      GemmRowNorm<NW> norm{nullptr, nopt.eps, nopt.unit_offset ? 1.f : 0.f};
+      if constexpr (!folded) norm.weight = w.data();
       fused = OpImpl<op::Gemm, HipBackend>::run_row_norm(ctx, p, opt, norm);
     });
     if (fused || c.empty()) return;
@@ -57,7 +79,8 @@ void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b,
   const TensorView<const T, 2, typename A::space> a_rows(a.data(), {rows, k}, {ld, 1});
   auto run_on = [&](T* scratch) {
     const TensorView<T, 2, typename A::space> an(scratch, {rows, k});
-    rmsnorm(ctx, an, a_rows, w, RmsNormOptions{.eps = nopt.eps, .unit_offset = nopt.unit_offset});
+    if constexpr (folded) rmsnorm(ctx, an, a_rows, RmsNormOptions{.eps = nopt.eps});
+    else rmsnorm(ctx, an, a_rows, w, RmsNormOptions{.eps = nopt.eps, .unit_offset = nopt.unit_offset});
     if constexpr (RA == 3) gemm_impl(ctx, c, an.reshape(a.shape()).as_const(), b, epi, opt);
     else gemm_impl(ctx, c, an.as_const(), b, epi, opt);
   };
@@ -76,17 +99,17 @@ void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b,
 
 }  // namespace detail
 
-template <Context Ctx, TensorLike Cv, TensorLike Av, TensorLike Wv, TensorLike Bv, class... S>
+template <Context Ctx, TensorLike Cv, TensorLike Av, NormWeightArg Wv, TensorLike Bv, class... S>
 void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, const Epilogue<S...>& epi,
                   const RmsNormOptions& norm = {}, const GemmOptions& opt = {}) {
-  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), weight.view().as_const(), b.view().as_const(), epi, norm,
-                            opt);
+  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), detail::norm_weight_view(weight), b.view().as_const(),
+                            epi, norm, opt);
 }
 
 // With caller-owned scratch (a dense tensor of a's dtype with room for a's elements) for the normalised
 // A where the prologue is not fused: no workspace growth or temporary (a transformer step that is
 // captured once allocates nothing).
-template <Context Ctx, TensorLike Cv, TensorLike Av, TensorLike Wv, TensorLike Bv, class... S, TensorLike Sv>
+template <Context Ctx, TensorLike Cv, TensorLike Av, NormWeightArg Wv, TensorLike Bv, class... S, TensorLike Sv>
 void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, const Epilogue<S...>& epi,
                   const RmsNormOptions& norm, const GemmOptions& opt, Sv&& scratch) {
   const auto sv = scratch.view();
@@ -96,15 +119,25 @@ void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, 
   detail::require_space<Ctx, decltype(sv)>();
   FUSEKIT_CHECK(sv.is_contiguous(), "gemm_rmsnorm: the scratch tensor must be dense (shape {}, strides {})", sv.shape(),
                 sv.strides());
-  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), weight.view().as_const(), b.view().as_const(), epi, norm,
-                            opt, sv.data(), sv.numel());
+  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), detail::norm_weight_view(weight), b.view().as_const(),
+                            epi, norm, opt, sv.data(), sv.numel());
 }
 
-template <Context Ctx, TensorLike Cv, TensorLike Av, TensorLike Wv, TensorLike Bv>
+template <Context Ctx, TensorLike Cv, TensorLike Av, NormWeightArg Wv, TensorLike Bv>
 void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, const RmsNormOptions& norm = {},
                   const GemmOptions& opt = {}) {
-  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), weight.view().as_const(), b.view().as_const(),
+  detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), detail::norm_weight_view(weight), b.view().as_const(),
                             Epilogue<>{}, norm, opt);
+}
+
+// B's rows scaled by a norm's weight (+ offset): W'[n, k] = W[n, k] * (weight[k] + offset) for a Linear
+// weight W [N, K] on the host, so that gemm_rmsnorm(.., norm_weight_folded, transposed(W'), ..) equals
+// gemm_rmsnorm(.., weight, transposed(W), ..) with that offset. In place; fp32.
+inline void fold_norm_weight(HostView<float, 2> w, HostView<const float, 1> weight, float offset) {
+  FUSEKIT_CHECK(weight.size(0) == w.size(1), "fold_norm_weight: the norm weight has shape {} but W has {} columns",
+                weight.shape(), w.size(1));
+  for (index_t n = 0; n < w.size(0); ++n)
+    for (index_t k = 0; k < w.size(1); ++k) w(n, k) *= weight(k) + offset;
 }
 
 }  // namespace fusekit

@@ -10,8 +10,9 @@ namespace fusekit {
 template <Context Ctx, TensorLike Out, TensorLike X, TensorLike W, TensorLike B>
 void layernorm(Ctx& ctx, Out&& out, const X& x, const W& weight, const B& bias, const LayerNormOptions& opt = {}) {
   const auto bv = bias.view().as_const();
-  detail::row_norm<op::LayerNorm>("layernorm", ctx, out.view(), x.view().as_const(), detail::none, detail::none,
-                                  weight.view().as_const(), &bv, opt.eps, 0.f, {opt.path, opt.block});
+  const auto wv = weight.view().as_const();
+  detail::row_norm<op::LayerNorm>("layernorm", ctx, out.view(), x.view().as_const(), detail::none, detail::none, &wv,
+                                  &bv, opt.eps, 0.f, {opt.path, opt.block});
 }
 
 template <Context Ctx, TensorLike Out, TensorLike ResOut, TensorLike X, TensorLike Res, TensorLike W, TensorLike B>
@@ -20,8 +21,9 @@ void layernorm(Ctx& ctx, Out&& out, ResOut&& residual_out, const X& x, const Res
   const auto ro = residual_out.view();
   const auto rv = residual.view().as_const();
   const auto bv = bias.view().as_const();
-  detail::row_norm<op::LayerNorm>("layernorm", ctx, out.view(), x.view().as_const(), &rv, &ro,
-                                  weight.view().as_const(), &bv, opt.eps, 0.f, {opt.path, opt.block});
+  const auto wv = weight.view().as_const();
+  detail::row_norm<op::LayerNorm>("layernorm", ctx, out.view(), x.view().as_const(), &rv, &ro, &wv, &bv, opt.eps, 0.f,
+                                  {opt.path, opt.block});
 }
 
 }  // namespace fusekit

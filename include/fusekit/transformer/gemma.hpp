@@ -4,7 +4,8 @@
 // concatenated sequence). Per layer and expert:
 //
 //   qkv = rmsnorm(x) [Wq | Wk | Wv]^T              one GEMM per expert into a shared [tokens, Q|K|V] buffer,
-//                                                  the norm (1 + w, fp32 statistics) as its prologue
+//                                                  the norm as its prologue: (1 + w) folded into the weight
+//                                                  at load, the rows' fp32 rsqrt applied by the GEMM
 //   rope(q), rope(k) and k, v -> KV cache          the Q|K|V GEMM's epilogue (slots [start, start + n))
 //   a = attention(q, cache[0, start + n))          one call for all experts; mask chosen by the caller
 //   x = x + a Wo^T                                 residual fused into the GEMM epilogue
@@ -29,11 +30,10 @@ namespace fusekit::transformer {
 
 template <class T, class Space>
 struct GemmaLayer {
-  Tensor<float, 1, Space> input_norm, post_norm;  // HF's w of the (1 + w) form, fp32
-  Linear<T, Space> qkv;                           // [Hq D + 2 Hkv D, hidden]
-  Linear<T, Space> o;                             // [hidden, Hq D]
-  Linear<T, Space> gate_up;                       // [2 mlp, hidden]: gate rows, then up rows
-  Linear<T, Space> down;                          // [hidden, mlp]
+  Linear<T, Space> qkv;      // [Hq D + 2 Hkv D, hidden], the input norm's (1 + w) folded in (fold_norm_weight)
+  Linear<T, Space> o;        // [hidden, Hq D]
+  Linear<T, Space> gate_up;  // [2 mlp, hidden]: gate rows, then up rows; the post-attention norm's (1 + w) folded in
+  Linear<T, Space> down;     // [hidden, mlp]
 };
 
 template <class T, class Space>
@@ -54,14 +54,17 @@ Gemma<T, typename Ctx::space> load_gemma(Ctx& ctx, const GemmaConfig& cfg, const
   for (index_t l = 0; l < cfg.layers; ++l) {
     const std::string p = fmt::format("{}layers.{}.", prefix, l);
     GemmaLayer<T, typename Ctx::space> L;
-    L.input_norm = place<float>(ctx, src.tensor(p + "input_layernorm.weight", Shape<1>{H}, Init::small));
-    L.post_norm = place<float>(ctx, src.tensor(p + "post_attention_layernorm.weight", Shape<1>{H}, Init::small));
+    // The RMSNorms' (1 + w) go into the columns of the projections after them: gemma_layer's GEMMs apply
+    // only the rows' rsqrt (gemm_rmsnorm with norm_weight_folded), which the decode kernel does for free.
+    const HostTensor<float, 1> input_norm = src.tensor(p + "input_layernorm.weight", Shape<1>{H}, Init::small);
+    const HostTensor<float, 1> post_norm = src.tensor(p + "post_attention_layernorm.weight", Shape<1>{H}, Init::small);
     // q and k rows in the interleaved RoPE order: the Q|K|V GEMM turns them in its epilogue (gemma_layer)
     L.qkv = load_linear<T, false>(ctx, src, {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, H,
                                   {cfg.q_width(), cfg.kv_width(), cfg.kv_width()},
-                                  RopeRows{0, cfg.q_width() + cfg.kv_width(), cfg.head_dim});
+                                  RopeRows{0, cfg.q_width() + cfg.kv_width(), cfg.head_dim}, FoldedNorm{&input_norm, 1.f});
     L.o = load_linear<T, false>(ctx, src, p + "self_attn.o_proj", cfg.q_width(), H);
-    L.gate_up = load_linear<T, false>(ctx, src, {p + "mlp.gate_proj", p + "mlp.up_proj"}, H, {cfg.mlp, cfg.mlp});
+    L.gate_up = load_linear<T, false>(ctx, src, {p + "mlp.gate_proj", p + "mlp.up_proj"}, H, {cfg.mlp, cfg.mlp}, {},
+                                      FoldedNorm{&post_norm, 1.f});
     L.down = load_linear<T, false>(ctx, src, p + "mlp.down_proj", cfg.mlp, H);
     g.layers.push_back(std::move(L));
   }
@@ -164,7 +167,7 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
   const index_t B = segs[0].x.size(0), W = c.qkv_width(), Hq = c.heads, Hkv = c.kv_heads, D = c.head_dim;
   T* qkv = scratch.qkv.data();
   T* attn = scratch.attn.data();
-  const RmsNormOptions norm{.eps = c.eps, .unit_offset = true};
+  const RmsNormOptions norm{.eps = c.eps};  // (the weights and their unit offset are folded: load_gemma)
 
   // Q|K|V of every segment into rows [off, off + n_e) of the shared buffer, in one GEMM each whose
   // epilogue turns q and k (RoPE at the tokens' positions; the weights hold q and k rows in the
@@ -177,7 +180,7 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
     const index_t ne = s.x.size(1);
     if (ne == 0) continue;
     const index_t slot = at.start + off;
-    linear_rmsnorm(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), s.x, L.input_norm, norm,
+    linear_rmsnorm(ctx, TensorView<T, 3, Space>(qkv + off * W, {B, ne, W}, {n * W, W, 1}), s.x, norm_weight_folded, norm,
                    scratch.xn, L.qkv, epi::rope(at.positions.slice(1, off, off + ne), D, 0, (Hq + Hkv) * D, rope),
                    epi::store_heads(kc.slice(1, slot, slot + ne), Hq * D),
                    epi::store_heads(vc.slice(1, slot, slot + ne), (Hq + Hkv) * D));
@@ -201,7 +204,7 @@ void gemma_layer(Ctx& ctx, index_t layer, std::span<const Segment<T, Space>, E> 
     const TensorView<const T, 3, Space> a(attn + off * Hq * D, {B, ne, Hq * D}, {n * Hq * D, Hq * D, 1});
     linear(ctx, s.x, a, L.o, epi::residual(s.x));
     TensorView<T, 2, Space> h(scratch.h.data(), {B * ne, mlp});
-    linear_rmsnorm(ctx, h, detail::token_rows(s.x), L.post_norm, norm, scratch.xn, L.gate_up,
+    linear_rmsnorm(ctx, h, detail::token_rows(s.x), norm_weight_folded, norm, scratch.xn, L.gate_up,
                    epi::gate(GateLayout::concatenated, act::GeluTanh{}));
     linear(ctx, detail::token_rows(s.x), h, L.down, epi::residual(detail::token_rows(s.x)));
     off += ne;

@@ -30,10 +30,17 @@ struct RopeRows {
   index_t begin = 0, end = 0, head_dim = 0;
 };
 
+// A norm whose weight is folded into the Linear that follows it (fold_norm_weight): W[:, k] *= w[k] + offset.
+struct FoldedNorm {
+  const HostTensor<float, 1>* weight = nullptr;  // nullptr: none
+  float offset = 0.f;
+};
+
 // HF layers `names[i]` (".weight" / ".bias" appended) of shapes [outs[i], in], stacked by rows.
 template <class T, bool kBias, class Ctx>
 Linear<T, typename Ctx::space, kBias> load_linear(Ctx& ctx, const WeightSource& src, const std::vector<std::string>& names,
-                                                  index_t in, const std::vector<index_t>& outs, const RopeRows& rope = {}) {
+                                                  index_t in, const std::vector<index_t>& outs, const RopeRows& rope = {},
+                                                  const FoldedNorm& norm = {}) {
   index_t total = 0;
   for (index_t o : outs) total += o;
   HostTensor<float, 2> w(Shape<2>{total, in});
@@ -60,6 +67,7 @@ Linear<T, typename Ctx::space, kBias> load_linear(Ctx& ctx, const WeightSource& 
       if constexpr (kBias) b(rope.begin + i) = orig_b(from);
     }
   }
+  if (norm.weight) fold_norm_weight(w.view(), norm.weight->view(), norm.offset);  // in fp32, one rounding to T below
   Linear<T, typename Ctx::space, kBias> l;
   l.w = place<T>(ctx, w);
   if constexpr (kBias) l.b = place<float>(ctx, b);
@@ -81,7 +89,7 @@ void linear(Ctx& ctx, Y&& y, const X& x, const Linear<T, S, kBias>& l, const Sta
 
 // y = rmsnorm(x) W^T (+ b), then the stages: a pre-norm projection in one call (ops/gemm_rmsnorm.hpp;
 // one kernel at decode sizes; elsewhere the norm is a pass of its own into `scratch`).
-template <Context Ctx, TensorLike Y, TensorLike X, TensorLike NW, TensorLike Scratch, class T, class S, bool kBias,
+template <Context Ctx, TensorLike Y, TensorLike X, NormWeightArg NW, TensorLike Scratch, class T, class S, bool kBias,
           class... Stages>
 void linear_rmsnorm(Ctx& ctx, Y&& y, const X& x, const NW& norm_weight, const RmsNormOptions& norm, Scratch&& scratch,
                     const Linear<T, S, kBias>& l, const Stages&... stages) {

@@ -1,7 +1,9 @@
 #pragma once
 // One entry point for kernel launches: skips empty grids, launches on the stream, checks the last error
 // and names the kernel in the message.
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "fusekit/backend/hip/stream.hpp"
@@ -48,6 +50,16 @@ bool has_sm90_code(void (*kernel)(KArgs...)) {
   return has_sm90_code(reinterpret_cast<const void*>(kernel));
 }
 
+// FUSEKIT_DEPENDENT_LAUNCH=0 in the environment launches every kernel plainly, one after another (A/B
+// timing of the dependent launches, or ruling them out while debugging). Read once.
+inline bool dependent_launches_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("FUSEKIT_DEPENDENT_LAUNCH");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+
 template <class... KArgs, class... Args>
 void launch_with(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, std::size_t smem, const Stream& s,
                  const LaunchAttrs& a, Args&&... args) {
@@ -62,7 +74,7 @@ void launch_with(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 blo
   cfg.stream = s.get();
   cudaLaunchAttribute attr[2];
   unsigned n = 0;
-  if (a.dependent && has_sm90_code(reinterpret_cast<const void*>(kernel))) {
+  if (a.dependent && dependent_launches_enabled() && has_sm90_code(reinterpret_cast<const void*>(kernel))) {
     attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[n++].val.programmaticStreamSerializationAllowed = 1;
   }
