@@ -7,7 +7,8 @@ namespace {
 void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>& results) {
   const auto& dev = s.device();
   using T = bfloat16;
-  // norm: 0 none, 1 gemm_rmsnorm (the norm as the GEMM's prologue), 2 rmsnorm then gemm (two launches)
+  // norm: 0 none, 1 gemm_rmsnorm (the norm as the GEMM's prologue), 2 rmsnorm then gemm (two launches),
+  // 3 gemm_rmsnorm with the weight folded into W (norm_weight_folded: what the Gemma layers run)
   auto one = [&](const std::string& name, index_t M, index_t N, index_t K, bool geglu, GemmOptions opt, int norm = 0) {
     if (!row_selected(name, fmt::format("{}x{}x{}", M, N, K))) return;
     const index_t n_out = geglu ? N / 2 : N;
@@ -26,6 +27,7 @@ void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
     const auto plain = make_epilogue();
     auto product = [&](int i, const auto& epi) {
       if (norm == 1) gemm_rmsnorm(s, y[i], x[i], nw, transposed(w[i]), epi, nopt, opt);
+      else if (norm == 3) gemm_rmsnorm(s, y[i], x[i], norm_weight_folded, transposed(w[i]), epi, RmsNormOptions{}, opt);
       else if (norm == 2) {
         rmsnorm(s, xn[i], x[i], nw, nopt);
         gemm(s, y[i], xn[i], transposed(w[i]), epi, opt);
@@ -61,6 +63,9 @@ void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
   one("gemm geglu (gate fused)", 11, 8192, 1024, true, def);
   // Gemma's pre-norm projections at decode: the RMSNorm as the GEMM's prologue against a norm launch first
   one("rmsnorm -> gemm (prologue)", 11, 2560, 1024, false, def, 1);
+  one("rmsnorm -> gemm (folded prologue)", 11, 2560, 1024, false, def, 3);
+  one("rmsnorm -> gemm geglu (folded prologue)", 11, 8192, 1024, true, def, 3);
+  one("rmsnorm -> gemm (folded prologue)", 11, 2560, 2048, false, def, 3);
   one("rmsnorm, gemm (2 launches)", 11, 2560, 1024, false, def, 2);
   one("rmsnorm -> gemm geglu (prologue)", 11, 8192, 1024, true, def, 1);
   one("rmsnorm, gemm geglu (2 launches)", 11, 8192, 1024, true, def, 2);
