@@ -332,7 +332,8 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     for (int h = 0; h < 2; ++h) {
       const float lt = l[mt][h];
       const int rl = warp_row0 + mt * 16 + h * 8 + lane / 4;  // row in the tile
-      if (sp.splits > 1) {  // the partial row for the combine kernel
+      if (sp.splits > 1) {  // the partial row for the combine kernel (padding rows: never read, not written)
+        if (row0 + rl >= rows) continue;
         const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
         float* orow = sp.o + (part * BM + rl) * DP;
         FUSEKIT_UNROLL
@@ -513,6 +514,10 @@ struct OpImpl<op::Attention, HipBackend> {
     if (splits <= 0) {  // (a decode block's warps take Cfg::key_warps key tiles at a time)
       const index_t sms = s.device().multiprocessors, rounds = (key_tiles + Cfg::key_warps - 1) / Cfg::key_warps;
       splits = tiles * 2 > sms ? 1 : std::min<index_t>((sms + tiles - 1) / tiles, rounds);
+      // A split writes its BM partial rows in fp32 and the combine reads them back: at least BM / BN key
+      // tiles per split, so that this traffic stays below the split's own K and V (head dim 256's 32-key
+      // tiles: the Pi0 decode step went from 25 splits of one tile to 12 of two)
+      splits = std::min(splits, std::max<index_t>(1, key_tiles / std::max(1, Cfg::BM / Cfg::BN)));
     }
     splits = std::clamp<index_t>(splits, 1, std::min<index_t>(key_tiles, kernels::attn_max_splits));
     kernels::AttnSplits sp;
