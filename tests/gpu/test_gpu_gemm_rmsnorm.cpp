@@ -1,9 +1,10 @@
-// GPU gemm_rmsnorm: the small_m kernel's fused prologue (M <= 16, f16/bf16; unsplit, split in a cluster
+// GPU gemm_rmsnorm (and rmsnorm without a weight, its unfused form's first pass): the small_m kernel's fused prologue (M <= 16, f16/bf16; unsplit, split in a cluster
 // and through the workspace, one and two n8 halves of x rows; a weight of x's dtype or fp32, or folded
 // into W) and the normalise-then-multiply path everywhere else (fp32, M > 16, forced mma / simt), against
 // the double definition.
 #include "gpu_backend.hpp"
 #include "../gemm_cases.hpp"
+#include "../op_cases.hpp"
 
 namespace fusekit::test {
 
@@ -32,6 +33,23 @@ TEST_F(Gpu, GemmRmsNormPrologue) {
   gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 37, 264, 520}, 6140, true, true, 0.0, true);  // folded
   gemm_rmsnorm_cases<hip::Stream, float, float>(stream(), {1, 5, 40, 96}, 6150, false, true, 0.0, true);
   gemm_rmsnorm_bad_input_cases(stream());
+}
+
+// The norm the unfused prologue runs when the weight is folded into W.
+TEST_F(Gpu, RmsNormWithoutWeight) {
+  // every kernel: warp rows (72), a block (1024 bf16, 2048 f32), 8 vectors per thread (16384), generic (130, strided)
+  for (KernelPath path : {KernelPath::automatic, KernelPath::generic})
+    for (NormCase k : {NormCase{3, 72, false, false}, NormCase{11, 1024, false, false}, NormCase{788, 2048, false, false},
+                       NormCase{5, 16384, false, false}, NormCase{37, 130, false, false}}) {
+      k.path = path;
+      k.no_weight = true;
+      for (bool strided : {false, true}) {
+        k.strided = strided;
+        norm_case<hip::Stream, float, float>(stream(), k, 150);
+        norm_case<hip::Stream, bfloat16, bfloat16>(stream(), k, 350);
+        norm_case<hip::Stream, half, half>(stream(), k, 250);
+      }
+    }
 }
 
 }  // namespace fusekit::test

@@ -31,22 +31,6 @@ TEST_F(Gpu, RmsNormAndLayerNormAllPathsShapesAndDtypes) {
   }
 }
 
-TEST_F(Gpu, RmsNormWithoutWeight) {
-  // every kernel: warp rows (72), a block (1024 bf16, 2048 f32), 8 vectors per thread (16384), generic (130, strided)
-  for (KernelPath path : {KernelPath::automatic, KernelPath::generic})
-    for (NormCase k : {NormCase{3, 72, false, false}, NormCase{11, 1024, false, false}, NormCase{788, 2048, false, false},
-                       NormCase{5, 16384, false, false}, NormCase{37, 130, false, false}}) {
-      k.path = path;
-      k.no_weight = true;
-      for (bool strided : {false, true}) {
-        k.strided = strided;
-        norm_case<hip::Stream, float, float>(stream(), k, 150);
-        norm_case<hip::Stream, bfloat16, bfloat16>(stream(), k, 350);
-        norm_case<hip::Stream, half, half>(stream(), k, 250);
-      }
-    }
-}
-
 TEST_F(Gpu, NormRowsWhoseMeanDwarfsTheirSpread) {
   // x in [998, 1002]: LayerNorm's variance from E[x^2] - mean^2 would lose it in fp32 (1e6 * 6e-8 against
   // a variance of 1.3); every kernel and row length, residual or not.
