@@ -7,6 +7,7 @@
 
 #include "op_cases_nn.hpp"
 #include "fusekit/ops/gemm.hpp"
+#include "fusekit/ops/gemm_layernorm.hpp"
 #include "fusekit/ops/gemm_rmsnorm.hpp"
 #include "fusekit/reference/gemm.hpp"
 
@@ -343,6 +344,60 @@ void gemm_rmsnorm_cases(Ctx& ctx, GemmCase g, std::uint64_t salt, bool unit_offs
   EXPECT_TRUE(matches(got.view(), expect.view(), tol, "gemm_rmsnorm: c"));
 }
 
+// gemm_layernorm: C = epilogue(layernorm(A) W^T) against the double definition (rows offset by `shift`:
+// the statistics must not cancel), with and without the caller's scratch.
+template <class Ctx, class T, class O>
+void gemm_layernorm_cases(Ctx& ctx, GemmCase g, std::uint64_t salt, double shift = 0.0, bool with_scratch = false) {
+  using B = Backend<Ctx>;
+  SCOPED_TRACE(describe(g) + fmt::format(" layernorm prologue {} -> {} shift {} scratch {}", dtype_of<T>, dtype_of<O>,
+                                         shift, with_scratch));
+  const float eps = 1e-6f;
+  auto a_h = random_tensor<T, 3>({g.batch, g.m, g.k}, salt, shift - 1.0, shift + 1.0);
+  auto nw_h = random_tensor<T, 1>({g.k}, salt + 1, 0.5, 1.5);
+  auto nb_h = random_tensor<T, 1>({g.k}, salt + 2, -1.0, 1.0);
+  auto w_h = random_tensor<T, 2>({g.n, g.k}, salt + 3, -1.0, 1.0);
+  auto bias_h = random_tensor<float, 1>({g.n}, salt + 4, -1.0, 1.0);
+  auto da = B::upload(ctx, a_h);
+  auto dnw = B::upload(ctx, nw_h);
+  auto dnb = B::upload(ctx, nb_h);
+  auto dw = B::upload(ctx, w_h);
+  auto dbias = B::upload(ctx, bias_h);
+  auto c = B::template poisoned<O, 3>(ctx, {g.batch, g.m, g.n});
+  auto scratch = B::template poisoned<T, 2>(ctx, {g.batch * g.m, g.k});
+  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits};
+  const LayerNormOptions no{.eps = eps};
+  const auto epi = make_epilogue(epi::bias(dbias.view()));
+  if (with_scratch) gemm_layernorm(ctx, c, da, dnw, dnb, transposed(dw.view()), epi, no, opt, scratch);
+  else gemm_layernorm(ctx, c, da, dnw, dnb, transposed(dw.view()), epi, no, opt);
+  const auto got = B::download(ctx, c);
+
+  HostTensor<double, 3> expect({g.batch, g.m, g.n});
+  std::vector<double> an(static_cast<std::size_t>(g.k));
+  for (index_t b = 0; b < g.batch; ++b)
+    for (index_t r = 0; r < g.m; ++r) {
+      double mean = 0, var = 0;
+      for (index_t kk = 0; kk < g.k; ++kk) mean += static_cast<double>(to_float(a_h(b, r, kk)));
+      mean /= static_cast<double>(g.k);
+      for (index_t kk = 0; kk < g.k; ++kk) var += std::pow(static_cast<double>(to_float(a_h(b, r, kk))) - mean, 2);
+      const double inv = 1.0 / std::sqrt(var / static_cast<double>(g.k) + eps);
+      for (index_t kk = 0; kk < g.k; ++kk)
+        an[kk] = (static_cast<double>(to_float(a_h(b, r, kk))) - mean) * inv * static_cast<double>(to_float(nw_h(kk))) +
+                 static_cast<double>(to_float(nb_h(kk)));
+      for (index_t j = 0; j < g.n; ++j) {
+        double acc = 0;
+        for (index_t kk = 0; kk < g.k; ++kk) acc += an[kk] * static_cast<double>(to_float(w_h(j, kk)));
+        expect(b, r, j) = acc + static_cast<double>(bias_h(j));
+      }
+    }
+  auto tol = reference::tolerance_for<O>();
+  const double sk = std::sqrt(static_cast<double>(std::max<index_t>(g.k, 1)));
+  tol.rtol = std::max(tol.rtol, 2e-5);
+  // |normalised A| <= ~3.6 (|x - mean| / std <= 1.8, weight <= 1.5, bias <= 1), rounded to T once; and
+  // x - mean in fp32 carries |shift| 2^-24 per element
+  tol.atol = std::max({tol.atol, 2e-5 * sk, 4.0 * 3.6 * unit_roundoff<T>() * sk, std::abs(shift) * 0x1p-20 * sk});
+  EXPECT_TRUE(matches(got.view(), expect.view(), tol, "gemm_layernorm: c"));
+}
+
 // gemm_rmsnorm's own checks: the weight's length, rows that are not dense.
 template <class Ctx>
 void gemm_rmsnorm_bad_input_cases(Ctx& ctx) {
@@ -362,6 +417,11 @@ void gemm_rmsnorm_bad_input_cases(Ctx& ctx) {
   expect_error_untouched(ctx, c, [&] {
     gemm_rmsnorm(ctx, c, a, norm_weight_folded, transposed(w.view()), RmsNormOptions{.unit_offset = true});
   }, {"fold its unit offset too"});
+  auto nb7 = B::upload(ctx, random_tensor<float, 1>({7}, 16));
+  auto nb8 = B::upload(ctx, random_tensor<float, 1>({8}, 17));
+  expect_error_untouched(ctx, c, [&] { gemm_layernorm(ctx, c, a, nw8, nb7, transposed(w.view())); }, {"bias has shape [7]"});
+  expect_error_untouched(ctx, c8, [&] { gemm_layernorm(ctx, c8, transposed(at.view()), nw8, nb8, transposed(w.view())); },
+                         {"gemm_layernorm: a must have dense rows"});
   auto small = B::template poisoned<float, 2>(ctx, {4, 8});
   expect_error_untouched(ctx, c, [&] {
     gemm_rmsnorm(ctx, c, a, nw8, transposed(w.view()), make_epilogue(), RmsNormOptions{}, GemmOptions{}, small);

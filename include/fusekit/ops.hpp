@@ -12,6 +12,7 @@
 #include "fusekit/ops/fill.hpp"
 #include "fusekit/ops/conv.hpp"
 #include "fusekit/ops/gemm.hpp"
+#include "fusekit/ops/gemm_layernorm.hpp"
 #include "fusekit/ops/gemm_rmsnorm.hpp"
 #include "fusekit/ops/global_pool.hpp"
 #include "fusekit/ops/layernorm.hpp"

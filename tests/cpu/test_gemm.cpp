@@ -43,7 +43,13 @@ TEST(CpuGemm, RmsNormPrologue) {
   gemm_rmsnorm_cases<cpu::Context, float, float>(ctx(), {2, 7, 40, 136}, 4460, true, true, 0.0, true);  // folded
 }
 
-TEST(CpuGemm, RmsNormPrologueBadInputs) { gemm_rmsnorm_bad_input_cases(ctx()); }
+TEST(CpuGemm, LayerNormPrologue) {
+  gemm_layernorm_cases<cpu::Context, float, float>(ctx(), {1, 11, 72, 1152}, 4470);
+  gemm_layernorm_cases<cpu::Context, float, bfloat16>(ctx(), {2, 5, 40, 96, Storage::dense, Storage::transposed, true}, 4480, 500.0, true);
+  gemm_layernorm_cases<cpu::Context, float, float>(ctx(), {1, 37, 24, 200}, 4490, 0.0, true);
+}
+
+TEST(CpuGemm, NormProloguesBadInputs) { gemm_rmsnorm_bad_input_cases(ctx()); }
 
 // rope_interleave_row turns a half-split projection into the interleaved one epi::rope turns: applying
 // rope() half-split to the original output equals rope() interleaved to the permuted rows' output.

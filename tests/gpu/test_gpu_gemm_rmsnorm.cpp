@@ -1,4 +1,4 @@
-// GPU gemm_rmsnorm (and rmsnorm without a weight, its unfused form's first pass): the small_m kernel's fused prologue (M <= 16, f16/bf16; unsplit, split in a cluster
+// GPU gemm_rmsnorm (and rmsnorm without a weight, its unfused form's first pass) and gemm_layernorm: the small_m kernel's fused prologue (M <= 16, f16/bf16; unsplit, split in a cluster
 // and through the workspace, one and two n8 halves of x rows; a weight of x's dtype or fp32, or folded
 // into W) and the normalise-then-multiply path everywhere else (fp32, M > 16, forced mma / simt), against
 // the double definition.
@@ -33,6 +33,13 @@ TEST_F(Gpu, GemmRmsNormPrologue) {
   gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 37, 264, 520}, 6140, true, true, 0.0, true);  // folded
   gemm_rmsnorm_cases<hip::Stream, float, float>(stream(), {1, 5, 40, 96}, 6150, false, true, 0.0, true);
   gemm_rmsnorm_bad_input_cases(stream());
+}
+
+TEST_F(Gpu, GemmLayerNormPrologue) {
+  using S = Storage;
+  gemm_layernorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 768, 264, 1152}, 6200);  // SigLIP's rows
+  gemm_layernorm_cases<hip::Stream, half, float>(stream(), {2, 11, 136, 520, S::dense, S::transposed, true}, 6210, 300.0, true);
+  gemm_layernorm_cases<hip::Stream, float, float>(stream(), {1, 37, 72, 200}, 6220, 0.0, true);
 }
 
 // The norm the unfused prologue runs when the weight is folded into W.

@@ -34,6 +34,59 @@ auto norm_weight_view(const W& w) {
   else return w.view().as_const();
 }
 
+// The unfused prologue: A's rows (dense, evenly spaced) normalised by normalise(an, a_rows) into scratch
+// rows (the caller's, else the stream's workspace slot 1 on the GPU, as the convolution's staged
+// prologue, or a CPU temporary), then the GEMM on them.
+template <class Ctx, class C, class A, class B, class... S, class Normalise>
+void normalised_first_gemm(const char* name, Ctx& ctx, const C& c, const A& a, const B& b, const Epilogue<S...>& epi,
+                           const GemmOptions& opt, typename A::value_type* scratch, index_t scratch_elems,
+                           const Normalise& normalise) {
+  using T = typename A::value_type;
+  constexpr std::size_t RA = A::rank;
+  const index_t rows = RA == 3 ? a.size(0) * a.size(1) : a.size(0), k = a.size(RA - 1);
+  const TensorView<const T, 2, typename A::space> a_rows(a.data(), {rows, k}, {a.stride(RA - 2), 1});
+  auto run_on = [&](T* mem) {
+    const TensorView<T, 2, typename A::space> an(mem, {rows, k});
+    normalise(an, a_rows);
+    if constexpr (RA == 3) gemm_impl(ctx, c, an.reshape(a.shape()).as_const(), b, epi, opt);
+    else gemm_impl(ctx, c, an.as_const(), b, epi, opt);
+  };
+  if (rows == 0 || c.empty()) return gemm_impl(ctx, c, a, b, epi, opt);
+  if (scratch) {
+    FUSEKIT_CHECK(scratch_elems >= rows * k, "{}: the scratch tensor holds {} elements, the normalised a needs {} ({} rows "
+                  "of {})", name, scratch_elems, rows * k, rows, k);
+    run_on(scratch);
+  } else if constexpr (std::is_same_v<backend_of<Ctx>, CpuBackend>) {
+    HostTensor<T, 2> tmp(Shape<2>{rows, k});
+    run_on(tmp.data());
+  } else {
+    run_on(static_cast<T*>(ctx.workspace(static_cast<std::size_t>(rows * k) * sizeof(T), 1)));
+  }
+}
+
+// The caller's scratch for the normalised A: a's dtype, dense, in the context's memory space.
+template <class Ctx, class Av, class Sv>
+auto prologue_scratch(const char* name, const Av& a, Sv&& scratch) {
+  const auto sv = scratch.view();
+  using T = typename decltype(a.view())::value_type;
+  static_assert(std::is_same_v<typename decltype(sv)::element_type, T>,
+                "gemm with a norm prologue: the scratch tensor must have a's dtype (and not be const)");
+  require_space<Ctx, decltype(sv)>();
+  FUSEKIT_CHECK(sv.is_contiguous(), "{}: the scratch tensor must be dense (shape {}, strides {})", name, sv.shape(),
+                sv.strides());
+  return sv;
+}
+
+// A's shape for a row-norm prologue: rank 2 or 3, dense rows evenly spaced across the batch.
+template <class A>
+void check_prologue_rows(const char* name, const A& a) {
+  constexpr std::size_t RA = A::rank;
+  static_assert(RA == 2 || RA == 3, "gemm with a norm prologue: a must be [M, K] or [batch, M, K]");
+  const bool dense_rows = a.stride(RA - 1) == 1 && (RA == 2 || a.size(0) == 1 || a.stride(0) == a.size(1) * a.stride(1));
+  FUSEKIT_CHECK(dense_rows, "{}: a must have dense rows, evenly spaced across the batch (shape {}, strides {})", name,
+                a.shape(), a.strides());
+}
+
 // scratch: memory for the normalised A where the prologue is not fused (nullptr: the stream's workspace
 // slot 1 on the GPU, a temporary on the CPU), with room for `scratch_elems` elements.
 template <class Ctx, class C, class A, class W, class B, class... S>
@@ -43,8 +96,7 @@ void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b,
   using T = typename A::value_type;
   constexpr std::size_t RA = A::rank;
   constexpr bool folded = std::is_same_v<W, NormWeightFolded>;
-  static_assert(RA == 2 || RA == 3, "gemm_rmsnorm: a must be [M, K] or [batch, M, K]");
-  const index_t rows = RA == 3 ? a.size(0) * a.size(1) : a.size(0), k = a.size(RA - 1);
+  const index_t k = a.size(RA - 1);
   if constexpr (folded) {
     FUSEKIT_CHECK(!nopt.unit_offset, "gemm_rmsnorm: with the weight folded into b, fold its unit offset too "
                                      "(fold_norm_weight) and leave unit_offset false");
@@ -56,9 +108,7 @@ void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b,
                   k, a.shape(), w.shape());
   }
   using NW = typename std::conditional_t<folded, std::type_identity<NormWeightFolded>, norm_weight_type<W, T>>::type;
-  const bool dense_rows = a.stride(RA - 1) == 1 && (RA == 2 || a.size(0) == 1 || a.stride(0) == a.size(1) * a.stride(1));
-  FUSEKIT_CHECK(dense_rows, "gemm_rmsnorm: a must have dense rows, evenly spaced across the batch (shape {}, strides {})",
-                a.shape(), a.strides());
+  check_prologue_rows("gemm_rmsnorm", a);
   FUSEKIT_CHECK(nopt.eps >= 0.f, "gemm_rmsnorm: eps must be >= 0 (got {})", nopt.eps);
   FUSEKIT_CHECK(nopt.path == KernelPath::automatic && nopt.block == 0,
                 "gemm_rmsnorm: the norm options take eps and unit_offset only (no kernel path or block)");
@@ -73,28 +123,10 @@ void gemm_rmsnorm_impl(Ctx& ctx, const C& c, const A& a, const W& w, const B& b,
     if (fused || c.empty()) return;
   }
 #endif
-  // A normalised first, into scratch rows (the stream's workspace slot 1 on the GPU, as the convolution's
-  // staged prologue; a temporary on the CPU).
-  const index_t ld = a.stride(RA - 2);
-  const TensorView<const T, 2, typename A::space> a_rows(a.data(), {rows, k}, {ld, 1});
-  auto run_on = [&](T* scratch) {
-    const TensorView<T, 2, typename A::space> an(scratch, {rows, k});
+  normalised_first_gemm("gemm_rmsnorm", ctx, c, a, b, epi, opt, scratch, scratch_elems, [&](const auto& an, const auto& a_rows) {
     if constexpr (folded) rmsnorm(ctx, an, a_rows, RmsNormOptions{.eps = nopt.eps});
     else rmsnorm(ctx, an, a_rows, w, RmsNormOptions{.eps = nopt.eps, .unit_offset = nopt.unit_offset});
-    if constexpr (RA == 3) gemm_impl(ctx, c, an.reshape(a.shape()).as_const(), b, epi, opt);
-    else gemm_impl(ctx, c, an.as_const(), b, epi, opt);
-  };
-  if (rows == 0 || c.empty()) return gemm_impl(ctx, c, a, b, epi, opt);
-  if (scratch) {
-    FUSEKIT_CHECK(scratch_elems >= rows * k, "gemm_rmsnorm: the scratch tensor holds {} elements, the normalised a needs "
-                  "{} ({} rows of {})", scratch_elems, rows * k, rows, k);
-    run_on(scratch);
-  } else if constexpr (std::is_same_v<backend_of<Ctx>, CpuBackend>) {
-    HostTensor<T, 2> tmp(Shape<2>{rows, k});
-    run_on(tmp.data());
-  } else {
-    run_on(static_cast<T*>(ctx.workspace(static_cast<std::size_t>(rows * k) * sizeof(T), 1)));
-  }
+  });
 }
 
 }  // namespace detail
@@ -112,13 +144,7 @@ void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, 
 template <Context Ctx, TensorLike Cv, TensorLike Av, NormWeightArg Wv, TensorLike Bv, class... S, TensorLike Sv>
 void gemm_rmsnorm(Ctx& ctx, Cv&& c, const Av& a, const Wv& weight, const Bv& b, const Epilogue<S...>& epi,
                   const RmsNormOptions& norm, const GemmOptions& opt, Sv&& scratch) {
-  const auto sv = scratch.view();
-  using T = typename decltype(a.view())::value_type;
-  static_assert(std::is_same_v<typename decltype(sv)::element_type, T>,
-                "gemm_rmsnorm: the scratch tensor must have a's dtype (and not be const)");
-  detail::require_space<Ctx, decltype(sv)>();
-  FUSEKIT_CHECK(sv.is_contiguous(), "gemm_rmsnorm: the scratch tensor must be dense (shape {}, strides {})", sv.shape(),
-                sv.strides());
+  const auto sv = detail::prologue_scratch<Ctx>("gemm_rmsnorm", a, scratch);
   detail::gemm_rmsnorm_impl(ctx, c.view(), a.view().as_const(), detail::norm_weight_view(weight), b.view().as_const(),
                             epi, norm, opt, sv.data(), sv.numel());
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fusekit/ops/gemm.hpp"
+#include "fusekit/ops/gemm_layernorm.hpp"
 #include "fusekit/ops/gemm_rmsnorm.hpp"
 #include "fusekit/transformer/weight_source.hpp"
 
@@ -96,6 +97,17 @@ void linear_rmsnorm(Ctx& ctx, Y&& y, const X& x, const NW& norm_weight, const Rm
   if constexpr (kBias)
     gemm_rmsnorm(ctx, y, x, norm_weight, l.B(), make_epilogue(epi::bias(l.b), stages...), norm, {}, scratch);
   else gemm_rmsnorm(ctx, y, x, norm_weight, l.B(), make_epilogue(stages...), norm, {}, scratch);
+}
+
+// y = layernorm(x) W^T (+ b), then the stages (ops/gemm_layernorm.hpp: the norm into `scratch`, then the GEMM).
+template <Context Ctx, TensorLike Y, TensorLike X, TensorLike NW, TensorLike NB, TensorLike Scratch, class T, class S,
+          bool kBias, class... Stages>
+void linear_layernorm(Ctx& ctx, Y&& y, const X& x, const NW& norm_weight, const NB& norm_bias,
+                      const LayerNormOptions& norm, Scratch&& scratch, const Linear<T, S, kBias>& l,
+                      const Stages&... stages) {
+  if constexpr (kBias)
+    gemm_layernorm(ctx, y, x, norm_weight, norm_bias, l.B(), make_epilogue(epi::bias(l.b), stages...), norm, {}, scratch);
+  else gemm_layernorm(ctx, y, x, norm_weight, norm_bias, l.B(), make_epilogue(stages...), norm, {}, scratch);
 }
 
 }  // namespace fusekit::transformer

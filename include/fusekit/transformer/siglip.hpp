@@ -103,15 +103,13 @@ void siglip_layer(Ctx& ctx, const TensorView<T, 2, Space>& x, const SiglipLayer<
                 "siglip: x has shape {} for {} images of {} patches x {} (scratch for {} images)", x.shape(), B, N, H, s.images);
   const LayerNormOptions ln{.eps = c.eps};
   TensorView<T, 2, Space> xn(s.xn.data(), {rows, H}), h(s.h.data(), {rows, c.mlp});
-  layernorm(ctx, xn, x, L.ln1_w, L.ln1_b, ln);
-  linear(ctx, TensorView<T, 2, Space>(s.qkv.data(), {rows, 3 * H}), xn, L.qkv);
+  linear_layernorm(ctx, TensorView<T, 2, Space>(s.qkv.data(), {rows, 3 * H}), x, L.ln1_w, L.ln1_b, ln, xn, L.qkv);
   const T* q = s.qkv.data();
   const Strides<4> st{N * 3 * H, 3 * H, Dh, 1};
   attention(ctx, TensorView<T, 4, Space>(s.attn.data(), {B, N, nh, Dh}), TensorView<const T, 4, Space>(q, {B, N, nh, Dh}, st),
             TensorView<const T, 4, Space>(q + H, {B, N, nh, Dh}, st), TensorView<const T, 4, Space>(q + 2 * H, {B, N, nh, Dh}, st));
   linear(ctx, x, TensorView<const T, 2, Space>(s.attn.data(), {rows, H}), L.o, epi::residual(x));
-  layernorm(ctx, xn, x, L.ln2_w, L.ln2_b, ln);
-  linear(ctx, h, xn, L.fc1, epi::activation(act::GeluTanh{}));
+  linear_layernorm(ctx, h, x, L.ln2_w, L.ln2_b, ln, xn, L.fc1, epi::activation(act::GeluTanh{}));
   linear(ctx, x, h, L.fc2, epi::residual(x));
 }
 
