@@ -289,7 +289,7 @@ template <>
 struct OpImpl<op::Gemm, HipBackend> {
   template <class T, class O, class Epi>
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
-    if (opt.path == GemmPath::small_m || (opt.path == GemmPath::automatic && opt.tile < 0 && p.m <= kernels::skinny_max_m)) {
+    if (wants_small_m(p, opt)) {
       const std::string why = small_m_blocker(s, p);
       FUSEKIT_CHECK(opt.path != GemmPath::small_m || why.empty(), "gemm: the small_m path was forced but {}", why);
       FUSEKIT_CHECK(opt.path != GemmPath::small_m || opt.tile < 0, "gemm: the small_m path has no tiles (tile {})", opt.tile);
@@ -444,14 +444,20 @@ struct OpImpl<op::Gemm, HipBackend> {
   static void run_small_m(const hip::Stream&, const GemmParams<T, O, Epi>&, int, const GemmRowNorm<NormW>& = {}) {}
 #endif
 
+  // Forced, or the policy's M <= 16 with no tile forced (then small_m, else skinny, if they can run it).
+  template <class P>
+  static bool wants_small_m(const P& p, const GemmOptions& opt) {
+    return opt.path == GemmPath::small_m ||
+           (opt.path == GemmPath::automatic && opt.tile < 0 && p.m <= kernels::skinny_max_m);
+  }
+
   // gemm_rmsnorm's fused path (ops/gemm_rmsnorm.hpp): true when the small_m kernel took the problem with
   // the RMSNorm applied to A inside it; false when the caller must normalise A first (other paths, or a
   // weight not aligned to 16 bytes).
   template <class T, class O, class Epi, class W>
   static bool run_row_norm(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt,
                            const GemmRowNorm<W>& norm) {
-    const bool wants = opt.path == GemmPath::small_m ||
-                       (opt.path == GemmPath::automatic && opt.tile < 0 && p.m <= kernels::skinny_max_m);
+    const bool wants = wants_small_m(p, opt);
     const bool weight_ok = std::is_same_v<W, NormWeightFolded> || reinterpret_cast<std::uintptr_t>(norm.weight) % 16 == 0;
     if (!wants || !small_m_blocker(s, p).empty() || !weight_ok) return false;
     if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {

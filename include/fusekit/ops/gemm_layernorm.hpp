@@ -10,7 +10,7 @@
 // fp32, never E[x^2] - mean^2) into `scratch`, the stream's workspace slot 1 or a CPU temporary, then
 // multiplied. (SigLIP's calls have 768 rows, where the matrix-core kernels run; the small_m kernel's
 // fused form, ops/gemm_rmsnorm.hpp, would need the mean too, and a column sum of W per output column.)
-#include "fusekit/ops/gemm_rmsnorm.hpp"
+#include "fusekit/ops/gemm_norm_prologue.hpp"
 #include "fusekit/ops/layernorm.hpp"
 
 namespace fusekit {
