@@ -2,7 +2,7 @@
 // causal) plus what the kernel choice depends on. Device events around batches of calls, medians, and the
 // same calls replayed from a graph (how a captured model runs them); TFLOP/s counts 4 B H Sq Skv D over
 // the visible (query, key) pairs only.
-//   fusekit_attention_bench [--json FILE] [--reps N] [--splits N] [--tiles N] [--row NAME]
+//   fusekit_attention_bench [--json FILE] [--reps N] [--splits N] [--tiles N] [--combine cluster|workspace] [--row NAME]
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -46,7 +46,8 @@ double visible_pairs(const Row& r) {
 }
 
 template <class T>
-void run_row(hip::Stream& s, const Row& r, int reps, int splits, int tiles, std::FILE* json, bool& first) {
+void run_row(hip::Stream& s, const Row& r, int reps, int splits, int tiles, AttentionSplitCombine combine, std::FILE* json,
+             bool& first) {
   const hip::Device& dev = s.device();
   const std::size_t bytes = sizeof(T) * static_cast<std::size_t>(r.batch) *
                             (2 * r.q_len * r.q_heads + 2 * r.kv_len * r.kv_heads) * r.dim;
@@ -69,7 +70,7 @@ void run_row(hip::Stream& s, const Row& r, int reps, int splits, int tiles, std:
   AttentionMasks<DeviceSpace> masks;
   if (r.padded_len > 0) masks.kv_lens = dlens.view();
   if (r.block_mask) masks.kv_end = dends.view();
-  const AttentionOptions opt{.causal = r.causal, .kv_splits = splits, .tiles = tiles};
+  const AttentionOptions opt{.causal = r.causal, .kv_splits = splits, .tiles = tiles, .combine = combine};
   const Timing t = time_us(s, sets, reps, [&](int i) { attention(s, o[i], q[i], k[i], v[i], masks, opt); });
   const double best = std::min(t.median_us, t.graph_us);
   const double tflops = 4.0 * visible_pairs(r) * static_cast<double>(r.dim) / (best * 1e-6) / 1e12;
@@ -90,6 +91,7 @@ void run_row(hip::Stream& s, const Row& r, int reps, int splits, int tiles, std:
 int main(int argc, char** argv) {
   std::string json_path;
   int reps = 50, splits = 0, tiles = -1;
+  auto combine = AttentionSplitCombine::automatic;
   std::string only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -98,8 +100,11 @@ int main(int argc, char** argv) {
     else if (a == "--splits" && i + 1 < argc) splits = std::atoi(argv[++i]);
     else if (a == "--row" && i + 1 < argc) only = argv[++i];
     else if (a == "--tiles" && i + 1 < argc) tiles = std::atoi(argv[++i]);
+    else if (a == "--combine" && i + 1 < argc && (std::string(argv[i + 1]) == "cluster" || std::string(argv[i + 1]) == "workspace"))
+      combine = std::string(argv[++i]) == "cluster" ? AttentionSplitCombine::cluster : AttentionSplitCombine::workspace;
     else {
-      fmt::print(stderr, "usage: fusekit_attention_bench [--json FILE] [--reps N] [--splits N] [--tiles N] [--row NAME]\n");
+      fmt::print(stderr, "usage: fusekit_attention_bench [--json FILE] [--reps N] [--splits N] [--tiles N] "
+                         "[--combine cluster|workspace] [--row NAME]\n");
       return 2;
     }
   }
@@ -117,8 +122,8 @@ int main(int argc, char** argv) {
   bool first = true;
   for (const Row& r : kRows) {
     if (!only.empty() && only != r.name) continue;
-    run_row<bfloat16>(s, r, reps, splits, tiles, json, first);
-    run_row<fusekit::half>(s, r, reps, splits, tiles, json, first);
+    run_row<bfloat16>(s, r, reps, splits, tiles, combine, json, first);
+    run_row<fusekit::half>(s, r, reps, splits, tiles, combine, json, first);
   }
   if (json) {
     fmt::print(json, "\n]\n");

@@ -3,22 +3,26 @@
 // the MmaSm80 atom (mma.sync m16n8k16, NVIDIA sm_80+ incl. sm_90a):
 //   - a block owns BM = 16 * kWarps packed query rows of one (batch entry, KV head): the query heads that
 //     share the KV head sit side by side (row = query * group + head), so GQA/MQA read K and V once;
-//   - K and V tiles of kBN keys stream through a 2-stage cp.async pipeline into padded shared tiles;
+//   - K and V tiles of kBN keys stream through a cp.async pipeline of kStages (2 or more) into padded
+//     shared tiles;
 //   - each warp computes its 16 x kBN scores into registers, masks them (one compare per element against
 //     the row's last visible key), runs the online softmax in the log2 domain, and feeds the
 //     probabilities, rounded to T, straight back as the A operand of P V (the accumulator layout of
 //     m16n8k16 is the A layout of the next one);
 //   - head dims that are not a multiple of 16 (SigLIP's 72) are zero-padded in shared memory only, to
 //     the next multiple of 16 (72 -> 80), never to 128.
-// Split keys (flash-decoding): when the tiles cannot fill the GPU, blockIdx.z takes a range of key tiles
-// and writes its unnormalised output and (max, sum) per row to the stream's workspace; a second kernel
-// combines the splits of every row.
+// Split keys (flash-decoding): when the tiles cannot fill the GPU, blockIdx.z takes a range of key tiles.
+// On sm_90 up to 8 splits of a tile form one thread-block cluster: each block leaves its unnormalised
+// rows and (max, sum) in its shared memory and finishes a share of the tile's rows from all of them
+// (combine_cluster_splits). Otherwise each split writes them to the stream's workspace and a second
+// kernel combines them (attention_combine).
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <string>
 
 #include "fusekit/backend/hip/async_copy.hpp"
+#include "fusekit/backend/hip/cluster.hpp"
 #include "fusekit/backend/hip/launch.hpp"
 #include "fusekit/core/backend.hpp"
 #include "fusekit/kernels/attention_simt.hpp"
@@ -43,31 +47,33 @@ struct PaddedTile {
   FUSEKIT_HOST_DEVICE static constexpr int offset(int row, int ch) { return row * ld + ch * chunk; }
 };
 
-template <class T, int kDim, int kWarps, int kMT, int kBN, int kKeyWarps = 1>
+template <class T, int kDim, int kWarps, int kMT, int kBN, int kKeyWarps = 1, int kStages = 2>
 struct AttnMmaConfig {
   // kMT: 16-row atoms per warp (2 reuses every K/V fragment from shared memory twice).
   // kKeyWarps == kWarps (decode): every warp takes all BM rows against its own key tiles, with its own K/V
   // stages, and the warps' partial rows are combined in shared memory; 1: the warps split the rows and
   // share each K/V tile.
+  // kStages: K/V tiles in flight (each warp of a decode tile has its own).
   static_assert(kKeyWarps == 1 || kKeyWarps == kWarps, "AttnMmaConfig: key warps are 1 or all");
+  static_assert(kStages >= 2, "AttnMmaConfig: at least 2 stages");
   static constexpr int dim = kDim, warps = kWarps, MT = kMT, BN = kBN, threads = 32 * kWarps, key_warps = kKeyWarps;
+  static constexpr int stages = kStages;
   static constexpr int BM = 16 * kMT * (kWarps / kKeyWarps);
   using QTile = PaddedTile<T, BM, kDim>;
   using KVTile = PaddedTile<T, kBN, kDim>;
-  // Q + 2 stages of K and V per key group; the key groups' fp32 partial rows reuse the K/V space
-  static constexpr std::size_t kv_bytes = kKeyWarps * 4 * KVTile::elements * sizeof(T);
+  // Q + the stages of K and V per key group; the key groups' fp32 partial rows reuse the K/V space
+  static constexpr std::size_t kv_bytes = kKeyWarps * 2 * kStages * KVTile::elements * sizeof(T);
   static constexpr std::size_t scratch_bytes = kKeyWarps > 1 ? kKeyWarps * BM * (kDim + 2) * sizeof(float) : 0;
   static constexpr std::size_t smem = QTile::elements * sizeof(T) + (kv_bytes > scratch_bytes ? kv_bytes : scratch_bytes);
-};
-
-// Where split blocks leave their partial rows: o [tile][split][BM][dim] fp32 (unnormalised) and
-// (m, l) [tile][split][BM] (running max in the log2 domain, sum of exp2).
-struct AttnSplits {
-  int splits = 1;
-  int tiles_per_split = 0;  // key tiles per split
-  float* o = nullptr;
-  float2* ml = nullptr;
-  int q_tiles = 0;
+  // Splits combined in a cluster: the block's fp32 rows, row stride cluster_ld, in the K/V space (key
+  // warps: warp 0's rows of the scratch above, combined in place); (max, sum) per row and the combine's
+  // weights in the Q space.
+  static constexpr int cluster_ld = kKeyWarps > 1 ? kDim : kDim + 8;  // + 8: float2 row stores hit 32 banks
+  static constexpr std::size_t cluster_bytes = BM * cluster_ld * sizeof(float);
+  static constexpr std::size_t cluster_smem = smem > QTile::elements * sizeof(T) + cluster_bytes
+                                                  ? smem
+                                                  : QTile::elements * sizeof(T) + cluster_bytes;
+  static_assert(QTile::elements * sizeof(T) >= BM * 26, "AttnMmaConfig: the Q space holds (m, l) and half the rows' weights");
 };
 
 // Two floats rounded to nearest-even into one register of two T (a in the low half): one cvt on sm_80+.
@@ -82,6 +88,80 @@ FUSEKIT_DEVICE inline unsigned pack2(float a, float b) {
 #endif
   return r;
 }
+
+// Where split blocks leave their partial rows: o [tile][split][BM][dim] fp32 (unnormalised) and
+// (m, l) [tile][split][BM] (running max in the log2 domain, sum of exp2).
+struct AttnSplits {
+  int splits = 1;
+  int tiles_per_split = 0;  // key tiles per split
+  float* o = nullptr;
+  float2* ml = nullptr;
+  int q_tiles = 0;
+  int cluster = 0;  // 1: the splits of a tile are one cluster and combine there (o, ml unused)
+};
+
+inline constexpr int attn_max_cluster_splits = 8;  // a portable cluster
+
+#if FUSEKIT_VENDOR_CUDA
+// Key splits combined inside the cluster (AttnSplits::cluster): every block has left its rows'
+// unnormalised o (fp32, row stride ld) in `so` and their (max, sum) in `ml`, at the same offsets in its
+// own shared memory; block `rank` finishes rows [rank BM / S, (rank + 1) BM / S) of the tile from all S
+// blocks' rows and stores them. `cw` (local) holds the weights. Every thread of every block calls it.
+template <int BM, int DP, int kThreads, class T>
+FUSEKIT_DEVICE void combine_cluster_splits(const AttentionParams<T>& p, const float* so, int ld, const float2* ml, float* cw,
+                                           int splits, int valid_rows, index_t row0, index_t b, index_t hk) {
+  constexpr int kMax = attn_max_cluster_splits, kW = kMax + 1, Q4 = DP / 4;
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  gpu::cluster_arrive();
+  gpu::cluster_wait();  // every block's rows are in its shared memory
+  const int rank = static_cast<int>(gpu::cluster_rank());
+  const int r0 = rank * BM / splits, n = min((rank + 1) * BM / splits, valid_rows) - r0;
+  for (int i = threadIdx.x; i < n; i += kThreads) {  // row r0 + i: split s's weight 2^(m_s - M), 1 / sum
+    float2 v[kMax];
+    FUSEKIT_UNROLL
+    for (int sp = 0; sp < kMax; ++sp)
+      if (sp < splits) v[sp] = gpu::load_cluster_f2(&ml[r0 + i].x, static_cast<unsigned>(sp));
+    float mx = -inf;
+    FUSEKIT_UNROLL
+    for (int sp = 0; sp < kMax; ++sp)
+      if (sp < splits) mx = fmaxf(mx, v[sp].x);
+    float lsum = 0.f;
+    FUSEKIT_UNROLL
+    for (int sp = 0; sp < kMax; ++sp) {
+      const float w = sp < splits && v[sp].x != -inf ? exp2f(v[sp].x - mx) : 0.f;  // saw nothing: weight 0
+      if (sp < splits) lsum += w * v[sp].y;
+      cw[i * kW + sp] = w;
+    }
+    cw[i * kW + kMax] = lsum != 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0; a NaN sum stays NaN
+  }
+  __syncthreads();
+  const int D = static_cast<int>(p.head_dim);
+  const index_t G = p.group(), qb = p.q_begin(b);
+  for (int i = threadIdx.x; i < n * Q4; i += kThreads) {
+    const int r = i / Q4, c = 4 * (i % Q4);
+    if (c >= D) continue;
+    const float* at = so + (r0 + r) * ld + c;
+    float4 v[kMax];
+    FUSEKIT_UNROLL
+    for (int sp = 0; sp < kMax; ++sp)  // all loads in flight before the first add
+      if (sp < splits) v[sp] = gpu::load_cluster_f4(at, static_cast<unsigned>(sp));
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    FUSEKIT_UNROLL
+    for (int sp = 0; sp < kMax; ++sp) {
+      const float w = cw[r * kW + sp];
+      if (sp < splits && w != 0.f)  // weight 0: that split's row may hold NaN (0 * NaN): select, not multiply
+        acc.x += w * v[sp].x, acc.y += w * v[sp].y, acc.z += w * v[sp].z, acc.w += w * v[sp].w;
+    }
+    const float inv = cw[r * kW + kMax];
+    const index_t pr = row0 + r0 + r;
+    T* dst = p.out.at(b, qb + pr / G, hk * G + pr % G) + c;
+    *reinterpret_cast<unsigned*>(dst) = pack2<T>(acc.x * inv, acc.y * inv);
+    *reinterpret_cast<unsigned*>(dst + 2) = pack2<T>(acc.z * inv, acc.w * inv);
+  }
+  gpu::cluster_arrive();  // done reading the other blocks' rows: wait for theirs before leaving
+  gpu::cluster_wait();
+}
+#endif
 
 // for (i = tid; i < kCount; i += kThreads): fully unrolled up to 4 trips (measured faster for head dim
 // 64 on H200); longer loops are left to the compiler (unrolling the 8 trips of head dim 256 made it
@@ -107,14 +187,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   using KT = typename Cfg::KVTile;
   constexpr int BM = Cfg::BM, BN = Cfg::BN, MT = Cfg::MT, DP = Cfg::dim, NS = BN / 8, ND = DP / 8, CH = DP / QT::chunk;
   constexpr int W = Cfg::key_warps;  // key groups (1, or one per warp)
+  constexpr int S = Cfg::stages;
   constexpr float inf = std::numeric_limits<float>::infinity();
   extern __shared__ __align__(16) unsigned char attn_smem[];
   T* qs = reinterpret_cast<T*>(attn_smem);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int kg = W > 1 ? warp : 0;             // this warp's key group
   const int warp_row0 = W > 1 ? 0 : warp * MT * 16;  // its first row in the tile
-  auto ks = [&](int st) { return qs + QT::elements + (kg * 2 + st) * 2 * KT::elements; };
-  auto vs = [&](int st) { return qs + QT::elements + (kg * 2 + st) * 2 * KT::elements + KT::elements; };
+  auto ks = [&](int st) { return qs + QT::elements + (kg * S + st) * 2 * KT::elements; };
+  auto vs = [&](int st) { return qs + QT::elements + (kg * S + st) * 2 * KT::elements + KT::elements; };
   auto group_sync = [] {
     if constexpr (W > 1) __syncwarp();
     else __syncthreads();
@@ -135,7 +216,6 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     const T* src = ok ? p.q.at(b, qb + pr / G, hk * G + pr % G) + c * QT::chunk : p.q.data;
     gpu::copy_async16(qs + QT::offset(r, c), src, ok);
   });
-  // The first key tile goes out with Q, before the row ends are known (past the end it reads zeros).
   const int t_begin = sp.splits > 1 ? static_cast<int>(blockIdx.z) * sp.tiles_per_split : 0;
   const T* k_base = p.k.at(b, p.k_begin(b), hk);
   const T* v_base = p.v.at(b, p.k_begin(b), hk);
@@ -149,8 +229,14 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       gpu::copy_async16(vs(st) + KT::offset(r, c), ok ? v_base + key * v_ts + c * KT::chunk : p.v.data, ok);
     });
   };
-  load_kv(t_begin + kg, 0);
-  gpu::copy_async_commit();
+  // The first S - 1 key tiles go out with Q (one commit group each), before the row ends are known:
+  // past the end they read zeros; tiles of the next split or past the keys are not loaded.
+  const int t_limit = min(sp.splits > 1 ? t_begin + sp.tiles_per_split : 0x7fffffff, static_cast<int>((kn + BN - 1) / BN));
+  FUSEKIT_UNROLL
+  for (int i = 0; i < S - 1; ++i) {
+    if (i == 0 || t_begin + kg + i * W < t_limit) load_kv(t_begin + kg + i * W, i);
+    gpu::copy_async_commit();
+  }
   gpu::allow_dependent_launch();  // the next kernel (the combine, or the output projection) may get ready
 
   // This thread's rows: g and g + 8 of each of its warp's 16-row atoms, and the keys each sees.
@@ -191,10 +277,10 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   const float scale_log2 = p.scale * 1.4426950408889634f;
 
   for (int t = t_begin + kg; t < t_end; t += W) {
-    const int st = (t - t_begin) / W % 2;
-    if (t + W < t_end) load_kv(t + W, st ^ 1);
+    const int j = (t - t_begin) / W, st = j % S;
+    if (t + (S - 1) * W < t_end) load_kv(t + (S - 1) * W, (j + S - 1) % S);  // into the stage tile t - W used
     gpu::copy_async_commit();
-    gpu::copy_async_wait<1>();  // tile t (and Q) landed
+    gpu::copy_async_wait<S - 1>();  // tile t (and Q) landed: groups 0..j of the S - 1 + j + 1 committed
     group_sync();
 
     typename Atom::C s[MT][NS];
@@ -273,7 +359,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         }
       }
     }
-    group_sync();  // stage st is free for tile t + 2 W
+    group_sync();  // stage st is free for tile t + S W
   }
   gpu::copy_async_wait<0>();
 
@@ -285,6 +371,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       l[mt][h] += gpu::shfl_xor(l[mt][h], 1);
       l[mt][h] += gpu::shfl_xor(l[mt][h], 2);
     }
+  float2* cml = reinterpret_cast<float2*>(qs);  // cluster combine: (m, l) of the block's rows, in the Q space
   if constexpr (W > 1) {
     // Each warp's rows (o, m, l) to shared memory, then the block combines them row by row.
     __syncthreads();  // every warp is done with the K/V stages the scratch reuses
@@ -318,7 +405,10 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         acc += wgt * so[(w * BM + r) * DP + c];
         lsum += wgt * ml.y;
       }
-      if (sp.splits > 1) {
+      if (sp.cluster) {  // warp 0's row, in place (this thread read all of this element above)
+        so[r * DP + c] = acc;
+        if (c == 0) cml[r] = make_float2(mx, lsum);
+      } else if (sp.splits > 1) {
         sp.o[(part * BM + r) * DP + c] = acc;
         if (c == 0) sp.ml[part * BM + r] = make_float2(mx, lsum);
       } else {
@@ -326,12 +416,21 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       }
     }
   } else {  // one warp: its rows straight out (an `else`, not a return above: no unreachable loop)
+  if (sp.cluster) __syncthreads();  // every warp is done with Q and K/V (and every copy has landed)
   FUSEKIT_UNROLL
   for (int mt = 0; mt < MT; ++mt)
     FUSEKIT_UNROLL
     for (int h = 0; h < 2; ++h) {
       const float lt = l[mt][h];
       const int rl = warp_row0 + mt * 16 + h * 8 + lane / 4;  // row in the tile
+      if (sp.cluster) {  // the partial row into this block's shared memory, for the cluster's combine
+        float* orow = reinterpret_cast<float*>(qs + QT::elements) + rl * Cfg::cluster_ld;
+        FUSEKIT_UNROLL
+        for (int n = 0; n < ND; ++n)
+          *reinterpret_cast<float2*>(orow + n * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
+        if (lane % 4 == 0) cml[rl] = make_float2(m[mt][h], lt);
+        continue;
+      }
       if (sp.splits > 1) {  // the partial row for the combine kernel (padding rows: never read, not written)
         if (row0 + rl >= rows) continue;
         const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
@@ -352,6 +451,12 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
           *reinterpret_cast<unsigned*>(dst + n * 8 + col0) = pack2<T>(o[mt][n].v[2 * h] * inv, o[mt][n].v[2 * h + 1] * inv);
     }
   }
+#if FUSEKIT_VENDOR_CUDA
+  if (sp.cluster)
+    combine_cluster_splits<BM, DP, Cfg::threads>(p, reinterpret_cast<const float*>(qs + QT::elements), Cfg::cluster_ld, cml,
+                                                 reinterpret_cast<float*>(cml + BM), sp.splits,
+                                                 static_cast<int>(rows - row0 < BM ? rows - row0 : BM), row0, b, hk);
+#endif
 #else
   (void)p, (void)sp;
   gpu::trap();
@@ -410,14 +515,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_rows * 32) attention_combine(
   }
 }
 
-enum class AttnShape { narrow, wide, decode };
+enum class AttnShape { narrow, wide, decode, deep };
 
 // Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256):
 // wide: two row atoms per warp (128-row tiles), when that still gives every multiprocessor two tiles;
 // decode: 16-row tiles whose 4 warps take different key tiles, when even 64-row tiles leave most
 // multiprocessors idle (head dims up to 128: at 256 the per-warp key tiles are too short to pay);
-// narrow (64-row tiles) otherwise. (2-warp 32-row tiles for SigLIP-sized problems measured slower on
-// H200: 18.4 against 12.2 us.)
+// narrow (64-row tiles) otherwise; deep: narrow with 4 K/V stages in flight (head dim 256; the others
+// take narrow). (2-warp 32-row tiles for SigLIP-sized problems measured slower on H200: 18.4 against
+// 12.2 us.)
 template <class T, class Fn>
 void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
   const bool wide = shape == AttnShape::wide;
@@ -428,6 +534,8 @@ void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
     else if (dim <= 96) fn(AttnMmaConfig<T, 96, 4, 1, 32, 4>{});
     else if (dim <= 128) fn(AttnMmaConfig<T, 128, 4, 1, 32, 4>{});
     else fn(AttnMmaConfig<T, 256, 4, 1, 16, 4>{});
+  } else if (shape == AttnShape::deep && dim > 128) {
+    fn(AttnMmaConfig<T, 256, 4, 1, 32, 1, 4>{});
   } else if (dim <= 32) wide ? fn(AttnMmaConfig<T, 32, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 32, 4, 1, 64>{});
   else if (dim <= 64) wide ? fn(AttnMmaConfig<T, 64, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 64, 4, 1, 64>{});
   else if (dim <= 80) wide ? fn(AttnMmaConfig<T, 80, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 80, 4, 1, 128>{});
@@ -449,14 +557,14 @@ struct OpImpl<op::Attention, HipBackend> {
     if constexpr (is_16bit_float<T>)
       if (opt.path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
         const index_t bh = p.batch * p.kv_heads, rows = p.q_len * p.group(), sms = s.device().multiprocessors;
-        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 2, "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode)",
-                      opt.tiles);
+        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 3,
+                      "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode, 3 deep)", opt.tiles);
         const index_t tiles64 = (rows + 63) / 64 * bh;
         const auto shape = opt.tiles >= 0                                ? static_cast<kernels::AttnShape>(opt.tiles)
                            : (rows + 127) / 128 * bh >= 2 * sms          ? kernels::AttnShape::wide
                            : tiles64 * 2 <= sms && p.head_dim <= 128     ? kernels::AttnShape::decode
                                                                          : kernels::AttnShape::narrow;
-        return kernels::with_attention_config<T>(p.head_dim, shape, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, opt.kv_splits); });
+        return kernels::with_attention_config<T>(p.head_dim, shape, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, opt); });
       }
     run_simt(s, p);
   }
@@ -492,8 +600,9 @@ struct OpImpl<op::Attention, HipBackend> {
   }
 
   template <class Cfg, class T>
-  static void run_mma(const hip::Stream& s, const AttentionParams<T>& p, int forced_splits) {
+  static void run_mma(const hip::Stream& s, const AttentionParams<T>& p, const AttentionOptions& opt) {
     auto* kernel = kernels::attention_mma<T, Cfg>;
+    const std::size_t smem_max = std::max(Cfg::smem, Cfg::cluster_smem);
     FUSEKIT_CHECK(Cfg::smem <= s.device().shared_memory_per_block_optin,
                   "attention: head_dim {} needs {} bytes of shared memory, the device allows {}", p.head_dim, Cfg::smem,
                   s.device().shared_memory_per_block_optin);
@@ -502,10 +611,18 @@ struct OpImpl<op::Attention, HipBackend> {
       FUSEKIT_GPU_CHECK(gpu::func_binary_arch(kernel, &arch));
       FUSEKIT_CHECK(arch >= 80, "attention: the matrix-core kernel was compiled for sm_{}; it needs sm_80 or newer (set "
                                 "CMAKE_CUDA_ARCHITECTURES, e.g. 90a)", arch);
-      FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(kernel, static_cast<int>(Cfg::smem)));
+      const int optin = s.device().shared_memory_per_block_optin;
+      FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(kernel, static_cast<int>(std::min<std::size_t>(smem_max, optin))));
       return true;
     }();
     (void)ready;
+    // Splits combine in a cluster where the build has sm_90 code and the block's rows fit its shared memory.
+    const bool cluster_ok = FUSEKIT_VENDOR_CUDA && opt.combine != AttentionSplitCombine::workspace &&
+                            Cfg::cluster_smem <= s.device().shared_memory_per_block_optin && hip::has_sm90_code(kernel);
+    FUSEKIT_CHECK(opt.combine != AttentionSplitCombine::cluster || cluster_ok,
+                  "attention: combining key splits in a cluster needs an NVIDIA sm_90 GPU and a build for it (head_dim {}, "
+                  "{} bytes of shared memory)", p.head_dim, Cfg::cluster_smem);
+    const int forced_splits = opt.kv_splits;
     const index_t q_tiles = (p.q_len * p.group() + Cfg::BM - 1) / Cfg::BM;
     const index_t tiles = q_tiles * p.batch * p.kv_heads;
     const index_t key_tiles = std::max<index_t>(1, (p.kv_len + Cfg::BN - 1) / Cfg::BN);
@@ -516,7 +633,10 @@ struct OpImpl<op::Attention, HipBackend> {
       // (Capping the splits so that their fp32 partial rows stay below their own K/V bytes measured
       // slower for the Pi0 decode step on H100: 12 splits 15.3 us, 16 14.1, the 25 chosen here 14.5.)
       splits = tiles * 2 > sms ? 1 : std::min<index_t>((sms + tiles - 1) / tiles, rounds);
+      // (Capping them at a cluster's 8 to combine there measured slower for the Pi0 decode step on H200:
+      // 15.0 us against 13.7 with 25 through the workspace; at equal counts both combines time the same.)
     }
+    if (opt.combine == AttentionSplitCombine::cluster) splits = std::min<index_t>(splits, kernels::attn_max_cluster_splits);
     splits = std::clamp<index_t>(splits, 1, std::min<index_t>(key_tiles, kernels::attn_max_splits));
     kernels::AttnSplits sp;
     sp.q_tiles = static_cast<int>(q_tiles);
@@ -524,7 +644,8 @@ struct OpImpl<op::Attention, HipBackend> {
       sp.tiles_per_split = static_cast<int>((key_tiles + splits - 1) / splits);
       sp.splits = static_cast<int>((key_tiles + sp.tiles_per_split - 1) / sp.tiles_per_split);  // none empty
     }
-    if (sp.splits > 1) {
+    if (sp.splits > 1 && cluster_ok && sp.splits <= kernels::attn_max_cluster_splits) sp.cluster = 1;
+    if (sp.splits > 1 && !sp.cluster) {
       const std::size_t rows = static_cast<std::size_t>(tiles) * sp.splits * Cfg::BM;
       const std::size_t o_bytes = rows * Cfg::dim * sizeof(float);
       auto* ws = static_cast<unsigned char*>(s.workspace(o_bytes + rows * sizeof(float2), 2));
@@ -533,8 +654,9 @@ struct OpImpl<op::Attention, HipBackend> {
     }
     const dim3 grid(static_cast<unsigned>(q_tiles), static_cast<unsigned>(p.batch * p.kv_heads),
                     static_cast<unsigned>(sp.splits));
-    hip::launch_dependent("attention_mma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s, p, sp);
-    if (sp.splits > 1) {
+    hip::launch_with("attention_mma", kernel, grid, dim3(Cfg::threads), sp.cluster ? Cfg::cluster_smem : Cfg::smem, s,
+                     hip::LaunchAttrs{.dependent = true, .cluster_z = sp.cluster ? static_cast<unsigned>(sp.splits) : 1u}, p, sp);
+    if (sp.splits > 1 && !sp.cluster) {
       const index_t row_blocks = (q_tiles * Cfg::BM + kernels::attn_combine_rows - 1) / kernels::attn_combine_rows;
       hip::launch_dependent("attention_combine", kernels::attention_combine<T>,
                             dim3(static_cast<unsigned>(row_blocks), static_cast<unsigned>(p.batch * p.kv_heads)),

@@ -21,12 +21,20 @@ namespace fusekit {
 // else the portable SIMT kernel; simt: always the portable kernel (AMD's path today, testable anywhere).
 enum class AttentionPath { automatic, simt };
 
+// How the GPU matrix-core kernel combines key splits. automatic: inside a thread-block cluster (the
+// splits' partial rows meet in distributed shared memory, no second kernel) where the device and build
+// allow it (NVIDIA sm_90) and there are at most 8 splits; else through the workspace and a combine
+// kernel. cluster: that (at most 8 splits), or an error where it cannot run; workspace: never the
+// cluster (tests, comparisons).
+enum class AttentionSplitCombine { automatic, cluster, workspace };
+
 struct AttentionOptions {
   float scale = 0.f;    // multiplies q . k; 0 means 1 / sqrt(head_dim)
   bool causal = false;  // bottom-right aligned (see above)
   int kv_splits = 0;    // key ranges per tile combined afterwards; 0: chosen to fill the device
   AttentionPath path = AttentionPath::automatic;  // GPU kernel choice (simt: the portable kernel)
-  int tiles = -1;  // GPU matrix-core tile shape, for tests and tuning: 0 narrow, 1 wide, 2 decode; -1 automatic
+  int tiles = -1;  // GPU matrix-core tile shape, for tests and tuning: 0 narrow, 1 wide, 2 decode, 3 deep; -1 automatic
+  AttentionSplitCombine combine = AttentionSplitCombine::automatic;
 };
 
 // [batch][token][head][dim] addressing of q, k, v or out (dim contiguous). In the varlen form the batch

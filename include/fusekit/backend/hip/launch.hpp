@@ -1,6 +1,7 @@
 #pragma once
 // One entry point for kernel launches: skips empty grids, launches on the stream, checks the last error
 // and names the kernel in the message.
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -26,11 +27,12 @@ void launch(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, s
 //               kernel's preamble. The kernel must call gpu::wait_for_prior_grid() before it touches
 //               memory an earlier kernel writes or reads; an earlier one may call
 //               gpu::allow_dependent_launch() to let it start before its own end.
-//   cluster_y   blocks along y grouped in clusters of this size (sm_90: they run together and share
-//               shared memory); grid.y must be a multiple, at most 8 (portable size)
+//   cluster_y   blocks along y (or z) grouped in clusters of this size (sm_90: they run together and
+//   cluster_z   share shared memory); the grid must be a multiple, at most 8 blocks (portable size)
 struct LaunchAttrs {
   bool dependent = false;
   unsigned cluster_y = 1;
+  unsigned cluster_z = 1;
 };
 
 // Whether the code that runs `kernel` here was compiled for sm_90+ (cluster instructions, and
@@ -51,21 +53,33 @@ bool has_sm90_code(void (*kernel)(KArgs...)) {
 }
 
 // FUSEKIT_DEPENDENT_LAUNCH=0 in the environment launches every kernel plainly, one after another (A/B
-// timing of the dependent launches, or ruling them out while debugging). Read once.
-inline bool dependent_launches_enabled() {
-  static const bool on = [] {
+// timing of the dependent launches, or ruling them out while debugging); a comma-separated list of
+// kernel names (as launches name them, e.g. "attention_mma,gemm_wgmma") launches just those plainly.
+// Read once.
+inline bool dependent_launches_enabled(const char* kernel_name = nullptr) {
+  static const std::string setting = [] {
     const char* e = std::getenv("FUSEKIT_DEPENDENT_LAUNCH");
-    return !(e && std::string(e) == "0");
+    return std::string(e ? e : "");
   }();
-  return on;
+  if (setting == "0") return false;
+  if (setting.empty() || !kernel_name) return true;
+  const std::string name = kernel_name;
+  for (std::size_t at = 0; at <= setting.size();) {
+    const std::size_t end = std::min(setting.find(',', at), setting.size());
+    if (setting.compare(at, end - at, name) == 0) return false;
+    at = end + 1;
+  }
+  return true;
 }
 
 template <class... KArgs, class... Args>
 void launch_with(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, std::size_t smem, const Stream& s,
                  const LaunchAttrs& a, Args&&... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
-  FUSEKIT_CHECK(a.cluster_y >= 1 && a.cluster_y <= 8 && grid.y % a.cluster_y == 0,
-                "{}: cluster of {} blocks along y does not divide the grid's {} (or exceeds 8)", name, a.cluster_y, grid.y);
+  FUSEKIT_CHECK(a.cluster_y >= 1 && a.cluster_z >= 1 && a.cluster_y * a.cluster_z <= 8 && grid.y % a.cluster_y == 0 &&
+                    grid.z % a.cluster_z == 0,
+                "{}: cluster of {}x{} blocks (y, z) does not divide the grid's {}x{} (or exceeds 8)", name, a.cluster_y,
+                a.cluster_z, grid.y, grid.z);
 #if FUSEKIT_VENDOR_CUDA
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
@@ -74,22 +88,22 @@ void launch_with(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 blo
   cfg.stream = s.get();
   cudaLaunchAttribute attr[2];
   unsigned n = 0;
-  if (a.dependent && dependent_launches_enabled() && has_sm90_code(reinterpret_cast<const void*>(kernel))) {
+  if (a.dependent && dependent_launches_enabled(name) && has_sm90_code(reinterpret_cast<const void*>(kernel))) {
     attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[n++].val.programmaticStreamSerializationAllowed = 1;
   }
-  if (a.cluster_y > 1) {
+  if (a.cluster_y * a.cluster_z > 1) {
     attr[n].id = cudaLaunchAttributeClusterDimension;
     attr[n].val.clusterDim.x = 1;
     attr[n].val.clusterDim.y = a.cluster_y;
-    attr[n++].val.clusterDim.z = 1;
+    attr[n++].val.clusterDim.z = a.cluster_z;
   }
   cfg.attrs = attr;
   cfg.numAttrs = n;
   FUSEKIT_GPU_CHECK(cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...));
   FUSEKIT_CHECK_LAUNCH(name);
 #else
-  FUSEKIT_CHECK(a.cluster_y == 1, "{}: thread-block clusters need an NVIDIA sm_90 GPU", name);
+  FUSEKIT_CHECK(a.cluster_y * a.cluster_z == 1, "{}: thread-block clusters need an NVIDIA sm_90 GPU", name);
   launch(name, kernel, grid, block, smem, s, std::forward<Args>(args)...);
 #endif
 }
@@ -98,7 +112,7 @@ void launch_with(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 blo
 template <class... KArgs, class... Args>
 void launch_dependent(const char* name, void (*kernel)(KArgs...), dim3 grid, dim3 block, std::size_t smem,
                       const Stream& s, Args&&... args) {
-  launch_with(name, kernel, grid, block, smem, s, LaunchAttrs{true, 1}, std::forward<Args>(args)...);
+  launch_with(name, kernel, grid, block, smem, s, LaunchAttrs{.dependent = true}, std::forward<Args>(args)...);
 }
 
 // Blocks for a grid-stride loop over n items: enough to fill the device, never more than needed.
