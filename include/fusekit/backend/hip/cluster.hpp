@@ -5,6 +5,7 @@
 //   cluster_arrive    a split cluster barrier: arrive (release: this thread's earlier shared-memory
 //   cluster_wait      writes are visible to the cluster), later wait (acquire) for every thread of
 //                     every block of the cluster to have arrived
+//   map_cluster       the address of a shared-memory offset in block `rank` of the cluster
 //   load_cluster_f4   16 (or 8) bytes at the same shared-memory offset in block `rank` of the cluster
 //   load_cluster_f2
 // Device functions do nothing (or trap) below sm_90; their callers check first (hip::has_sm90_code).
@@ -38,35 +39,41 @@ FUSEKIT_DEVICE inline void cluster_wait() {
 #endif
 }
 
-FUSEKIT_DEVICE inline float4 load_cluster_f4(const float* local, unsigned rank) {
-#if FUSEKIT_CUDA_ARCH >= 900
+// The shared-memory address of `local`'s offset in block `rank` of the cluster.
+FUSEKIT_DEVICE inline std::uint32_t map_cluster(const float* local, unsigned rank) {
   std::uint32_t remote = 0;
+#if FUSEKIT_CUDA_ARCH >= 900
   asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_address(local)), "r"(rank));
-  float4 v;
-  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
-               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-               : "r"(remote)
-               : "memory");
-  return v;
 #else
   (void)local, (void)rank;
   trap();
-  return {};
 #endif
+  return remote;
+}
+
+FUSEKIT_DEVICE inline float4 load_cluster_f4(const float* local, unsigned rank) {
+  float4 v{};
+#if FUSEKIT_CUDA_ARCH >= 900
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(map_cluster(local, rank))
+               : "memory");
+#else
+  (void)local, (void)rank;
+  trap();
+#endif
+  return v;
 }
 
 FUSEKIT_DEVICE inline float2 load_cluster_f2(const float* local, unsigned rank) {
+  float2 v{};
 #if FUSEKIT_CUDA_ARCH >= 900
-  std::uint32_t remote = 0;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_address(local)), "r"(rank));
-  float2 v;
-  asm volatile("ld.shared::cluster.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(remote) : "memory");
-  return v;
+  asm volatile("ld.shared::cluster.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(map_cluster(local, rank)) : "memory");
 #else
   (void)local, (void)rank;
   trap();
-  return {};
 #endif
+  return v;
 }
 
 }  // namespace fusekit::gpu
