@@ -120,6 +120,7 @@ struct OpImpl<op::Conv, HipBackend> {
   // Empty when the mma kernel can run this convolution, else the reason.
   template <class T, class O, class Epi, class Pro>
   static std::string mma_blocker(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p) {
+    if (!FUSEKIT_VENDOR_CUDA) return "on AMD the matrix-core atom serves the GEMM, not yet the convolution";
     if (std::string why = Gemm::mma_device_blocker<T>(s); !why.empty()) return why;
     const auto& a = p.a;
     if (!a.channel_minor) return "it needs the weight stored OHWI (a permuted view of [Cout, K, K, Cin])";

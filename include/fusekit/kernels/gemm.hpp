@@ -1,10 +1,11 @@
 #pragma once
 // GPU GEMM. Two kernels, one epilogue (kernels/gemm_tile.hpp), the policy at the bottom:
-//  mma:  matrix-core tiles (MmaSm80 atoms: NVIDIA sm_80+), a kStages-deep cp.async pipeline of swizzled
-//        shared tiles, warps of kWarpM x kWarpN atoms. Needs f16/bf16, A with dense rows (k contiguous),
-//        B with dense k (Linear weight) or dense n, 16-byte aligned rows.
+//  mma:  matrix-core tiles over the vendor's atom (MatrixAtom: MmaSm80 on NVIDIA sm_80+, MfmaCdna on AMD
+//        CDNA, compile-only there), a kStages-deep cp.async pipeline of swizzled shared tiles, warps of
+//        kWarpM x kWarpN atoms. Needs f16/bf16, A with dense rows (k contiguous), B with dense k (Linear
+//        weight) or dense n, 16-byte aligned rows.
 //  simt: fp32 FMA tiles for everything else (fp32, any strides and alignment, AMD until its matrix-core
-//        atoms can be run): 64 x 64 tiles, 4 x 4 outputs per thread.
+//        atoms have run on a GPU): 64 x 64 tiles, 4 x 4 outputs per thread.
 #include <algorithm>
 #include <string>
 #include <tuple>
@@ -18,6 +19,7 @@
 #include "fusekit/kernels/gemm_small_m.hpp"
 #include "fusekit/kernels/gemm_sm90.hpp"
 #include "fusekit/kernels/gemm_tile.hpp"
+#include "fusekit/kernels/mfma_atom.hpp"
 #include "fusekit/kernels/mma_atom.hpp"
 #include "fusekit/kernels/split_k.hpp"
 #include "fusekit/ops/tags.hpp"
@@ -27,11 +29,24 @@ namespace fusekit {
 
 namespace kernels {
 
+// The mma kernel's atom: one source, the vendor's matrix cores (a warp of 32 lanes on NVIDIA, a
+// wavefront of 64 on AMD CDNA; on AMD targets without MFMA, e.g. RDNA, the atom traps and the policy
+// never launches it).
+#if FUSEKIT_VENDOR_CUDA
+template <class T>
+using MatrixAtom = MmaSm80<T>;
+inline constexpr int matrix_atom_lanes = 32;
+#else
+template <class T>
+using MatrixAtom = MfmaCdna<T>;
+inline constexpr int matrix_atom_lanes = 64;
+#endif
+
 // Tile configuration of the mma kernel: block tile BM x BN x BK, warps arranged WM x WN.
 template <int BM_, int BN_, int WM_, int WN_, int kStages_>
 struct MmaTile {
   static constexpr int BM = BM_, BN = BN_, BK = 32, WM = WM_, WN = WN_, kStages = kStages_;
-  static constexpr int threads = 32 * WM * WN;
+  static constexpr int threads = matrix_atom_lanes * WM * WN;
   static constexpr int ld_acc = BN + 8;  // fp32 accumulator tile row (see MmaSm80::store_c)
 };
 
@@ -135,7 +150,7 @@ struct StageCopier {
 template <class T, class O, class Epi, class ASrc, class Cfg, bool kBKMajor>
 FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p,
                                                              const SplitK sk) {
-  using Atom = MmaSm80<T>;
+  using Atom = MatrixAtom<T>;
   using S = MmaSmem<T, Cfg, kBKMajor>;
   constexpr int WTM = Cfg::BM / Cfg::WM, WTN = Cfg::BN / Cfg::WN;  // warp tile
   constexpr int MT = WTM / Atom::kM, NT = WTN / Atom::kN;            // atoms per warp
@@ -145,7 +160,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) gemm_mma(const FUSEKIT_GRID_
   gpu::wait_for_prior_grid();  // launched dependent (launch_mma): earlier kernels' writes are visible
   const index_t bi = blockIdx.z;
   const GemmTileCoords<Cfg::BM, Cfg::BN, Epi> tc(p, blockIdx.x);
-  const int warp = threadIdx.x / 32;
+  const int warp = threadIdx.x / Atom::kLanes;
   const int wm0 = (warp / Cfg::WN) * WTM, wn0 = (warp % Cfg::WN) * WTN;
 
   typename Atom::C acc[MT][NT];  // (mt, nt): the warp's WTM x WTN outputs
@@ -262,6 +277,9 @@ using MmaTiles = std::tuple<MmaTile<128, 128, 2, 4, 4>, MmaTile<128, 64, 2, 2, 4
                             MmaTile<64, 64, 2, 2, 4>, MmaTile<16, 128, 1, 4, 6>>;
 inline constexpr int mma_tile_count = static_cast<int>(std::tuple_size_v<MmaTiles>);
 inline constexpr int mma_small_m_tile = mma_tile_count - 1;
+// AMD (compile-only) builds the 64 x 64 tile alone: it fits the 64 KiB of LDS a CDNA workgroup has, and
+// one tile keeps the AMD compile of every instantiated GEMM short until the atom has run anywhere.
+inline constexpr int mma_amd_tile = 3;
 
 // fn(element `tile` of the tuple of tile configurations Tiles), the tile as a value of its type.
 template <class Tiles, class Fn, std::size_t... I>
@@ -303,7 +321,7 @@ struct OpImpl<op::Gemm, HipBackend> {
     // Skinny only where the mma kernel cannot run (AMD today, pre-sm_80): on H200 it measured 1.9-4.3x
     // slower than the mma kernel's small-M tile with split-K at Pi0's 11-row shapes (docs/performance.md).
     if (opt.path == GemmPath::skinny || (opt.path == GemmPath::automatic && opt.tile < 0 && opt.splits == 0 &&
-                                         p.m <= kernels::skinny_max_m && !mma_blocker(s, p).empty())) {
+                                         p.m <= kernels::skinny_max_m && (!FUSEKIT_VENDOR_CUDA || !mma_blocker(s, p).empty()))) {
       const std::string why = skinny_blocker(p);
       FUSEKIT_CHECK(opt.path != GemmPath::skinny || why.empty(), "gemm: the skinny path was forced but {}", why);
       if (why.empty()) {
@@ -329,7 +347,7 @@ struct OpImpl<op::Gemm, HipBackend> {
       }
     }
     if (use_mma("gemm", p, mma_blocker(s, p), opt.path, opt.tile)) {
-      if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
+      if constexpr (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>) {
         if (p.b.row_stride == 1 && p.k > 1) run_mma<true>(s, p, opt);  // k-major B (Linear weight)
         else run_mma<false>(s, p, opt);
         return;
@@ -341,13 +359,17 @@ struct OpImpl<op::Gemm, HipBackend> {
   // ---- shared with the convolution (kernels/conv.hpp), which brings its own A source and policy ----
 
   // Checks the launch and the forced choices; true when the mma kernel runs (why: empty when it can).
+  // On AMD only when forced: its MFMA atom is compile-only (never run on a GPU), so the automatic
+  // choice stays with the SIMT kernel there.
   template <class P>
   static bool use_mma(const char* op, const P& p, const std::string& why, GemmPath path, int tile) {
     FUSEKIT_CHECK(p.batch <= 65535, "{}: batch {} exceeds the GPU grid limit (65535)", op, p.batch);
     FUSEKIT_CHECK(path != GemmPath::mma || why.empty(), "{}: the mma path was forced but {}", op, why);
     FUSEKIT_CHECK(tile < kernels::mma_tile_count, "{}: tile {} does not exist (0..{})", op, tile,
                   kernels::mma_tile_count - 1);
-    return path != GemmPath::simt && why.empty();
+    FUSEKIT_CHECK(FUSEKIT_VENDOR_CUDA || path != GemmPath::mma || tile < 0 || tile == kernels::mma_amd_tile,
+                  "{}: on AMD the mma path has one tile, {} (64 x 64), not {}", op, kernels::mma_amd_tile, tile);
+    return path != GemmPath::simt && why.empty() && (FUSEKIT_VENDOR_CUDA || path == GemmPath::mma);
   }
 
   // Empty when this device and dtype have mma atoms, else the reason.
@@ -356,8 +378,12 @@ struct OpImpl<op::Gemm, HipBackend> {
     if constexpr (!(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
       return fmt::format("it needs f16 or bf16 operands (got {})", dtype_of<T>);
     } else {
-      if (!FUSEKIT_VENDOR_CUDA) return "its AMD matrix-core atoms are not written yet (docs/platforms.md)";
       const std::string& arch = s.device().arch;
+      if (!FUSEKIT_VENDOR_CUDA) {  // CDNA with MFMA (the names may carry features: "gfx90a:sramecc+:xnack-")
+        for (const char* mfma : {"gfx908", "gfx90a", "gfx940", "gfx941", "gfx942"})
+          if (arch.rfind(mfma, 0) == 0) return {};
+        return fmt::format("it needs an AMD GPU with MFMA matrix cores (gfx908, gfx90a, gfx94x; this one is {})", arch);
+      }
       if (arch.rfind("sm_", 0) != 0 || std::stoi(arch.substr(3)) < 80)
         return fmt::format("it needs an NVIDIA sm_80+ GPU (this one is {})", arch);
       return {};
@@ -491,16 +517,20 @@ struct OpImpl<op::Gemm, HipBackend> {
   // measured slower: conv 3x3 192 -> 192 batch 256 on H100, 128 x 64 tiles 650 us, 128 x 128 557 us.)
   template <bool kBKMajor, class T, class O, class Epi, class ASrc>
   static void run_mma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, const GemmOptions& opt) {
-    int tile = opt.tile;
-    if (tile < 0) {
-      tile = p.m <= 16 ? kernels::mma_small_m_tile : kernels::mma_small_m_tile - 1;
-      const index_t sms = s.device().multiprocessors;
-      for (int i = kernels::mma_small_m_tile - 2; i >= 0 && p.m > 16; --i)  // smaller tiles first: keep the
-        kernels::with_tile(i, [&](auto cfg) {                           // largest that fills the device
-          if (tiles_of(p, decltype(cfg)::BM, decltype(cfg)::BN) * p.batch >= sms) tile = i;
-        });
+    if constexpr (!FUSEKIT_VENDOR_CUDA) {
+      launch_mma<std::tuple_element_t<kernels::mma_amd_tile, kernels::MmaTiles>, kBKMajor>(s, p, opt.splits);
+    } else {
+      int tile = opt.tile;
+      if (tile < 0) {
+        tile = p.m <= 16 ? kernels::mma_small_m_tile : kernels::mma_small_m_tile - 1;
+        const index_t sms = s.device().multiprocessors;
+        for (int i = kernels::mma_small_m_tile - 2; i >= 0 && p.m > 16; --i)  // smaller tiles first: keep the
+          kernels::with_tile(i, [&](auto cfg) {                           // largest that fills the device
+            if (tiles_of(p, decltype(cfg)::BM, decltype(cfg)::BN) * p.batch >= sms) tile = i;
+          });
+      }
+      kernels::with_tile(tile, [&](auto cfg) { launch_mma<decltype(cfg), kBKMajor>(s, p, opt.splits); });
     }
-    kernels::with_tile(tile, [&](auto cfg) { launch_mma<decltype(cfg), kBKMajor>(s, p, opt.splits); });
   }
 
   // Split-K when the tiles alone leave multiprocessors idle: enough splits for two blocks per

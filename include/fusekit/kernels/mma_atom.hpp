@@ -10,7 +10,9 @@
 //   store_c(sC, ld, row0, col0, c)          accumulators to an fp32 [rows][ld] shared tile
 //
 // MmaSm80<T>: NVIDIA mma.sync.m16n8k16 (sm_80+, also the matrix-core path on sm_90a), f16 or bf16 in,
-// fp32 accumulate, fragments loaded with ldmatrix (.trans for n-major B).
+// fp32 accumulate, fragments loaded with ldmatrix (.trans for n-major B). MfmaCdna<T>
+// (kernels/mfma_atom.hpp): AMD CDNA's v_mfma 16x16x16, the same interface; kLanes: the lanes that
+// share one atom (a warp, a wavefront).
 #include "fusekit/backend/hip/vendor.hpp"
 #include "fusekit/core/bfloat16.hpp"
 #include "fusekit/core/half.hpp"
@@ -22,7 +24,7 @@ namespace fusekit::kernels {
 template <class T>
 struct MmaSm80 {
   static_assert(std::is_same_v<T, half> || std::is_same_v<T, bfloat16>, "MmaSm80: f16 or bf16 operands");
-  static constexpr int kM = 16, kN = 8, kK = 16;
+  static constexpr int kM = 16, kN = 8, kK = 16, kLanes = 32;
   struct A { unsigned r[4]; };  // rows g, g+8 x k pairs 2q, 2q+8 (g = lane / 4, q = lane % 4)
   struct B { unsigned r[2]; };  // k pairs 2q, 2q+8 x column g
   struct C { float v[4]; };     // (g, 2q), (g, 2q+1), (g+8, 2q), (g+8, 2q+1)
