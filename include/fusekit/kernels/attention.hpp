@@ -515,15 +515,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_rows * 32) attention_combine(
   }
 }
 
-enum class AttnShape { narrow, wide, decode, deep };
+enum class AttnShape { narrow, wide, decode };
 
 // Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256):
 // wide: two row atoms per warp (128-row tiles), when that still gives every multiprocessor two tiles;
 // decode: 16-row tiles whose 4 warps take different key tiles, when even 64-row tiles leave most
 // multiprocessors idle (head dims up to 128: at 256 the per-warp key tiles are too short to pay);
-// narrow (64-row tiles) otherwise; deep: narrow with 4 K/V stages in flight (head dim 256; the others
-// take narrow). (2-warp 32-row tiles for SigLIP-sized problems measured slower on H200: 18.4 against
-// 12.2 us.)
+// narrow (64-row tiles) otherwise. (2-warp 32-row tiles for SigLIP-sized problems measured slower on
+// H200: 18.4 against 12.2 us. 4 K/V stages instead of 2 for head dim 256 measured no faster on H100:
+// Pi0 decode 13.72 against 13.62 us, Pi0 prefill 43.87 against 42.70: the loads are not what waits.)
 template <class T, class Fn>
 void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
   const bool wide = shape == AttnShape::wide;
@@ -534,8 +534,6 @@ void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
     else if (dim <= 96) fn(AttnMmaConfig<T, 96, 4, 1, 32, 4>{});
     else if (dim <= 128) fn(AttnMmaConfig<T, 128, 4, 1, 32, 4>{});
     else fn(AttnMmaConfig<T, 256, 4, 1, 16, 4>{});
-  } else if (shape == AttnShape::deep && dim > 128) {
-    fn(AttnMmaConfig<T, 256, 4, 1, 32, 1, 4>{});
   } else if (dim <= 32) wide ? fn(AttnMmaConfig<T, 32, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 32, 4, 1, 64>{});
   else if (dim <= 64) wide ? fn(AttnMmaConfig<T, 64, 4, 2, 64>{}) : fn(AttnMmaConfig<T, 64, 4, 1, 64>{});
   else if (dim <= 80) wide ? fn(AttnMmaConfig<T, 80, 4, 2, 32>{}) : fn(AttnMmaConfig<T, 80, 4, 1, 128>{});
@@ -557,8 +555,8 @@ struct OpImpl<op::Attention, HipBackend> {
     if constexpr (is_16bit_float<T>)
       if (opt.path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
         const index_t bh = p.batch * p.kv_heads, rows = p.q_len * p.group(), sms = s.device().multiprocessors;
-        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 3,
-                      "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode, 3 deep)", opt.tiles);
+        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 2, "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode)",
+                      opt.tiles);
         const index_t tiles64 = (rows + 63) / 64 * bh;
         const auto shape = opt.tiles >= 0                                ? static_cast<kernels::AttnShape>(opt.tiles)
                            : (rows + 127) / 128 * bh >= 2 * sms          ? kernels::AttnShape::wide
