@@ -142,9 +142,7 @@ FUSEKIT_DEVICE void combine_cluster_splits(const AttentionParams<T>& p, const fl
     if (c >= D) continue;
     const float* at = so + (r0 + r) * ld + c;
     float4 v[kMax];
-    FUSEKIT_UNROLL
-    for (int sp = 0; sp < kMax; ++sp)  // all loads in flight before the first add
-      if (sp < splits) v[sp] = gpu::load_cluster_f4(at, static_cast<unsigned>(sp));
+    gpu::load_cluster_f4_each(v, at, splits);
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
     FUSEKIT_UNROLL
     for (int sp = 0; sp < kMax; ++sp) {

@@ -74,9 +74,7 @@ FUSEKIT_DEVICE void reduce_cluster_rows(float* sc, int ld, int splits, int& r0, 
   for (int i = threadIdx.x; i < (r1 - r0) * q; i += kThreads) {
     float* at = sc + (r0 + i / q) * ld + 4 * (i % q);
     float4 v[kMaxSplits];
-    FUSEKIT_UNROLL
-    for (int s = 0; s < kMaxSplits; ++s)  // all loads in flight before the first add
-      if (s < splits) v[s] = gpu::load_cluster_f4(at, static_cast<unsigned>(s));
+    gpu::load_cluster_f4_each(v, at, splits);
     float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
     FUSEKIT_UNROLL
     for (int s = 0; s < kMaxSplits; ++s)

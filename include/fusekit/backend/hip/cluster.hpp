@@ -8,6 +8,7 @@
 //   map_cluster       the address of a shared-memory offset in block `rank` of the cluster
 //   load_cluster_f4   16 (or 8) bytes at the same shared-memory offset in block `rank` of the cluster
 //   load_cluster_f2
+//   load_cluster_f4_each  the same 16 bytes from each of the first n blocks
 // Device functions do nothing (or trap) below sm_90; their callers check first (hip::has_sm90_code).
 #include <cstdint>
 
@@ -74,6 +75,15 @@ FUSEKIT_DEVICE inline float2 load_cluster_f2(const float* local, unsigned rank) 
   trap();
 #endif
   return v;
+}
+
+// v[s] = load_cluster_f4(local, s) for the first n blocks of the cluster, every load issued before any
+// is used (split reductions: all splits' values in flight at once).
+template <int kMax>
+FUSEKIT_DEVICE inline void load_cluster_f4_each(float4 (&v)[kMax], const float* local, int n) {
+  FUSEKIT_UNROLL
+  for (int s = 0; s < kMax; ++s)
+    if (s < n) v[s] = load_cluster_f4(local, static_cast<unsigned>(s));
 }
 
 }  // namespace fusekit::gpu
