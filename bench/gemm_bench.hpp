@@ -13,7 +13,7 @@ void bench_gemms(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
     if (!row_selected(name, fmt::format("{}x{}x{}", M, N, K))) return;
     const index_t n_out = geglu ? N / 2 : N;
     const double wbytes = 2.0 * N * K, bytes = wbytes + 2.0 * M * K + 2.0 * M * n_out;
-    const int sets = std::min(sets_for(static_cast<std::size_t>(bytes), dev), 8);
+    const int sets = hot_inputs ? 1 : std::min(sets_for(static_cast<std::size_t>(bytes), dev), 8);
     std::vector<DeviceTensor<T, 2>> x, w, y, xn;
     for (int i = 0; i < sets; ++i) {
       x.push_back(pattern_tensor<T, 2>(s, {M, K}, 3000 + i));

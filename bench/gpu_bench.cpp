@@ -1,8 +1,9 @@
 // One GPU benchmark executable for fusekit's ops. Device events around every repetition, warm-up, the
 // median of many repetitions, inputs rotated across sets larger than L2 so the cache does not flatter,
 // and the device-to-device copy bandwidth measured in the same run as the yardstick.
-//   fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv] [--row TEXT]
+//   fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv] [--row TEXT] [--hot]
 // --row: only the GEMM and conv rows whose "op shape" contains TEXT (e.g. for a profiler)
+// --hot: the GEMM rows run one input set over and over (what a GEMM gains from weights already in L2)
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -44,6 +45,7 @@ void gated_kernel(hip::Stream& s, index_t rows, index_t n, const Act& f, T* out,
 
 namespace {
 std::string row_filter;  // --row
+bool hot_inputs = false;  // --hot: the GEMM rows reuse one input set (weights stay in L2 when they fit)
 bool row_selected(const std::string& name, const std::string& shape) {
   return row_filter.empty() || (name + " " + shape).find(row_filter) != std::string::npos;
 }
@@ -61,7 +63,8 @@ int main(int argc, char** argv) try {
     else if (a == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else if (a == "--row" && i + 1 < argc) row_filter = argv[++i];
-    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv] [--row TEXT])", a);
+    else if (a == "--hot") hot_inputs = true;
+    else fail("unknown argument '{}' (usage: fusekit_gpu_bench [--json FILE] [--reps N] [--only ops|gemm|conv] [--row TEXT] [--hot])", a);
   }
   if (hip::device_count() == 0) fail("no GPU visible");
   hip::Stream s;

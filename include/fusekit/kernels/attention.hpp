@@ -203,6 +203,11 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
   const int D = static_cast<int>(p.head_dim);
   const index_t qn = p.q_count(b), kn = p.k_count(b), rows = qn * G, row0 = static_cast<index_t>(blockIdx.x) * BM;
+  // packed row -> (query, head) in 32-bit arithmetic (packed rows < 2^31, checked at launch): a 64-bit
+  // division is a branchy subroutine, and the Q load does one per row chunk.
+  const int g32 = static_cast<int>(G);
+  auto q_of = [g32](index_t pr) { return static_cast<index_t>(static_cast<int>(pr) / g32); };
+  auto h_of = [g32](index_t pr) { return static_cast<index_t>(static_cast<int>(pr) % g32); };
   if (row0 >= rows) return;
   const index_t qb = p.q_begin(b);
 
@@ -211,7 +216,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     const int r = i / CH, c = i % CH;
     const index_t pr = row0 + r;
     const bool ok = pr < rows && c * QT::chunk < D;
-    const T* src = ok ? p.q.at(b, qb + pr / G, hk * G + pr % G) + c * QT::chunk : p.q.data;
+    const T* src = ok ? p.q.at(b, qb + q_of(pr), hk * G + h_of(pr)) + c * QT::chunk : p.q.data;
     gpu::copy_async16(qs + QT::offset(r, c), src, ok);
   });
   const int t_begin = sp.splits > 1 ? static_cast<int>(blockIdx.z) * sp.tiles_per_split : 0;
@@ -245,7 +250,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     FUSEKIT_UNROLL
     for (int h = 0; h < 2; ++h) {
       const index_t pr = row0 + warp_row0 + mt * 16 + h * 8 + lane / 4;
-      end[mt][h] = pr < rows ? static_cast<int>(p.row_end(b, pr / G, qn, kn)) : 0;
+      end[mt][h] = pr < rows ? static_cast<int>(p.row_end(b, q_of(pr), qn, kn)) : 0;
       warp_min = min(warp_min, end[mt][h]);
       mine_max = max(mine_max, end[mt][h]);
     }
@@ -410,7 +415,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         sp.o[(part * BM + r) * DP + c] = acc;
         if (c == 0) sp.ml[part * BM + r] = make_float2(mx, lsum);
       } else {
-        p.out.at(b, qb + pr / G, hk * G + pr % G)[c] = convert<T>(lsum != 0.f ? acc / lsum : 0.f);  // (NaN stays NaN)
+        p.out.at(b, qb + q_of(pr), hk * G + h_of(pr))[c] = convert<T>(lsum != 0.f ? acc / lsum : 0.f);  // (NaN stays NaN)
       }
     }
   } else {  // one warp: its rows straight out (an `else`, not a return above: no unreachable loop)
@@ -442,7 +447,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       const index_t pr = row0 + rl;
       if (pr >= rows) continue;
       const float inv = lt != 0.f ? 1.f / lt : 0.f;  // fully masked row: 0; a NaN sum stays NaN
-      T* dst = p.out.at(b, qb + pr / G, hk * G + pr % G);
+      T* dst = p.out.at(b, qb + q_of(pr), hk * G + h_of(pr));
       FUSEKIT_UNROLL
       for (int n = 0; n < ND; ++n)
         if (n * 8 < D)
@@ -461,23 +466,36 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
 #endif
 }
 
-// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s. 32 lanes per packed row (half
-// a wavefront on AMD gfx9: the xor shuffles stay inside 32-lane groups), 8 rows per block: lane s holds
-// split s's weight (splits <= 32); then each lane sums its float4 column chunks over the splits, eight
-// splits' loads in flight at a time.
-inline constexpr int attn_combine_rows = 8, attn_max_splits = 32;
+// out(row) = sum_s o_s 2^(m_s - M) / sum_s l_s 2^(m_s - M), M = max_s m_s. A 32-lane group (half a
+// wavefront on AMD gfx9: the xor shuffles stay inside 32-lane groups) takes 128 columns of one packed
+// row, a float4 per lane, and lane s also reads split s's (m, l) (splits <= 32). Every load of the group
+// (each split's float4, the (m, l)) is issued before the first use, so the kernel is one memory round
+// trip. (With 32 lanes per row and 8 splits' loads in flight at a time it was several: under ncu on
+// H100 the Pi0 decode step's combine took 17.6k cycles, as long as its attention kernel.)
+inline constexpr int attn_combine_groups = 8, attn_combine_cols = 128, attn_max_splits = 32;
 
 template <class T>
-FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_rows * 32) attention_combine(const AttentionParams<T> p,
-                                                                                const AttnSplits sp, int bm, int dp) {
+FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_groups * 32) attention_combine(const AttentionParams<T> p,
+                                                                                  const AttnSplits sp, int bm, int dp) {
   constexpr float inf = std::numeric_limits<float>::infinity();
   gpu::wait_for_prior_grid();  // the split blocks' partial rows are complete and visible
   const int lane = threadIdx.x % 32, group_base = (threadIdx.x % gpu::warp_size()) & ~31;
-  const index_t hk = blockIdx.y % p.kv_heads, b = blockIdx.y / p.kv_heads, G = p.group();
-  const index_t pr = static_cast<index_t>(blockIdx.x) * attn_combine_rows + threadIdx.x / 32;
+  const int hk = static_cast<int>(blockIdx.y % p.kv_heads), b = static_cast<int>(blockIdx.y / p.kv_heads);
+  const int G = static_cast<int>(p.group()), D = static_cast<int>(p.head_dim);
+  const int per_row = (D + attn_combine_cols - 1) / attn_combine_cols;
+  const int group = static_cast<int>(blockIdx.x) * attn_combine_groups + static_cast<int>(threadIdx.x / 32);
+  const int pr = group / per_row;  // packed row
   if (pr >= p.q_count(b) * G) return;  // whole 32-lane groups leave together
+  const int c = group % per_row * attn_combine_cols + 4 * lane;
+  const bool here = c < D;
   const index_t part0 = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + pr / bm) * sp.splits;
-  const index_t rl = pr % bm;
+  const int rl = pr % bm;
+  const float* o = sp.o + (part0 * bm + rl) * dp + (here ? c : 0);  // split s at o + s * bm * dp
+  const index_t split_stride = static_cast<index_t>(bm) * dp;
+  float4 v[attn_max_splits];
+  FUSEKIT_UNROLL
+  for (int s = 0; s < attn_max_splits; ++s)
+    if (s < sp.splits) v[s] = here ? *reinterpret_cast<const float4*>(o + s * split_stride) : make_float4(0.f, 0.f, 0.f, 0.f);
   const float2 ml = lane < sp.splits ? sp.ml[(part0 + lane) * bm + rl] : make_float2(-inf, 0.f);
   float mx = ml.x;
   FUSEKIT_UNROLL
@@ -487,30 +505,19 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_rows * 32) attention_combine(
   FUSEKIT_UNROLL
   for (int w = 16; w >= 1; w /= 2) lsum += gpu::shfl_xor(lsum, w);
   const float inv = lsum != 0.f ? 1.f / lsum : 0.f;  // fully masked row: 0; a NaN sum stays NaN
-  const float* o = sp.o + (part0 * bm + rl) * dp;   // split s at o + s * bm * dp
-  const index_t split_stride = static_cast<index_t>(bm) * dp;
-  T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G);
-  for (index_t c = 4 * lane; c < p.head_dim; c += 128) {
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s0 = 0; s0 < sp.splits; s0 += 8) {
-      float4 v[8];
-      float w[8];
-      FUSEKIT_UNROLL
-      for (int j = 0; j < 8; ++j) {  // loads first, all independent
-        const int s = s0 + j < sp.splits ? s0 + j : s0;
-        v[j] = *reinterpret_cast<const float4*>(o + s * split_stride + c);
-        w[j] = gpu::shfl(wgt, group_base + s);
-        if (s0 + j >= sp.splits) w[j] = 0.f;
-      }
-      FUSEKIT_UNROLL
-      for (int j = 0; j < 8; ++j)  // w == 0: that split may have left its row unwritten: select, not multiply
-        if (w[j] != 0.f) acc.x += w[j] * v[j].x, acc.y += w[j] * v[j].y, acc.z += w[j] * v[j].z, acc.w += w[j] * v[j].w;
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  FUSEKIT_UNROLL
+  for (int s = 0; s < attn_max_splits; ++s) {
+    if (s < sp.splits) {  // (the same for the whole group: the shuffles stay converged)
+      const float w = gpu::shfl(wgt, group_base + s);
+      if (w != 0.f)  // w == 0: that split may have left its row unwritten: select, not multiply
+        acc.x += w * v[s].x, acc.y += w * v[s].y, acc.z += w * v[s].z, acc.w += w * v[s].w;
     }
-    dst[c] = convert<T>(acc.x * inv);
-    dst[c + 1] = convert<T>(acc.y * inv);
-    dst[c + 2] = convert<T>(acc.z * inv);
-    dst[c + 3] = convert<T>(acc.w * inv);
   }
+  if (!here) return;
+  T* dst = p.out.at(b, p.q_begin(b) + pr / G, hk * G + pr % G) + c;
+  *reinterpret_cast<unsigned*>(dst) = pack2<T>(acc.x * inv, acc.y * inv);
+  *reinterpret_cast<unsigned*>(dst + 2) = pack2<T>(acc.z * inv, acc.w * inv);
 }
 
 enum class AttnShape { narrow, wide, decode };
@@ -550,6 +557,8 @@ struct OpImpl<op::Attention, HipBackend> {
                   p.head_dim, dtype_of<T>, kernels::attn_simt_max_dim);
     FUSEKIT_CHECK(p.batch * p.kv_heads <= index_t{65535}, "attention: batch {} x {} KV heads exceeds the grid limit 65535",
                   p.batch, p.kv_heads);
+    FUSEKIT_CHECK(p.q_len * p.group() < index_t{1} << 31, "attention: {} query rows x {} heads per KV head exceed 2^31",
+                  p.q_len, p.group());
     if constexpr (is_16bit_float<T>)
       if (opt.path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
         const index_t bh = p.batch * p.kv_heads, rows = p.q_len * p.group(), sms = s.device().multiprocessors;
@@ -653,10 +662,11 @@ struct OpImpl<op::Attention, HipBackend> {
     hip::launch_with("attention_mma", kernel, grid, dim3(Cfg::threads), sp.cluster ? Cfg::cluster_smem : Cfg::smem, s,
                      hip::LaunchAttrs{.dependent = true, .cluster_z = sp.cluster ? static_cast<unsigned>(sp.splits) : 1u}, p, sp);
     if (sp.splits > 1 && !sp.cluster) {
-      const index_t row_blocks = (q_tiles * Cfg::BM + kernels::attn_combine_rows - 1) / kernels::attn_combine_rows;
+      const index_t groups = q_tiles * Cfg::BM * ((p.head_dim + kernels::attn_combine_cols - 1) / kernels::attn_combine_cols);
       hip::launch_dependent("attention_combine", kernels::attention_combine<T>,
-                            dim3(static_cast<unsigned>(row_blocks), static_cast<unsigned>(p.batch * p.kv_heads)),
-                            dim3(kernels::attn_combine_rows * 32), 0, s, p, sp, Cfg::BM, Cfg::dim);
+                            dim3(static_cast<unsigned>((groups + kernels::attn_combine_groups - 1) / kernels::attn_combine_groups),
+                                 static_cast<unsigned>(p.batch * p.kv_heads)),
+                            dim3(kernels::attn_combine_groups * 32), 0, s, p, sp, Cfg::BM, Cfg::dim);
     }
   }
 };
