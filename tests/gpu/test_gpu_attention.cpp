@@ -61,6 +61,34 @@ TEST_F(GpuAttention, EveryTileShape) {
   }
 }
 
+// The column-warp tile (tiles 3: two warps per row atom, each accumulating half the head dim of P V),
+// which the policy picks for head dim 256 when the keys are split: unsplit, split, combined both ways;
+// with a smaller head dim it is an error.
+TEST_F(GpuAttention, ColumnWarpTile) {
+  std::uint64_t salt = 19700;
+  const auto ws = AttentionSplitCombine::workspace;
+  for (const auto& s : {kShapes[3], kShapes[4], kShapes[8]}) {
+    attention_case<hip::Stream, half>(stream(), s, salt += 10, false, {.tiles = 3});
+    attention_case<hip::Stream, bfloat16>(stream(), s, salt += 10, s.q_len == s.kv_len, {.kv_splits = 1, .tiles = 3});
+    attention_case<hip::Stream, bfloat16>(stream(), s, salt += 10, false, {.kv_splits = 25, .tiles = 3, .combine = ws});
+    attention_case<hip::Stream, half>(stream(), s, salt += 10, false, {.kv_splits = 3, .tiles = 3, .combine = ws});
+  }
+  const std::string& arch = stream().device().arch;
+  if (arch.rfind("sm_", 0) == 0 && std::atoi(arch.c_str() + 3) >= 90)
+    for (int splits : {2, 3, 8}) {
+      const AttentionOptions opt{.kv_splits = splits, .tiles = 3, .combine = AttentionSplitCombine::cluster};
+      attention_case<hip::Stream, bfloat16>(stream(), kShapes[3], salt += 10, false, opt);
+      attention_case<hip::Stream, half>(stream(), kShapes[8], salt += 10, false, opt);
+    }
+  try {
+    attention_case<hip::Stream, half>(stream(), kShapes[5], salt += 10, false, {.tiles = 3});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("column-warp tile (tiles 3) is built for head dims 129..256, not 128"),
+              std::string::npos) << e.what();
+  }
+}
+
 TEST_F(GpuAttention, SimtKernel) {
   std::uint64_t salt = 19300;
   for (const auto& s : {kShapes[0], kShapes[1], kShapes[2], kShapes[3], kShapes[5], kShapes[8], kShapes[10]}) {

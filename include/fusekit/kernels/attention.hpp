@@ -47,18 +47,23 @@ struct PaddedTile {
   FUSEKIT_HOST_DEVICE static constexpr int offset(int row, int ch) { return row * ld + ch * chunk; }
 };
 
-template <class T, int kDim, int kWarps, int kMT, int kBN, int kKeyWarps = 1, int kStages = 2>
+template <class T, int kDim, int kWarps, int kMT, int kBN, int kKeyWarps = 1, int kStages = 2, int kColWarps = 1>
 struct AttnMmaConfig {
   // kMT: 16-row atoms per warp (2 reuses every K/V fragment from shared memory twice).
   // kKeyWarps == kWarps (decode): every warp takes all BM rows against its own key tiles, with its own K/V
   // stages, and the warps' partial rows are combined in shared memory; 1: the warps split the rows and
   // share each K/V tile.
   // kStages: K/V tiles in flight (each warp of a decode tile has its own).
+  // kColWarps: warps that share a row atom: each computes the same scores and softmax, and P V for its
+  // share of the head dim (twice the warps for the same rows, each with fewer columns to accumulate: a
+  // split-key block walks few key tiles, and with one warp per scheduler nothing hid its latencies).
   static_assert(kKeyWarps == 1 || kKeyWarps == kWarps, "AttnMmaConfig: key warps are 1 or all");
   static_assert(kStages >= 2, "AttnMmaConfig: at least 2 stages");
+  static_assert(kColWarps == 1 || (kKeyWarps == 1 && kWarps % kColWarps == 0 && kDim / 8 % (2 * kColWarps) == 0),
+                "AttnMmaConfig: column warps share rows, not key tiles, and take even numbers of 8-column groups");
   static constexpr int dim = kDim, warps = kWarps, MT = kMT, BN = kBN, threads = 32 * kWarps, key_warps = kKeyWarps;
-  static constexpr int stages = kStages;
-  static constexpr int BM = 16 * kMT * (kWarps / kKeyWarps);
+  static constexpr int stages = kStages, col_warps = kColWarps;
+  static constexpr int BM = 16 * kMT * (kWarps / kKeyWarps / kColWarps);
   using QTile = PaddedTile<T, BM, kDim>;
   using KVTile = PaddedTile<T, kBN, kDim>;
   // Q + the stages of K and V per key group; the key groups' fp32 partial rows reuse the K/V space
@@ -186,12 +191,14 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
   constexpr int BM = Cfg::BM, BN = Cfg::BN, MT = Cfg::MT, DP = Cfg::dim, NS = BN / 8, ND = DP / 8, CH = DP / QT::chunk;
   constexpr int W = Cfg::key_warps;  // key groups (1, or one per warp)
   constexpr int S = Cfg::stages;
+  constexpr int RW = Cfg::warps / Cfg::col_warps, NDW = ND / Cfg::col_warps;  // row warps; 8-column groups per warp
   constexpr float inf = std::numeric_limits<float>::infinity();
   extern __shared__ __align__(16) unsigned char attn_smem[];
   T* qs = reinterpret_cast<T*>(attn_smem);
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int kg = W > 1 ? warp : 0;             // this warp's key group
-  const int warp_row0 = W > 1 ? 0 : warp * MT * 16;  // its first row in the tile
+  const int warp_row0 = W > 1 ? 0 : warp % RW * MT * 16;  // its first row in the tile
+  const int n0 = warp / RW * NDW;                 // its first 8-column group of P V (column warps)
   auto ks = [&](int st) { return qs + QT::elements + (kg * S + st) * 2 * KT::elements; };
   auto vs = [&](int st) { return qs + QT::elements + (kg * S + st) * 2 * KT::elements + KT::elements; };
   auto group_sync = [] {
@@ -268,12 +275,12 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
     __syncthreads();
   }
 
-  typename Atom::C o[MT][ND];
+  typename Atom::C o[MT][NDW];  // columns [8 (n0 + n), 8 (n0 + n) + 8)
   float m[MT][2], l[MT][2];
   FUSEKIT_UNROLL
   for (int mt = 0; mt < MT; ++mt) {
     FUSEKIT_UNROLL
-    for (int n = 0; n < ND; ++n) o[mt][n] = {{0.f, 0.f, 0.f, 0.f}};
+    for (int n = 0; n < NDW; ++n) o[mt][n] = {{0.f, 0.f, 0.f, 0.f}};
     m[mt][0] = m[mt][1] = -inf;
     l[mt][0] = l[mt][1] = 0.f;
   }
@@ -337,7 +344,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         }
         l[mt][h] = l[mt][h] * alpha + sum;  // this thread's share; the quad's shares are summed at the end
         FUSEKIT_UNROLL
-        for (int n = 0; n < ND; ++n) o[mt][n].v[2 * h] *= alpha, o[mt][n].v[2 * h + 1] *= alpha;
+        for (int n = 0; n < NDW; ++n) o[mt][n].v[2 * h] *= alpha, o[mt][n].v[2 * h + 1] *= alpha;
       }
 
     // O += P V: P's accumulators are already the A fragments (k pairs 2q, 2q+8 of a 16-key chunk).
@@ -352,9 +359,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         pa[mt].r[3] = pack2<T>(s[mt][2 * kc + 1].v[2], s[mt][2 * kc + 1].v[3]);
       }
       FUSEKIT_UNROLL
-      for (int n = 0; n < ND; n += 2) {
+      for (int n = 0; n < NDW; n += 2) {
         typename Atom::B vf[2];
-        Atom::template load_b_nmajor<2, KT>(vf, vs(st), n * 8, kc * 16);
+        Atom::template load_b_nmajor<2, KT>(vf, vs(st), (n0 + n) * 8, kc * 16);
         FUSEKIT_UNROLL
         for (int mt = 0; mt < MT; ++mt) {
           Atom::mma(o[mt][n], pa[mt], vf[0]);
@@ -387,7 +394,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         const float lt = l[mt][h];
         const int rl = mt * 16 + h * 8 + lane / 4;
         FUSEKIT_UNROLL
-        for (int n = 0; n < ND; ++n)
+        for (int n = 0; n < NDW; ++n)
           *reinterpret_cast<float2*>(so + (warp * BM + rl) * DP + n * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
         if (lane % 4 == 0) sml[warp * BM + rl] = make_float2(m[mt][h], lt);
       }
@@ -429,9 +436,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       if (sp.cluster) {  // the partial row into this block's shared memory, for the cluster's combine
         float* orow = reinterpret_cast<float*>(qs + QT::elements) + rl * Cfg::cluster_ld;
         FUSEKIT_UNROLL
-        for (int n = 0; n < ND; ++n)
-          *reinterpret_cast<float2*>(orow + n * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
-        if (lane % 4 == 0) cml[rl] = make_float2(m[mt][h], lt);
+        for (int n = 0; n < NDW; ++n)
+          *reinterpret_cast<float2*>(orow + (n0 + n) * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
+        if (lane % 4 == 0 && n0 == 0) cml[rl] = make_float2(m[mt][h], lt);
         continue;
       }
       if (sp.splits > 1) {  // the partial row for the combine kernel (padding rows: never read, not written)
@@ -439,9 +446,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
         float* orow = sp.o + (part * BM + rl) * DP;
         FUSEKIT_UNROLL
-        for (int n = 0; n < ND; ++n)
-          *reinterpret_cast<float2*>(orow + n * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
-        if (lane % 4 == 0) sp.ml[part * BM + rl] = make_float2(m[mt][h], lt);
+        for (int n = 0; n < NDW; ++n)
+          *reinterpret_cast<float2*>(orow + (n0 + n) * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
+        if (lane % 4 == 0 && n0 == 0) sp.ml[part * BM + rl] = make_float2(m[mt][h], lt);
         continue;
       }
       const index_t pr = row0 + rl;
@@ -449,9 +456,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       const float inv = lt != 0.f ? 1.f / lt : 0.f;  // fully masked row: 0; a NaN sum stays NaN
       T* dst = p.out.at(b, qb + q_of(pr), hk * G + h_of(pr));
       FUSEKIT_UNROLL
-      for (int n = 0; n < ND; ++n)
-        if (n * 8 < D)
-          *reinterpret_cast<unsigned*>(dst + n * 8 + col0) = pack2<T>(o[mt][n].v[2 * h] * inv, o[mt][n].v[2 * h + 1] * inv);
+      for (int n = 0; n < NDW; ++n)
+        if ((n0 + n) * 8 < D)
+          *reinterpret_cast<unsigned*>(dst + (n0 + n) * 8 + col0) = pack2<T>(o[mt][n].v[2 * h] * inv, o[mt][n].v[2 * h + 1] * inv);
     }
   }
 #if FUSEKIT_VENDOR_CUDA
@@ -520,19 +527,24 @@ FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_groups * 32) attention_combin
   *reinterpret_cast<unsigned*>(dst + 2) = pack2<T>(acc.z * inv, acc.w * inv);
 }
 
-enum class AttnShape { narrow, wide, decode };
+enum class AttnShape { narrow, wide, decode, narrow_cols };
 
 // Calls fn(AttnMmaConfig<...>{}) for the padded head dim that holds `dim` (32, 64, 80, 96, 128, 256):
 // wide: two row atoms per warp (128-row tiles), when that still gives every multiprocessor two tiles;
 // decode: 16-row tiles whose 4 warps take different key tiles, when even 64-row tiles leave most
 // multiprocessors idle (head dims up to 128: at 256 the per-warp key tiles are too short to pay);
-// narrow (64-row tiles) otherwise. (2-warp 32-row tiles for SigLIP-sized problems measured slower on
+// narrow_cols: the narrow tile with two warps per row atom, each accumulating half the head dim of P V,
+// for head dims above 128 where the decode tile does not pay (Pi0's decode step: split keys, few tiles
+// per block); narrow (64-row tiles) otherwise. (2-warp 32-row tiles for SigLIP-sized problems measured slower on
 // H200: 18.4 against 12.2 us. 4 K/V stages instead of 2 for head dim 256 measured no faster on H100:
 // Pi0 decode 13.72 against 13.62 us, Pi0 prefill 43.87 against 42.70: the loads are not what waits.)
 template <class T, class Fn>
 void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
   const bool wide = shape == AttnShape::wide;
-  if (shape == AttnShape::decode) {
+  if (shape == AttnShape::narrow_cols) {
+    FUSEKIT_CHECK(dim > 128, "attention: the column-warp tile (tiles 3) is built for head dims 129..256, not {}", dim);
+    fn(AttnMmaConfig<T, 256, 8, 1, 32, 1, 2, 2>{});
+  } else if (shape == AttnShape::decode) {
     if (dim <= 32) fn(AttnMmaConfig<T, 32, 4, 1, 64, 4>{});
     else if (dim <= 64) fn(AttnMmaConfig<T, 64, 4, 1, 64, 4>{});
     else if (dim <= 80) fn(AttnMmaConfig<T, 80, 4, 1, 32, 4>{});
@@ -562,13 +574,15 @@ struct OpImpl<op::Attention, HipBackend> {
     if constexpr (is_16bit_float<T>)
       if (opt.path == AttentionPath::automatic && mma_blocker(s, p).empty()) {
         const index_t bh = p.batch * p.kv_heads, rows = p.q_len * p.group(), sms = s.device().multiprocessors;
-        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 2, "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode)",
+        FUSEKIT_CHECK(opt.tiles >= -1 && opt.tiles <= 3,
+                      "attention: tiles {} does not exist (-1, 0 narrow, 1 wide, 2 decode, 3 narrow with column warps)",
                       opt.tiles);
         const index_t tiles64 = (rows + 63) / 64 * bh;
         const auto shape = opt.tiles >= 0                                ? static_cast<kernels::AttnShape>(opt.tiles)
                            : (rows + 127) / 128 * bh >= 2 * sms          ? kernels::AttnShape::wide
-                           : tiles64 * 2 <= sms && p.head_dim <= 128     ? kernels::AttnShape::decode
-                                                                         : kernels::AttnShape::narrow;
+                           : tiles64 * 2 > sms                           ? kernels::AttnShape::narrow
+                           : p.head_dim <= 128                           ? kernels::AttnShape::decode
+                                                                         : kernels::AttnShape::narrow_cols;
         return kernels::with_attention_config<T>(p.head_dim, shape, [&](auto cfg) { run_mma<decltype(cfg)>(s, p, opt); });
       }
     run_simt(s, p);

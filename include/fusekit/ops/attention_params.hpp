@@ -33,7 +33,8 @@ struct AttentionOptions {
   bool causal = false;  // bottom-right aligned (see above)
   int kv_splits = 0;    // key ranges per tile combined afterwards; 0: chosen to fill the device
   AttentionPath path = AttentionPath::automatic;  // GPU kernel choice (simt: the portable kernel)
-  int tiles = -1;  // GPU matrix-core tile shape, for tests and tuning: 0 narrow, 1 wide, 2 decode; -1 automatic
+  int tiles = -1;  // GPU matrix-core tile shape, for tests and tuning: 0 narrow, 1 wide, 2 decode, 3 narrow with
+                   // column warps (head dims 129..256); -1 automatic
   AttentionSplitCombine combine = AttentionSplitCombine::automatic;
 };
 
