@@ -72,6 +72,10 @@ TEST(CpuConv, KataGoShapes) {
     conv_case<cpu::Context, float, float>(c, {1, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
     conv_case<cpu::Context, float, float>(c, {1, 384, 192, 19, 19, 1, Layout::nhwc, true, ConvFusion::katago}, salt++);
   }
+  // Single-pass Winograd with more tiles than one block per thread holds (96): as many blocks for every
+  // thread, 2 each (batch 8 on 2 threads: 200 tiles; batch 64 on 16: 1600).
+  conv_case<cpu::Context, float, float>(ctx_with(2), {8, 16, 24, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
+  conv_case<cpu::Context, float, float>(ctx_with(16), {64, 8, 8, 19, 19, 3, Layout::nhwc, true}, salt++);
 }
 
 TEST(CpuConv, PreparedWeightsMatchRawWeights) {

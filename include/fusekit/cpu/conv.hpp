@@ -192,7 +192,11 @@ struct OpImpl<op::Conv, CpuBackend> {
     namespace wg = cpu::winograd;
     const ConvShape& s = p.a.s;
     const index_t th = (s.h + 3) / 4, tw = (s.w + 3) / 4, tiles = g * th * tw;
-    const index_t blocks_wanted = std::max<index_t>(ctx.threads(), (tiles + cpu::conv_max_tile_block - 1) / cpu::conv_max_tile_block);
+    // Blocks of at most conv_max_tile_block tiles, as many for every thread: 3 blocks of 67 tiles on 2
+    // threads (batch 8) left one thread a third of the work (2 threads ran 1.5x one), and 17 blocks on 16
+    // threads (batch 64) ran in two rounds on 9 of them.
+    const index_t threads = ctx.threads(), per_round = cpu::conv_max_tile_block * threads;
+    const index_t blocks_wanted = threads * std::max<index_t>(1, (tiles + per_round - 1) / per_round);
     const index_t tb = (tiles + blocks_wanted - 1) / blocks_wanted;
     const index_t blocks = (tiles + tb - 1) / tb;
     ctx.parallel_for(blocks, 1, [&](index_t b0, index_t b1) {
