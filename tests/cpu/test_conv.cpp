@@ -22,7 +22,10 @@ TEST(CpuConv, WinogradAndIm2colEveryFusion) {
 }
 
 // The Winograd tile transforms (written out per row of B^T and A^T) against the matrices themselves in
-// double, over channel counts around the vector width and the transforms' channel block.
+// double, over channel counts around the vector width and the transforms' channel block. Tolerance: fp32
+// rounding of a 36-term sum, 2e-6 of the sum of its terms' magnitudes (A^T's coefficients reach 8, so an
+// output element's terms reach 64 |d|: a bound relative to the result alone failed on fresh inputs, 1.7e-5
+// off a result of 0.618; a wrong coefficient is off by about |d|, far above it).
 TEST(CpuConv, WinogradTransformsMatchTheirMatrices) {
   namespace wg = cpu::winograd;
   std::uint64_t salt = 9050;
@@ -39,17 +42,23 @@ TEST(CpuConv, WinogradTransformsMatchTheirMatrices) {
     for (index_t c = 0; c < n; ++c) {
       for (int i = 0; i < 6; ++i)
         for (int j = 0; j < 6; ++j) {
-          double e = 0;
+          double e = 0, mag = 0;
           for (int k = 0; k < 6; ++k)
-            for (int l = 0; l < 6; ++l) e += double{wg::BT[i][k]} * d(k, l, c) * double{wg::BT[j][l]};
-          ASSERT_NEAR(v(i * 6 + j, 0, c), e, 1e-5 * (1 + std::abs(e))) << "input transform (" << i << ", " << j << ")";
+            for (int l = 0; l < 6; ++l) {
+              const double term = double{wg::BT[i][k]} * d(k, l, c) * double{wg::BT[j][l]};
+              e += term, mag += std::abs(term);
+            }
+          ASSERT_NEAR(v(i * 6 + j, 0, c), e, 1e-7 + 2e-6 * mag) << "input transform (" << i << ", " << j << ")";
         }
       for (int i = 0; i < 4; ++i)
         for (int j = 0; j < 4; ++j) {
-          double e = 0;
+          double e = 0, mag = 0;
           for (int k = 0; k < 6; ++k)
-            for (int l = 0; l < 6; ++l) e += double{wg::AT[i][k]} * d(k, l, c) * double{wg::AT[j][l]};
-          ASSERT_NEAR(y(i * 4 + j, c), e, 1e-5 * (1 + std::abs(e))) << "output transform (" << i << ", " << j << ")";
+            for (int l = 0; l < 6; ++l) {
+              const double term = double{wg::AT[i][k]} * d(k, l, c) * double{wg::AT[j][l]};
+              e += term, mag += std::abs(term);
+            }
+          ASSERT_NEAR(y(i * 4 + j, c), e, 1e-7 + 2e-6 * mag) << "output transform (" << i << ", " << j << ")";
         }
     }
   }
