@@ -59,30 +59,66 @@ struct GemmTileCoords {
 };
 
 // C[bi, m0 + r, out0 + j] for the tile's rows r0 <= r < r1 and output columns, from acc (fp32, [BM][ld]
-// in shared memory, tile columns). All kThreads threads of the block take part.
+// in shared memory, tile columns). All kThreads threads of the block take part. Where the threads cover
+// whole rows, each keeps one 8-column group for every row it stores, so that what depends on the column
+// only (a bias, RoPE's frequency, a head index) is computed once, not per row.
 template <int BM, int BN, int kThreads, class T, class O, class Epi, class ASrc>
 FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmTileCoords<BM, BN, Epi>& tc, index_t bi,
                                const float* acc, int ld, int r0 = 0, int r1 = BM) {
   constexpr int kVec = 8;
-  const int groups = tc.out_cols / kVec;  // column groups per row
-  for (int idx = threadIdx.x; idx < (r1 - r0) * groups; idx += kThreads) {
-    const int r = r0 + idx / groups;
+  constexpr int groups = (Epi::gated ? BN / 2 : BN) / kVec;  // column groups per row
+  static_assert((Epi::gated ? BN / 2 : BN) % kVec == 0, "store_tile: tiles hold whole 8-column groups");
+  auto group = [&](int r, index_t j0) {
     const index_t m = tc.m0 + r;
-    if (m >= p.m) continue;
-    const index_t j0 = tc.out0 + (idx % groups) * kVec;
-    if (j0 >= p.n_out) continue;
     const float* row = acc + r * ld;
-    auto value = [&](index_t c) { return row[tc.tile_col(c)]; };
+    // ungated: tile column t is output column out0 + t, and the group's 8 floats sit together
+    float vals[kVec];
+    const bool direct = !Epi::gated && ld % 4 == 0 && reinterpret_cast<std::uintptr_t>(acc) % 16 == 0;
+    if (direct) {
+      const float4* src = reinterpret_cast<const float4*>(row + (j0 - tc.out0));
+      const float4 a = src[0], b = src[1];
+      vals[0] = a.x, vals[1] = a.y, vals[2] = a.z, vals[3] = a.w, vals[4] = b.x, vals[5] = b.y, vals[6] = b.z, vals[7] = b.w;
+    }
+    auto value = [&](index_t c) {
+      const index_t e = c - j0;
+      if (!direct || e < 0 || e >= kVec) return row[tc.tile_col(c)];
+      float v = vals[0];  // a select, not an indexed load: vals stays in registers for a runtime e too
+      FUSEKIT_UNROLL
+      for (int q = 1; q < kVec; ++q) v = e == q ? vals[q] : v;
+      return v;
+    };
     O* dst = p.c.at(bi, m, j0);
     using V = gpu::Vec<O, kVec>;
     const bool vec = p.c.col_stride == 1 && j0 + kVec <= p.n_out && reinterpret_cast<std::uintptr_t>(dst) % sizeof(V) == 0;
+    float out[kVec];
+    if constexpr (Epi::paired) {
+      FUSEKIT_UNROLL
+      for (int e = 0; e < kVec; e += 2) p.output_pair(value, bi, m, j0 + e, out[e], out[e + 1]);
+    } else {
+      FUSEKIT_UNROLL
+      for (int e = 0; e < kVec; ++e) out[e] = p.output(value, bi, m, j0 + e);
+    }
     if (vec) {
       V v;
       FUSEKIT_UNROLL
-      for (int e = 0; e < kVec; ++e) v.v[e] = convert<O>(p.output(value, bi, m, j0 + e));
+      for (int e = 0; e < kVec; ++e) v.v[e] = convert<O>(out[e]);
       *reinterpret_cast<V*>(dst) = v;
     } else {
-      for (int e = 0; e < kVec && j0 + e < p.n_out; ++e) *p.c.at(bi, m, j0 + e) = convert<O>(p.output(value, bi, m, j0 + e));
+      FUSEKIT_UNROLL
+      for (int e = 0; e < kVec; ++e)
+        if (j0 + e < p.n_out) *p.c.at(bi, m, j0 + e) = convert<O>(out[e]);
+    }
+  };
+  if constexpr (kThreads % groups == 0) {
+    constexpr int row_step = kThreads / groups;
+    const index_t j0 = tc.out0 + (threadIdx.x % groups) * kVec;
+    if (j0 >= p.n_out) return;
+    for (int r = r0 + static_cast<int>(threadIdx.x) / groups; r < r1 && tc.m0 + r < p.m; r += row_step) group(r, j0);
+  } else {
+    for (int idx = threadIdx.x; idx < (r1 - r0) * groups; idx += kThreads) {
+      const int r = r0 + idx / groups;
+      const index_t j0 = tc.out0 + (idx % groups) * kVec;
+      if (tc.m0 + r < p.m && j0 < p.n_out) group(r, j0);
     }
   }
 }

@@ -246,7 +246,8 @@ auto board_mask(const V& mask) {
 template <class S> inline constexpr bool is_gate = false;
 template <class Op> inline constexpr bool is_gate<Gate<Op>> = true;
 // A pair stage declares `static constexpr bool pairs_columns = true` and has partner(col) (-1: the column
-// passes through) and combine(v, v_partner, at).
+// passes through), combine(v, v_partner, at), and turn(v, w, at) for an even column and its partner
+// col + 1 (both results of combine, computed once).
 template <class S> inline constexpr bool is_pair = requires { requires S::pairs_columns; };
 
 }  // namespace epi
@@ -303,6 +304,11 @@ struct Epilogue {
   FUSEKIT_HOST_DEVICE float combine_pair(float v, float w, EpiCoord at) const {
     if constexpr (paired) return stage<pair_index>(stages).combine(v, w, at);
     else return (void)w, (void)at, v;
+  }
+  // Both columns of a pair (at.col even, its partner at.col + 1) at once: what combine_pair gives each.
+  FUSEKIT_HOST_DEVICE void turn_pair(float& v, float& w, EpiCoord at) const {
+    if constexpr (paired) stage<pair_index>(stages).turn(v, w, at);
+    else (void)v, (void)w, (void)at;
   }
   FUSEKIT_HOST_DEVICE float combine(float gate, float up) const {
     if constexpr (gated) return stage<gate_index>(stages).combine(gate, up);

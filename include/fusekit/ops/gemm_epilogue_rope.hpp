@@ -50,6 +50,15 @@ struct Rope {
     rope_sincos(p * inv_freq[d / 2], &sn, &cs);
     return d % 2 == 0 ? v * cs - w * sn : v * cs + w * sn;
   }
+  // Columns at.col (even) and at.col + 1 of one pair together, one sin/cos: combine() of each.
+  FUSEKIT_HOST_DEVICE void turn(float& v, float& w, EpiCoord at) const {
+    const index_t d = (at.col - begin) % head_dim;
+    const float p = static_cast<float>(pos[at.batch * pos_batch_stride + at.row * pos_row_stride]);
+    float sn, cs;
+    rope_sincos(p * inv_freq[d / 2], &sn, &cs);
+    const float v2 = v * cs - w * sn, w2 = w * cs + v * sn;
+    v = v2, w = w2;
+  }
   void check(const EpiExtents& e) const {
     FUSEKIT_CHECK(end <= e.cols, "{}: epi::rope turns columns [{}, {}) but the output has {} columns", e.op, begin, end,
                   e.cols);

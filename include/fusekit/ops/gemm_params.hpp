@@ -22,6 +22,9 @@ struct GemmOptions {
   int tile = -1;    // GPU tile configuration (kernels::MmaTiles, or kernels::WgmmaTiles on the wgmma
                     // path); -1: the policy's choice
   int splits = 0;   // GPU split-K factor for the mma, wgmma and small_m kernels; 0: the policy's choice
+  int stream_k = -1;  // wgmma kernel: 1 stream-K (kernels/split_k.hpp), 0 one tile per block, -1 the
+                      // policy's choice (stream-K where whole tiles would leave a last round of blocks
+                      // poorly filled)
 };
 
 // An RMSNorm on A's rows inside the product (gemm_rmsnorm): row r of A enters as
@@ -90,6 +93,23 @@ struct GemmParams {
       float v = alpha * acc(j);
       if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
       return epi.pre(v, {bi, r, j});
+    }
+  }
+
+  // Output elements (bi, r, j) and (bi, r, j + 1), j even, of a paired epilogue: a pair of partner
+  // columns is turned once (one sin/cos), with exactly output()'s arithmetic.
+  template <class Acc>
+  FUSEKIT_HOST_DEVICE void output_pair(const Acc& acc, index_t bi, index_t r, index_t j, float& out0, float& out1) const {
+    static_assert(Epi::paired, "output_pair: for epilogues with a pair stage");
+    const index_t p0 = epi.partner(j), p1 = epi.partner(j + 1);
+    if (p0 == j + 1 && p1 == j) {
+      float v = epi.pre(alpha * acc(j), {bi, r, j}), w = epi.pre(alpha * acc(j + 1), {bi, r, j + 1});
+      epi.turn_pair(v, w, {bi, r, j});
+      out0 = epi.post(v, {bi, r, j});
+      out1 = epi.post(w, {bi, r, j + 1});
+    } else {
+      out0 = output(acc, bi, r, j);
+      out1 = output(acc, bi, r, j + 1);
     }
   }
 };
