@@ -3,8 +3,6 @@
 // this prints, per shape, the median of each phase, the launch's span and how the blocks' start times
 // fall into waves. NVIDIA sm_90a only (elsewhere it says so and exits).
 //   fusekit_wgmma_timeline [--row TEXT]
-// Stream-K rows (sk 1) give each block several pieces: their phases are the last piece's (setup, fill: the
-// first's).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -68,7 +66,7 @@ int main(int argc, char** argv) {
   DeviceTensor<std::int64_t, 1> ns({wgmma_timeline::kMaxBlocks * wgmma_timeline::kPoints}, s);
   DeviceTensor<std::int64_t, 1> clk({wgmma_timeline::kMaxBlocks * wgmma_timeline::kPoints}, s);
   DeviceTensor<std::int32_t, 1> sm({wgmma_timeline::kMaxBlocks}, s);
-  auto row = [&](const std::string& name, index_t M, index_t N, index_t K, int kind, int tile, int stream_k) {
+  auto row = [&](const std::string& name, index_t M, index_t N, index_t K, int kind, int tile) {
     if (!only.empty() && name.find(only) == std::string::npos) return;
     const index_t n_out = kind == 1 ? N / 2 : N;
     const auto x = pattern_tensor<T, 2>(s, {M, K}, 1);
@@ -80,7 +78,7 @@ int main(int argc, char** argv) {
     for (index_t i = 0; i < M; ++i) hpos(i) = static_cast<std::int32_t>(i);
     const auto pos = to_device(s, hpos);
     DeviceTensor<T, 3> kc({M, 1, D}, s), vc({M, 1, D}, s);
-    const GemmOptions opt{1.f, 0.f, GemmPath::wgmma, tile, 0, stream_k};
+    const GemmOptions opt{1.f, 0.f, GemmPath::wgmma, tile};
     auto call = [&] {
       if (kind == 1) gemm(s, y, x, transposed(w), make_epilogue(epi::gate<act::GeluTanh>(GateLayout::concatenated)), opt);
       else if (kind == 2)
@@ -125,19 +123,17 @@ int main(int argc, char** argv) {
                blocks.size(), std::min(t.median_us, t.graph_us), static_cast<double>(t1 - t0) / 1e3, median_phase(0, 1),
                median_phase(1, 2), median_phase(2, 3), median_phase(3, 4), starts[starts.size() / 2], starts.back(), late);
   };
-  // each shape with one tile per block (sk 0) and stream-K (sk 1)
-  for (int tile = 0; tile < kernels::wgmma_tile_count; ++tile)
-    for (int sk = 0; sk < 2 - tile; ++sk) {  // stream-K runs on tile 0
-      const std::string tl = fmt::format(" tile {} sk {}", tile, sk);
-      row("788x2048x2048" + tl, 788, 2048, 2048, 0, tile, sk);
-      row("788x2560x2048" + tl, 788, 2560, 2048, 0, tile, sk);
-      row("788x2560x2048 rope+kv" + tl, 788, 2560, 2048, 2, tile, sk);
-      row("788x2048x16384" + tl, 788, 2048, 16384, 0, tile, sk);
-      row("788x32768x2048 geglu" + tl, 788, 32768, 2048, 1, tile, sk);
-      row("768x3456x1152" + tl, 768, 3456, 1152, 0, tile, sk);
-      row("768x4304x1152" + tl, 768, 4304, 1152, 0, tile, sk);
-      row("768x1152x4304" + tl, 768, 1152, 4304, 0, tile, sk);
-      row("8192x8192x8192" + tl, 8192, 8192, 8192, 0, tile, sk);
-    }
+  for (int tile = 0; tile < kernels::wgmma_tile_count; ++tile) {
+    const std::string tl = fmt::format(" tile {}", tile);
+    row("788x2048x2048" + tl, 788, 2048, 2048, 0, tile);
+    row("788x2560x2048" + tl, 788, 2560, 2048, 0, tile);
+    row("788x2560x2048 rope+kv" + tl, 788, 2560, 2048, 2, tile);
+    row("788x2048x16384" + tl, 788, 2048, 16384, 0, tile);
+    row("788x32768x2048 geglu" + tl, 788, 32768, 2048, 1, tile);
+    row("768x3456x1152" + tl, 768, 3456, 1152, 0, tile);
+    row("768x4304x1152" + tl, 768, 4304, 1152, 0, tile);
+    row("768x1152x4304" + tl, 768, 1152, 4304, 0, tile);
+    row("8192x8192x8192" + tl, 8192, 8192, 8192, 0, tile);
+  }
   return 0;
 }

@@ -25,14 +25,13 @@ struct GemmCase {
   int tile = -1;
   GemmPath path = GemmPath::automatic;
   int splits = 0;
-  int stream_k = -1;
 };
 
 inline std::string describe(const GemmCase& g) {
   auto st = [](Storage s) { return s == Storage::dense ? "dense" : s == Storage::transposed ? "T" : "wide"; };
-  return fmt::format("batch {} M {} N {} K {} a {}{} b {}{} path {} tile {} splits {} stream-K {}", g.batch, g.m, g.n,
-                     g.k, st(g.a), g.batched_a ? "[b]" : "", st(g.b), g.batched_b ? "[b]" : "", static_cast<int>(g.path),
-                     g.tile, g.splits, g.stream_k);
+  return fmt::format("batch {} M {} N {} K {} a {}{} b {}{} path {} tile {} splits {}", g.batch, g.m, g.n, g.k,
+                     st(g.a), g.batched_a ? "[b]" : "", st(g.b), g.batched_b ? "[b]" : "", static_cast<int>(g.path),
+                     g.tile, g.splits);
 }
 
 // Host memory for a logical [batch?, rows, cols] operand in the given storage; returns the memory and
@@ -85,7 +84,7 @@ void gemm_case(Ctx& ctx, const GemmCase& g, index_t n_out, const MakeEpi& make_e
   auto c_init = random_tensor<O, 3>({g.batch, g.m, n_out}, salt + 2, -1.0, 1.0);
   auto c = beta != 0.0 ? B::upload(ctx, c_init) : B::template poisoned<O, 3>(ctx, {g.batch, g.m, n_out});
   // Rank-2 views (matrix_of) for shared operands, rank-3 for batched ones.
-  const GemmOptions opt{static_cast<float>(alpha), static_cast<float>(beta), g.path, g.tile, g.splits, g.stream_k};
+  const GemmOptions opt{static_cast<float>(alpha), static_cast<float>(beta), g.path, g.tile, g.splits};
   const auto epi = make_epi();
   if (!g.batched_a && !g.batched_b && g.batch == 1) {
     auto c2 = matrix_of(c.view());
@@ -222,7 +221,7 @@ void gemm_rope_cases(Ctx& ctx, GemmCase g, std::uint64_t salt) {
   auto c = B::template poisoned<O, 3>(ctx, {g.batch, g.m, g.n});
   auto kd = B::template poisoned<O, 4>(ctx, {g.batch, g.m, 1, D});
   auto vd = B::template poisoned<O, 4>(ctx, {g.batch, g.m, 1, D});
-  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits, g.stream_k};
+  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits};
   const RopeOptions ro{.base = base, .layout = RopeLayout::interleaved, .rotary_dim = rot};
   if (g.batch == 1) {  // unbatched: rank-2 operands, [rows] positions, rank-3 destinations
     const auto pos1 = dpos.view().as_const().slice(0, 0, 1).reshape(Shape<1>{g.m});
@@ -308,7 +307,7 @@ void gemm_rmsnorm_cases(Ctx& ctx, GemmCase g, std::uint64_t salt, bool unit_offs
   auto dw = B::upload(ctx, folded ? wf_h : w_h);
   auto dbias = B::upload(ctx, bias_h);
   auto c = B::template poisoned<O, 3>(ctx, {g.batch, g.m, g.n});
-  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits, g.stream_k};
+  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits};
   const RmsNormOptions no{.eps = eps, .unit_offset = unit_offset && !folded};
   auto run = [&](const auto& nw) {
     if (g.batch == 1 && with_bias)
@@ -365,7 +364,7 @@ void gemm_layernorm_cases(Ctx& ctx, GemmCase g, std::uint64_t salt, double shift
   auto dbias = B::upload(ctx, bias_h);
   auto c = B::template poisoned<O, 3>(ctx, {g.batch, g.m, g.n});
   auto scratch = B::template poisoned<T, 2>(ctx, {g.batch * g.m, g.k});
-  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits, g.stream_k};
+  const GemmOptions opt{1.f, 0.f, g.path, g.tile, g.splits};
   const LayerNormOptions no{.eps = eps};
   const auto epi = make_epilogue(epi::bias(dbias.view()));
   if (with_scratch) gemm_layernorm(ctx, c, da, dnw, dnb, transposed(dw.view()), epi, no, opt, scratch);

@@ -1,7 +1,5 @@
 // GPU GEMM: the mma kernel (each tile configuration forced, both B orders), the SIMT kernel (forced, and
 // for fp32 and layouts the mma kernel cannot take), Pi0 shapes, batches, odd sizes and every epilogue.
-#include <cstring>
-
 #include "gpu_backend.hpp"
 #include "../gemm_cases.hpp"
 
@@ -55,46 +53,6 @@ TEST_F(Gpu, GemmEpiloguesWgmma) {
       stream(), {1, 257, 784, 136, Storage::wide, Storage::transposed, false, false, 1, GemmPath::wgmma}, 5200);
   gemm_epilogue_cases<hip::Stream, bfloat16, half>(
       stream(), {1, 70, 272, 520, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma, 4}, 5300);
-}
-
-// Stream-K on the wgmma kernel: pieces from one k-tile to whole tiles, tiles shared by many blocks (12
-// tiles of 33 k-tiles on every multiprocessor), batches with batched and shared operands, K below one
-// k-tile, each tile configuration; the policy's choice for 70 tiles; every epilogue, RoPE with cache
-// stores; and the same bits from run to run (the pieces are summed in order, whoever arrives last).
-TEST_F(Gpu, GemmWgmmaStreamK) {
-  if (stream().device().arch != "sm_90") GTEST_SKIP() << "the wgmma kernel needs an sm_90 GPU";
-  std::vector<GemmCase> cases;
-  cases.push_back({1, 300, 392, 2056, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma, 0, 1});
-  cases.push_back({2, 200, 520, 1000, Storage::dense, Storage::transposed, true, false, 0, GemmPath::wgmma, 0, 1});
-  cases.push_back({3, 33, 136, 24, Storage::dense, Storage::transposed, true, true, 0, GemmPath::wgmma, 0, 1});
-  cases.push_back({1, 77, 264, 40, Storage::wide, Storage::transposed, false, false, 0, GemmPath::wgmma, 0, 1});
-  cases.push_back({1, 788, 1280, 1024});  // 70 tiles of 128 x 128 on 132 multiprocessors: the policy's stream-K
-  cases.push_back({1, 130, 17920, 512});  // 140 tiles of 128 x 256: the policy's stream-K on 128 x 128
-  gemm_plain_cases<true>(stream(), cases);
-  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
-      stream(), {1, 150, 528, 96, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma, 0, 1}, 5400);
-  gemm_epilogue_cases<hip::Stream, half, float>(
-      stream(), {1, 257, 784, 136, Storage::wide, Storage::transposed, false, false, 0, GemmPath::wgmma, 0, 1}, 5500);
-  gemm_rope_cases<hip::Stream, bfloat16, bfloat16>(
-      stream(), {1, 130, 300, 136, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma, 0, 1}, 5980);
-
-  auto& s = stream();
-  const auto x = to_device(s, random_tensor<bfloat16, 2>({300, 1000}, 5990));
-  const auto w = to_device(s, random_tensor<bfloat16, 2>({392, 1000}, 5991));
-  DeviceTensor<float, 2> y0({300, 392}, s), y1({300, 392}, s), other({300, 392}, s);
-  const GemmOptions sk{1.f, 0.f, GemmPath::wgmma, 0, 0, 1};
-  gemm(s, y0, x, transposed(w), sk);
-  gemm(s, other, x, transposed(w), GemmOptions{1.f, 0.f, GemmPath::wgmma, 1});
-  gemm(s, y1, x, transposed(w), sk);
-  const auto h0 = to_host(s, y0), h1 = to_host(s, y1);
-  EXPECT_EQ(std::memcmp(h0.data(), h1.data(), static_cast<std::size_t>(h0.numel()) * sizeof(float)), 0)
-      << "stream-K gave different bits on a second run";
-  try {
-    gemm(s, y0, x, transposed(w), GemmOptions{1.f, 0.f, GemmPath::wgmma, 1, 0, 1});
-    ADD_FAILURE() << "stream-K accepted on the 128 x 256 tile";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("stream-K runs on wgmma tile 0"), std::string::npos) << e.what();
-  }
 }
 
 // The skinny kernel (M <= 16, k-major B): row counts 1..16, K from one vector to several unrolled passes,

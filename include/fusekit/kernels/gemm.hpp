@@ -624,59 +624,42 @@ struct OpImpl<op::Gemm, HipBackend> {
     return tiles * 2 > sms ? 1 : static_cast<int>(std::max<index_t>(1, std::min<index_t>({sms / tiles, tiles_k, 8})));
   }
 
-  // Stream-K where whole tiles leave the last round of blocks less than 90% full (112 tiles on 132
-  // multiprocessors: one round at 85%; 140: a second round of 8) and there are enough k-tiles to share;
-  // below half the multiprocessors split-K takes over (wgmma_splits).
-  static bool wants_stream_k(const hip::Stream& s, index_t tiles, index_t k, int bk) {
-    const index_t sms = s.device().multiprocessors, tiles_k = (k + bk - 1) / bk;
-    const index_t rounds = (tiles + sms - 1) / sms;
-    return tiles * 2 > sms && tiles_k >= 8 && 10 * tiles < 9 * rounds * sms;
-  }
-
-  // Stream-K over `tiles` tiles (all batch entries) of `tile_floats` accumulators: one block per
-  // multiprocessor, each taking an equal run of the (tile, k-tile) units; the workspace holds two partial
-  // tiles per block (slot 0) and a counter per tile (slot 3, as split-K's).
-  static kernels::StreamK plan_stream_k(const hip::Stream& s, index_t tiles, index_t k, int bk, std::size_t tile_floats) {
-    kernels::StreamK sk;
-    const index_t sms = s.device().multiprocessors, tiles_k = (k + bk - 1) / bk, units = tiles * tiles_k;
-    const index_t per = (units + sms - 1) / sms;
-    FUSEKIT_CHECK(units < (index_t{1} << 31) && tiles < (index_t{1} << 31), "gemm: {} tiles of {} k-tiles exceed stream-K's 32-bit unit count", tiles, tiles_k);
-    sk.units_per_block = static_cast<int>(per);
-    sk.blocks = static_cast<int>((units + per - 1) / per);
-    sk.tiles_k = static_cast<int>(tiles_k);
-    sk.tiles = static_cast<int>(tiles);
-    sk.counters = static_cast<unsigned*>(s.workspace(static_cast<std::size_t>(tiles) * sizeof(unsigned), 3));
-    sk.partials = static_cast<float*>(s.workspace(2 * static_cast<std::size_t>(sk.blocks) * tile_floats * sizeof(float), 0));
-    return sk;
+  // The wgmma tile (0: 128 x 128, 1: 128 x 256) of the smaller estimated time: rounds of blocks times a
+  // block's fixed cost (set-up, first loads, epilogue; + 1.5 us per split-K split) and its k-tiles. The
+  // constants are H100 block timelines (bench/wgmma_timeline.cpp, docs/performance.md): a 128 x 256
+  // k-tile takes 0.59 us against 0.37 us for 128 x 128 (the wider tile reuses each A load for twice the
+  // columns), fixed costs 7.0 and 5.3 us. So 788 x 2560 x 2048 runs 70 wide tiles in one round (25 us)
+  // rather than 140 narrow ones in two (31 us), and 788 x 2048 x 16384 wide tiles split in 2 (92 us)
+  // rather than 112 narrow ones (134 us).
+  template <class T, class O, class Epi>
+  static int wgmma_tile_choice(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced_splits) {
+    const index_t sms = s.device().multiprocessors, tiles_k = (p.k + 63) / 64;
+    auto estimate = [&](int bn, double per_k_tile, double fixed) {
+      const index_t tiles = tiles_of(p, 128, bn) * p.batch;
+      const index_t splits = wgmma_splits(s, tiles, p.k, 64, forced_splits);
+      const index_t rounds = (tiles * splits + sms - 1) / sms;
+      const double split_cost = splits > 1 ? 1.5 * static_cast<double>(splits) : 0.0;
+      return static_cast<double>(rounds) * (fixed + split_cost + per_k_tile * static_cast<double>((tiles_k + splits - 1) / splits));
+    };
+    return estimate(256, 0.59, 7.0) < estimate(128, 0.37, 5.3) ? 1 : 0;
   }
 
 #if FUSEKIT_VENDOR_CUDA
-  // Tile: 128 x 256 when that still gives every multiprocessor a block, else 128 x 128; stream-K (on
-  // 128 x 128) where whole tiles would leave the last round poorly filled.
+  // Tile: the estimate's choice (wgmma_tile_choice).
   template <class T, class O, class Epi>
   static void run_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi>& p, const GemmOptions& opt) {
     FUSEKIT_CHECK(opt.tile < kernels::wgmma_tile_count, "gemm: wgmma tile {} does not exist (0..{})", opt.tile,
                   kernels::wgmma_tile_count - 1);
-    const int sms = s.device().multiprocessors;
-    const int stream_k = opt.splits > 0 ? 0 : opt.stream_k;
-    const index_t tiles128 = tiles_of(p, 128, 128) * p.batch, tiles256 = tiles_of(p, 128, 256) * p.batch;
-    int tile = opt.tile >= 0 ? opt.tile : tiles256 >= sms ? 1 : 0;
-    // the wide tile has no stream-K (kernels/gemm_sm90.hpp): where its last round would be poorly filled,
-    // the 128 x 128 tile with stream-K
-    if (opt.tile < 0 && tile == 1 && stream_k != 0 && wants_stream_k(s, tiles256, p.k, 64)) tile = 0;
-    FUSEKIT_CHECK(stream_k != 1 || tile == 0, "gemm: stream-K runs on wgmma tile 0 (128 x 128), not tile {}", tile);
-    const bool use_stream_k = tile == 0 && (stream_k == 1 || (stream_k < 0 && wants_stream_k(s, tiles128, p.k, 64)));
+    const int tile = opt.tile >= 0 ? opt.tile : wgmma_tile_choice(s, p, opt.splits);
     kernels::with_tile<kernels::WgmmaTiles>(tile, [&](auto cfg) {
       using Cfg = decltype(cfg);
-      if (use_stream_k) launch_wgmma<Cfg>(s, p, 1, false, true);
-      else launch_wgmma<Cfg>(s, p, wgmma_splits(s, tiles_of(p, Cfg::BM, Cfg::BN) * p.batch, p.k, Cfg::BK, opt.splits));
+      launch_wgmma<Cfg>(s, p, wgmma_splits(s, tiles_of(p, Cfg::BM, Cfg::BN) * p.batch, p.k, Cfg::BK, opt.splits));
     });
   }
 
   // im2col: a convolution's A by TMA in im2col mode (the caller has checked it applies), else gathered.
   template <class Cfg, class T, class O, class Epi, class ASrc>
-  static void launch_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, int splits, bool im2col = false,
-                           bool stream_k = false) {
+  static void launch_wgmma(const hip::Stream& s, const GemmParams<T, O, Epi, ASrc>& p, int splits, bool im2col = false) {
     FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
     auto* kernel = kernels::gemm_wgmma<T, O, Epi, ASrc, Cfg>;
     static const bool ready = [&] {
@@ -713,22 +696,14 @@ struct OpImpl<op::Gemm, HipBackend> {
     const gpu::TensorMap tb = map(p.b.data, p.n, p.b.col_stride, p.b.batch_stride, Cfg::BN / 2, "gemm B (weight)");
     const index_t tiles = tiles_of(p, Cfg::BM, Cfg::BN);
     // Up to 8 splits sum inside a cluster (kernels::reduce_cluster_rows), more through the workspace.
-    const kernels::SplitK sk =
-        stream_k ? kernels::SplitK{} : plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits, splits <= 8);
-    kernels::StreamK sks;
-    if (stream_k) {
-      static_assert(Cfg::BM * Cfg::BN % 4 == 0);
-      FUSEKIT_CHECK((std::is_same_v<ASrc, GemmOperand<const T>>), "gemm: stream-K is for GEMMs, not convolutions");
-      sks = plan_stream_k(s, tiles * p.batch, p.k, Cfg::BK, static_cast<std::size_t>(Cfg::BM) * Cfg::BN);
-    }
-    const dim3 grid = stream_k ? dim3(static_cast<unsigned>(sks.blocks))
-                               : dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch));
+    const kernels::SplitK sk = plan_splits(s, tiles * p.batch, p.k, Cfg::BK, Cfg::BM, Cfg::BN, splits, splits <= 8);
     bool a_batched = true;
     if constexpr (std::is_same_v<ASrc, GemmOperand<const T>>) a_batched = p.a.batch_stride != 0;
     // Dependent launch: the kernel waits for earlier grids after its barrier set-up and B prefetch.
-    hip::launch_with("gemm_wgmma", kernel, grid, dim3(Cfg::threads), Cfg::smem, s,
-                     hip::LaunchAttrs{true, sk.cluster ? static_cast<unsigned>(sk.splits) : 1u}, p, ta, tb,
-                     kernels::WgmmaBatch{a_batched, p.b.batch_stride != 0, im2col ? 1 : 0}, sk, sks);
+    hip::launch_with("gemm_wgmma", kernel,
+                     dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
+                     dim3(Cfg::threads), Cfg::smem, s, hip::LaunchAttrs{true, sk.cluster ? static_cast<unsigned>(sk.splits) : 1u},
+                     p, ta, tb, kernels::WgmmaBatch{a_batched, p.b.batch_stride != 0, im2col ? 1 : 0}, sk);
   }
 #else
   template <class T, class O, class Epi>

@@ -22,9 +22,9 @@
 #include "fusekit/kernels/split_k.hpp"
 #include "fusekit/kernels/wgmma_atom.hpp"
 
-// Timing probes for development: a tool that defines FUSEKIT_WGMMA_TRACE(point) before including the
-// library records when each block reaches the points (0 entry, 1 set up, 2 first stage landed, 3 MMAs
-// done, 4 stored). Empty otherwise.
+// Timing probes for development (bench/wgmma_timeline.cpp): a tool that defines
+// FUSEKIT_WGMMA_TRACE(point) before including the library records when each block reaches the points
+// (0 entry, 1 set up, 2 first stage landed, 3 MMAs done, 4 stored). Nothing otherwise.
 #ifndef FUSEKIT_WGMMA_TRACE
 #define FUSEKIT_WGMMA_TRACE(point) ((void)0)
 #endif
@@ -111,14 +111,10 @@ FUSEKIT_DEVICE void produce_conv(const GemmParams<T, O, Epi, ConvInput<T, Pro>>&
 #endif
 }
 
-// One block: a tile (blockIdx.x of batch entry blockIdx.z), or its split blockIdx.y of k-tiles; or with
-// stream-K (sks.blocks > 0) the pieces of its range of units, one after another, the shared-memory ring
-// and its barriers running on across them.
 template <class T, class O, class Epi, class ASrc, class Cfg>
 FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
     gemm_wgmma(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi, ASrc> p, const FUSEKIT_GRID_CONSTANT gpu::TensorMap ta,
-               const FUSEKIT_GRID_CONSTANT gpu::TensorMap tb, const WgmmaBatch batched, const SplitK sk,
-               const StreamK sks) {
+               const FUSEKIT_GRID_CONSTANT gpu::TensorMap tb, const WgmmaBatch batched, const SplitK sk) {
 #if FUSEKIT_SM90A
   using Atom = Wgmma<T, Cfg::BN>;
   constexpr int S = Cfg::kStages;
@@ -130,146 +126,92 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads, 1)
   auto tile_b = [&](int s) { return reinterpret_cast<T*>(ring + s * Cfg::stage_bytes + Cfg::a_bytes); };
 
   FUSEKIT_WGMMA_TRACE(0);
+  const index_t bi = blockIdx.z;
+  const GemmTileCoords<Cfg::BM, Cfg::BN, Epi> tc(p, blockIdx.x);
   const int wg = threadIdx.x / 128;
   const int all_tiles_k = static_cast<int>((p.k + Cfg::BK - 1) / Cfg::BK);
+  const int kt0 = sk.splits > 1 ? static_cast<int>(blockIdx.y) * sk.tiles_per_split : 0;
+  const int tiles_k = sk.splits > 1 ? std::min(sk.tiles_per_split, all_tiles_k - kt0) : all_tiles_k;
   constexpr bool kConv = !std::is_same_v<ASrc, GemmOperand<const T>>;
   const bool gather = kConv && !batched.a_im2col;  // the producer warpgroup's 128 threads fill A
-  // Stream-K runs on GEMM tiles up to 128 columns: the loop over pieces costs the 128 x 256 tile's
-  // consumers more registers than they have (168 for 128 accumulators), so the others run one piece.
-  constexpr bool kPieces = !kConv && Cfg::BN <= 128;
-  const bool streamk = kPieces && sks.blocks > 0;
-  // The block's units [u, u_end): tile-major (tile of all batch entries, k-tile)
-  index_t u, u_end;
-  if (streamk) {
-    u = sks.first_unit(static_cast<int>(blockIdx.x));
-    u_end = std::min<index_t>(u + sks.units_per_block, index_t{sks.tiles} * all_tiles_k);
-  } else {
-    const int kt0 = sk.splits > 1 ? static_cast<int>(blockIdx.y) * sk.tiles_per_split : 0;
-    const int tiles_k = sk.splits > 1 ? std::min(sk.tiles_per_split, all_tiles_k - kt0) : all_tiles_k;
-    u = (index_t{blockIdx.z} * gridDim.x + blockIdx.x) * all_tiles_k + kt0;
-    u_end = u + tiles_k;
-  }
-  const index_t tiles_per_entry = streamk ? sks.tiles / p.batch : gridDim.x;
-  // A piece: tile t's k-tiles [k0, k1), the tile's coordinates, and where B's two half tiles start
-  // (accumulator columns acc_col(0..) and acc_col(BN / 2..): gate and up rows of a concatenated gate,
-  // else consecutive rows).
-  struct Piece {
-    int t, k0, k1, bi, n_lo, n_hi;
-    GemmTileCoords<Cfg::BM, Cfg::BN, Epi> tc;
-  };
-  auto piece_at = [&](index_t unit) {
-    const int t = static_cast<int>(unit / all_tiles_k), k0 = static_cast<int>(unit % all_tiles_k);
-    const GemmTileCoords<Cfg::BM, Cfg::BN, Epi> tc(p, t % tiles_per_entry);
-    return Piece{t,
-                 k0,
-                 static_cast<int>(std::min<index_t>(all_tiles_k, k0 + (u_end - unit))),
-                 static_cast<int>(t / tiles_per_entry),
-                 static_cast<int>(tc.concat ? tc.out0 : tc.acc0),
-                 static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2),
-                 tc};
-  };
   if (threadIdx.x == 0) {
     for (int s = 0; s < S; ++s)
       gpu::mbarrier_init(&full[s], gather ? 128 : 1), gpu::mbarrier_init(&empty[s], Cfg::consumers);
     gpu::mbarrier_init_fence();
   }
+  const int ab = batched.a_batched ? static_cast<int>(bi) : 0, bb = batched.b_batched ? static_cast<int>(bi) : 0;
+  // B's two half tiles: accumulator columns acc_col(0..) and acc_col(BN / 2..) (gate and up rows of
+  // a concatenated gate, else consecutive rows)
+  const int n_lo = static_cast<int>(tc.concat ? tc.out0 : tc.acc0);
+  const int n_hi = static_cast<int>(tc.concat ? tc.out0 + tc.n_out : tc.acc0 + Cfg::BN / 2);
   if (threadIdx.x == Cfg::consumers * 128) {  // while the previous kernel may still run (hip::launch_with)
-    const Piece pc = piece_at(u);
-    const int bb = batched.b_batched ? pc.bi : 0;
     if (!gather) gpu::tma_prefetch(ta);
     gpu::tma_prefetch(tb);
-    for (int kt = pc.k0; kt < pc.k1 && kt < pc.k0 + S; ++kt)  // the first stages' B into L2
-      gpu::tma_prefetch_l2_3d(tb, kt * Cfg::BK, pc.n_lo, bb), gpu::tma_prefetch_l2_3d(tb, kt * Cfg::BK, pc.n_hi, bb);
+    for (int kt = 0; kt < tiles_k && kt < S; ++kt)  // the first stages' B into L2
+      gpu::tma_prefetch_l2_3d(tb, (kt0 + kt) * Cfg::BK, n_lo, bb), gpu::tma_prefetch_l2_3d(tb, (kt0 + kt) * Cfg::BK, n_hi, bb);
   }
   gpu::wait_for_prior_grid();  // what earlier kernels wrote is complete and visible from here on
   __syncthreads();
   FUSEKIT_WGMMA_TRACE(1);
 
-  int it = 0;  // stages filled (producer) and consumed (consumers) so far, over all pieces
-  auto run_piece = [&] {
-    const Piece pc = piece_at(u);
-    const int ab = batched.a_batched ? pc.bi : 0, bb = batched.b_batched ? pc.bi : 0;
-    float acc[Atom::kAcc];
-    FUSEKIT_UNROLL
-    for (int i = 0; i < Atom::kAcc; ++i) acc[i] = 0.f;
-    if (wg == Cfg::consumers) {  // producer
-      if (gather) {
-        if constexpr (kConv)
-          produce_conv<Cfg>(p, pc.tc, pc.bi, tb, full, empty, ring, pc.k0, pc.k1 - pc.k0, pc.n_lo, pc.n_hi);
-      } else if (threadIdx.x == Cfg::consumers * 128) {
-        const int m0 = static_cast<int>(pc.tc.m0);
-        for (int kt = pc.k0, i = it; kt < pc.k1; ++kt, ++i) {
-          const int s = i % S;
-          if (i >= S) gpu::mbarrier_wait_parity(&empty[s], ((i / S) + 1) & 1);  // consumers freed it
-          gpu::mbarrier_arrive_expect_tx(&full[s], Cfg::stage_bytes);
-          const int k0 = kt * Cfg::BK;
-          if constexpr (kConv) load_im2col_tile(tile_a(s), ta, &full[s], p.a, m0, k0, ab);
-          else gpu::tma_load_3d(tile_a(s), ta, &full[s], k0, m0, ab);
-          gpu::tma_load_3d(tile_b(s), tb, &full[s], k0, pc.n_lo, bb);
-          gpu::tma_load_3d(tile_b(s) + Cfg::BN / 2 * Cfg::BK, tb, &full[s], k0, pc.n_hi, bb);
-        }
+  float acc[Atom::kAcc];
+  FUSEKIT_UNROLL
+  for (int i = 0; i < Atom::kAcc; ++i) acc[i] = 0.f;
+  if (wg == Cfg::consumers) {  // producer
+    if (gather) {
+      if constexpr (kConv) produce_conv<Cfg>(p, tc, bi, tb, full, empty, ring, kt0, tiles_k, n_lo, n_hi);
+    } else if (threadIdx.x == Cfg::consumers * 128) {
+      const int m0 = static_cast<int>(tc.m0);
+      for (int kt = 0; kt < tiles_k; ++kt) {
+        const int s = kt % S;
+        if (kt >= S) gpu::mbarrier_wait_parity(&empty[s], ((kt / S) + 1) & 1);  // consumers freed it
+        gpu::mbarrier_arrive_expect_tx(&full[s], Cfg::stage_bytes);
+        const int k0 = (kt0 + kt) * Cfg::BK;
+        if constexpr (kConv) load_im2col_tile(tile_a(s), ta, &full[s], p.a, m0, k0, ab);
+        else gpu::tma_load_3d(tile_a(s), ta, &full[s], k0, m0, ab);
+        gpu::tma_load_3d(tile_b(s), tb, &full[s], k0, n_lo, bb);
+        gpu::tma_load_3d(tile_b(s) + Cfg::BN / 2 * Cfg::BK, tb, &full[s], k0, n_hi, bb);
       }
-    } else {  // consumer warpgroup wg: rows 64 wg .. 64 wg + 63 of the tile
-      for (int kt = pc.k0, i = it; kt < pc.k1; ++kt, ++i) {
-        const int s = i % S;
-        gpu::mbarrier_wait_parity(&full[s], (i / S) & 1);
-        if (i == 0) FUSEKIT_WGMMA_TRACE(2);
-        const std::uint64_t da = Atom::desc(tile_a(s) + wg * 64 * Cfg::BK), db = Atom::desc(tile_b(s));
-        Atom::pin(acc);
-        Atom::fence();
-        FUSEKIT_UNROLL
-        for (int k = 0; k < Cfg::BK / Atom::kK; ++k) Atom::mma(acc, Atom::slice(da, k), Atom::slice(db, k));
-        Atom::commit();
-        Atom::template wait<1>();  // stage i - 1's MMAs are done: it can be refilled
-        Atom::pin(acc);
-        if (kt > pc.k0 && threadIdx.x % 128 == 0) gpu::mbarrier_arrive(&empty[(i - 1) % S]);
-      }
-      Atom::template wait<0>();
+    }
+  } else {  // consumer warpgroup wg: rows 64 wg .. 64 wg + 63 of the tile
+    for (int kt = 0; kt < tiles_k; ++kt) {
+      const int s = kt % S;
+      gpu::mbarrier_wait_parity(&full[s], (kt / S) & 1);
+      if (kt == 0) FUSEKIT_WGMMA_TRACE(2);
+      const std::uint64_t da = Atom::desc(tile_a(s) + wg * 64 * Cfg::BK), db = Atom::desc(tile_b(s));
       Atom::pin(acc);
-      // the piece's last stage too (a later piece refills it)
-      if (threadIdx.x % 128 == 0) gpu::mbarrier_arrive(&empty[(it + pc.k1 - pc.k0 - 1) % S]);
-      FUSEKIT_WGMMA_TRACE(3);
+      Atom::fence();
+      FUSEKIT_UNROLL
+      for (int k = 0; k < Cfg::BK / Atom::kK; ++k) Atom::mma(acc, Atom::slice(da, k), Atom::slice(db, k));
+      Atom::commit();
+      Atom::template wait<1>();  // k-tile kt - 1's MMAs are done: its stage can be refilled
+      Atom::pin(acc);
+      if (kt > 0 && threadIdx.x % 128 == 0) gpu::mbarrier_arrive(&empty[(kt - 1) % S]);
     }
-    it += pc.k1 - pc.k0;
-    u += pc.k1 - pc.k0;
-    if (u >= u_end) gpu::allow_dependent_launch();  // the next kernel may start its preamble during this epilogue
-    // Pieces of a tile meet in the workspace; the last to arrive stores the tile.
-    bool last = true;
-    if (streamk && pc.k1 - pc.k0 < all_tiles_k)
-      last = reduce_stream_k<Cfg::consumers * 128>(sks, static_cast<int>(blockIdx.x), pc.t, acc);
-    else if (sk.splits > 1 && !sk.cluster)
-      last = reduce_splits<Cfg::consumers * 128>(sk, index_t{pc.bi} * gridDim.x + blockIdx.x, acc);
-    if (last) {
-      __syncthreads();  // every MMA has read its stage: the ring becomes the accumulator tile
-      float* sc = reinterpret_cast<float*>(ring);
-      if (wg < Cfg::consumers) {
-        const int row0 = wg * 64 + (threadIdx.x % 128) / 32 * 16;
-        FUSEKIT_UNROLL
-        for (int j = 0; j < Cfg::BN / 8; ++j)
-          MmaSm80<T>::store_c(sc, Cfg::ld_acc, row0, 8 * j,
-                              typename MmaSm80<T>::C{{acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]}});
-      }
-      int r0 = 0, r1 = Cfg::BM;  // the tile rows this block stores
-      if (sk.cluster) reduce_cluster_rows<Cfg::BM, Cfg::BN, Cfg::threads>(sc, Cfg::ld_acc, sk.splits, r0, r1);
-      else __syncthreads();
-      store_tile<Cfg::BM, Cfg::BN, Cfg::threads>(p, pc.tc, pc.bi, sc, Cfg::ld_acc, r0, r1);
-      if (sk.cluster) gpu::cluster_wait();  // no block leaves while another reads its shared memory
-      if (u < u_end) {  // the ring is the copies' again: these generic accesses come first
-        gpu::fence_proxy_async_shared();
-        __syncthreads();
-      }
-    }
-  };
-  // One piece without a loop around it where the kernel takes one: in a loop ptxas serializes the
-  // wide tiles' MMAs (warning C7515: accumulator registers written between the asynchronous MMAs).
-  if constexpr (kPieces) {
-    while (u < u_end) run_piece();
-  } else {
-    run_piece();
+    Atom::template wait<0>();
+    Atom::pin(acc);
+    FUSEKIT_WGMMA_TRACE(3);
   }
+  gpu::allow_dependent_launch();  // the next kernel may start its preamble during this epilogue
+  if (sk.splits > 1 && !sk.cluster && !reduce_splits<Cfg::consumers * 128>(sk, bi * gridDim.x + blockIdx.x, acc))
+    return;
+  __syncthreads();  // every MMA has read its stage: the ring becomes the accumulator tile
+  float* sc = reinterpret_cast<float*>(ring);
+  if (wg < Cfg::consumers) {
+    const int row0 = wg * 64 + (threadIdx.x % 128) / 32 * 16;
+    FUSEKIT_UNROLL
+    for (int j = 0; j < Cfg::BN / 8; ++j)
+      MmaSm80<T>::store_c(sc, Cfg::ld_acc, row0, 8 * j,
+                          typename MmaSm80<T>::C{{acc[4 * j], acc[4 * j + 1], acc[4 * j + 2], acc[4 * j + 3]}});
+  }
+  int r0 = 0, r1 = Cfg::BM;  // the tile rows this block stores
+  if (sk.cluster) reduce_cluster_rows<Cfg::BM, Cfg::BN, Cfg::threads>(sc, Cfg::ld_acc, sk.splits, r0, r1);
+  else __syncthreads();
+  store_tile<Cfg::BM, Cfg::BN, Cfg::threads>(p, tc, bi, sc, Cfg::ld_acc, r0, r1);
   FUSEKIT_WGMMA_TRACE(4);
+  if (sk.cluster) gpu::cluster_wait();  // no block leaves while another reads its shared memory
 #else
-  (void)p, (void)ta, (void)tb, (void)batched, (void)sk, (void)sks;
+  (void)p, (void)ta, (void)tb, (void)batched, (void)sk;
   gpu::trap();
 #endif
 }

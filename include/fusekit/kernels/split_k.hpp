@@ -22,80 +22,39 @@ struct SplitK {
                     // (no workspace; kernels/gemm_sm90.hpp)
 };
 
-// Stream-K (wgmma kernel): a grid of `blocks` blocks shares the work units (tile, k-tile) of all tiles,
-// taken in tile-major order, `units_per_block` consecutive units each. A block's range covers whole
-// tiles in its middle and pieces of a tile at its ends; the pieces of a tile meet in the workspace like
-// split-K's splits (reduce_partials): each stores its partial, the last to arrive sums them all in
-// order and runs the epilogue. The grid size no longer has to be a multiple of the tile count, so
-// 112 or 140 tiles keep all 132 multiprocessors busy to the end. blocks == 0: off.
-struct StreamK {
-  int blocks = 0;
-  int units_per_block = 0;
-  int tiles_k = 0;               // k-tiles (units) per tile
-  int tiles = 0;                 // tiles of all batch entries
-  float* partials = nullptr;     // [2 * blocks][threads x accumulators]: a block's first and last piece
-  unsigned* counters = nullptr;  // [tiles]
-
-  // The block holding unit u, and the first unit of block b.
-  FUSEKIT_HOST_DEVICE int block_of(index_t u) const { return static_cast<int>(u / units_per_block); }
-  FUSEKIT_HOST_DEVICE index_t first_unit(int b) const { return index_t{b} * units_per_block; }
-  // Partial slot of block b's piece of tile t (its first piece: 2 b, its last: 2 b + 1).
-  FUSEKIT_HOST_DEVICE int slot(int b, int t) const {
-    return 2 * b + (first_unit(b) / tiles_k == t ? 0 : 1);
-  }
-};
-
-// The hand-off of the pieces of one tile: stores this block's kCount accumulators at `mine`, counts the
-// arrival in *counter; returns true in the last of `pieces` to arrive, with the sum of all pieces in
-// acc, summed from zero in piece order (piece(i): where piece i's partial is), so that the result does
-// not depend on which arrived last. Threads 0 .. kThreads - 1 hold accumulators; every thread calls it.
-template <int kThreads, int kCount, class PieceAt>
-FUSEKIT_DEVICE bool reduce_partials(float* mine, unsigned* counter, int pieces, const PieceAt& piece, float (&acc)[kCount]) {
+// Split-K hand-off: stores this block's kCount accumulators as its partial; returns true in the last
+// split to arrive for the tile, with the sum of all splits in acc.
+// Threads 0 .. kThreads - 1 hold accumulators; every thread of the block calls it.
+template <int kThreads, int kCount>
+FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[kCount]) {
   __shared__ unsigned arrived;
+  constexpr index_t stride = static_cast<index_t>(kThreads) * kCount;  // floats per split
   const bool holder = threadIdx.x < kThreads;
+  float* mine = sk.partials + (tile * sk.splits + blockIdx.y) * stride;
   FUSEKIT_UNROLL
   for (int i = 0; i < kCount && holder; i += 4)  // float4 per thread, consecutive threads side by side
     *reinterpret_cast<float4*>(mine + static_cast<index_t>(i) * kThreads + 4 * threadIdx.x) =
         make_float4(acc[i], acc[i + 1], acc[i + 2], acc[i + 3]);
   __threadfence();  // partial visible device-wide before the count says so
   __syncthreads();
-  if (threadIdx.x == 0) arrived = atomicAdd(counter, 1u);
+  if (threadIdx.x == 0) arrived = atomicAdd(sk.counters + tile, 1u);
   __syncthreads();
-  if (arrived != static_cast<unsigned>(pieces - 1)) return false;
-  __threadfence();  // acquire the other pieces' partials
+  if (arrived != static_cast<unsigned>(sk.splits - 1)) return false;
+  __threadfence();  // acquire the other splits' partials
+  // Sum every split's partial (this block's own included, re-read) in split order, from zero: the
+  // result does not depend on which split arrived last, so runs and graph replays are bit-identical.
   FUSEKIT_UNROLL
   for (int i = 0; i < kCount; ++i) acc[i] = 0.f;
-  for (int s = 0; s < pieces && holder; ++s) {
-    const float* other = piece(s);
+  for (int s = 0; s < sk.splits && holder; ++s) {
+    const float* other = sk.partials + (tile * sk.splits + s) * stride;
     FUSEKIT_UNROLL
     for (int i = 0; i < kCount; i += 4) {
       const float4 v = gpu::load_global_coherent(reinterpret_cast<const float4*>(other + static_cast<index_t>(i) * kThreads + 4 * threadIdx.x));
       acc[i] += v.x, acc[i + 1] += v.y, acc[i + 2] += v.z, acc[i + 3] += v.w;
     }
   }
-  if (threadIdx.x == 0) *counter = 0;  // ready for the next call
+  if (threadIdx.x == 0) sk.counters[tile] = 0;  // ready for the next call
   return true;
-}
-
-// Split-K hand-off: stores this block's kCount accumulators as its partial; returns true in the last
-// split to arrive for the tile, with the sum of all splits in acc.
-template <int kThreads, int kCount>
-FUSEKIT_DEVICE bool reduce_splits(const SplitK& sk, index_t tile, float (&acc)[kCount]) {
-  constexpr index_t stride = static_cast<index_t>(kThreads) * kCount;  // floats per split
-  float* base = sk.partials + tile * sk.splits * stride;
-  return reduce_partials<kThreads>(base + blockIdx.y * stride, sk.counters + tile, sk.splits,
-                                   [&](int s) { return base + s * stride; }, acc);
-}
-
-// Stream-K hand-off of block `b`'s piece of tile t: the tile's pieces are those of blocks
-// block_of(first unit of t) .. block_of(last unit of t).
-template <int kThreads, int kCount>
-FUSEKIT_DEVICE bool reduce_stream_k(const StreamK& sk, int b, int t, float (&acc)[kCount]) {
-  constexpr index_t stride = static_cast<index_t>(kThreads) * kCount;
-  const index_t u0 = index_t{t} * sk.tiles_k;
-  const int b0 = sk.block_of(u0), b1 = sk.block_of(u0 + sk.tiles_k - 1);
-  return reduce_partials<kThreads>(sk.partials + sk.slot(b, t) * stride, sk.counters + t, b1 - b0 + 1,
-                                   [&](int s) { return sk.partials + sk.slot(b0 + s, t) * stride; }, acc);
 }
 
 #if FUSEKIT_VENDOR_CUDA

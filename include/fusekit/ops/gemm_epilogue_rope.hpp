@@ -28,6 +28,21 @@
 namespace fusekit {
 namespace epi {
 
+// Column -> (head, dim) for heads of `dim` columns, in 32-bit arithmetic: a shift and a mask for
+// power-of-two head dims (64, 128, 256), a 32-bit division otherwise. Epilogue stages run per output
+// element, where a 64-bit division costs more than the GEMM's own store.
+struct HeadSplit {
+  int dim = 1, shift = 0;  // shift < 0: dim is not a power of two
+  static HeadSplit of(index_t d) {
+    HeadSplit h{static_cast<int>(d), -1};
+    for (int s = 0; s < 31; ++s)
+      if (index_t{1} << s == d) h.shift = s;
+    return h;
+  }
+  FUSEKIT_HOST_DEVICE int head(int c) const { return shift >= 0 ? c >> shift : c / dim; }
+  FUSEKIT_HOST_DEVICE int in_head(int c) const { return shift >= 0 ? c & (dim - 1) : c % dim; }
+};
+
 template <class P, class Space>
 struct Rope {
   using space = Space;
@@ -36,15 +51,16 @@ struct Rope {
   index_t pos_batch_stride, pos_row_stride;
   index_t pos_batch, pos_rows;  // extents, for check
   index_t begin, end, head_dim, rotary_dim;
+  HeadSplit hs;
   float inv_freq[rope_max_pairs];
 
   FUSEKIT_HOST_DEVICE index_t partner(index_t col) const {
-    if (col < begin || col >= end || (col - begin) % head_dim >= rotary_dim) return -1;
+    if (col < begin || col >= end || hs.in_head(static_cast<int>(col - begin)) >= rotary_dim) return -1;
     return col ^ 1;  // begin and head_dim are even
   }
   // v at column at.col, w at its partner.
   FUSEKIT_HOST_DEVICE float combine(float v, float w, EpiCoord at) const {
-    const index_t d = (at.col - begin) % head_dim;
+    const int d = hs.in_head(static_cast<int>(at.col - begin));
     const float p = static_cast<float>(pos[at.batch * pos_batch_stride + at.row * pos_row_stride]);
     float sn, cs;
     rope_sincos(p * inv_freq[d / 2], &sn, &cs);
@@ -52,7 +68,7 @@ struct Rope {
   }
   // Columns at.col (even) and at.col + 1 of one pair together, one sin/cos: combine() of each.
   FUSEKIT_HOST_DEVICE void turn(float& v, float& w, EpiCoord at) const {
-    const index_t d = (at.col - begin) % head_dim;
+    const int d = hs.in_head(static_cast<int>(at.col - begin));
     const float p = static_cast<float>(pos[at.batch * pos_batch_stride + at.row * pos_row_stride]);
     float sn, cs;
     rope_sincos(p * inv_freq[d / 2], &sn, &cs);
@@ -62,6 +78,7 @@ struct Rope {
   void check(const EpiExtents& e) const {
     FUSEKIT_CHECK(end <= e.cols, "{}: epi::rope turns columns [{}, {}) but the output has {} columns", e.op, begin, end,
                   e.cols);
+    FUSEKIT_CHECK(e.cols < (index_t{1} << 31), "{}: epi::rope takes outputs below 2^31 columns (got {})", e.op, e.cols);
     FUSEKIT_CHECK(pos_rows == e.rows && (pos_batch == 1 || pos_batch == e.batch),
                   "{}: epi::rope has positions for {} batch entries of {} rows but the output is {} of {} rows", e.op,
                   pos_batch, pos_rows, e.batch, e.rows);
@@ -75,14 +92,18 @@ struct StoreHeads {
   index_t batch_stride, row_stride, head_stride, dim_stride;
   index_t begin, heads, head_dim;
   index_t batch, rows;  // extents, for check
+  HeadSplit hs;
   FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const {
     const index_t c = at.col - begin;
-    if (c >= 0 && c < heads * head_dim)
-      dst[at.batch * batch_stride + at.row * row_stride + (c / head_dim) * head_stride + (c % head_dim) * dim_stride] =
-          convert<T>(v);
+    if (c >= 0 && c < heads * head_dim) {
+      const int c32 = static_cast<int>(c);
+      dst[at.batch * batch_stride + at.row * row_stride + index_t{hs.head(c32)} * head_stride +
+          index_t{hs.in_head(c32)} * dim_stride] = convert<T>(v);
+    }
     return v;
   }
   void check(const EpiExtents& e) const {
+    FUSEKIT_CHECK(e.cols < (index_t{1} << 31), "{}: epi::store_heads takes outputs below 2^31 columns (got {})", e.op, e.cols);
     FUSEKIT_CHECK(begin + heads * head_dim <= e.cols,
                   "{}: epi::store_heads takes columns [{}, {}) but the output has {} columns", e.op, begin,
                   begin + heads * head_dim, e.cols);
@@ -116,6 +137,7 @@ auto rope(const PV& positions, index_t head_dim, index_t begin, index_t end, con
   r.pos_batch = VT::rank == 2 ? v.size(0) : 1;
   r.pos_rows = v.size(VT::rank - 1);
   r.begin = begin, r.end = end, r.head_dim = head_dim, r.rotary_dim = rot;
+  r.hs = HeadSplit::of(head_dim);
   for (index_t j = 0; j < rot / 2; ++j) r.inv_freq[j] = rope_inv_freq(opt.base, j, rot);
   return r;
 }
@@ -130,9 +152,11 @@ auto store_heads(V&& dst, index_t begin) {
                 "epi::store_heads: dst must be a writable f32/f16/bf16 [rows, heads, dim] or [batch, rows, heads, dim] view");
   constexpr std::size_t R = VT::rank;
   FUSEKIT_CHECK(begin >= 0, "epi::store_heads: begin must not be negative (got {})", begin);
+  FUSEKIT_CHECK(v.size(R - 1) > 0 && v.size(R - 1) < (index_t{1} << 31), "epi::store_heads: head dim {} out of range",
+                v.size(R - 1));
   return StoreHeads<T, typename VT::space>{v.data(),       R == 4 ? v.stride(0) : 0, v.stride(R - 3), v.stride(R - 2),
                                            v.stride(R - 1), begin, v.size(R - 2), v.size(R - 1),
-                                           R == 4 ? v.size(0) : 1, v.size(R - 3)};
+                                           R == 4 ? v.size(0) : 1, v.size(R - 3), HeadSplit::of(v.size(R - 1))};
 }
 
 }  // namespace epi

@@ -22,9 +22,6 @@ struct GemmOptions {
   int tile = -1;    // GPU tile configuration (kernels::MmaTiles, or kernels::WgmmaTiles on the wgmma
                     // path); -1: the policy's choice
   int splits = 0;   // GPU split-K factor for the mma, wgmma and small_m kernels; 0: the policy's choice
-  int stream_k = -1;  // wgmma kernel: 1 stream-K (kernels/split_k.hpp), 0 one tile per block, -1 the
-                      // policy's choice (stream-K where whole tiles would leave a last round of blocks
-                      // poorly filled)
 };
 
 // An RMSNorm on A's rows inside the product (gemm_rmsnorm): row r of A enters as
