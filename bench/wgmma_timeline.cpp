@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <fusekit/backend/hip/vendor.hpp>  // the GPU runtime (blockIdx, ...) before the probes; the kernels after
+
 namespace wgmma_timeline {
 constexpr int kMaxBlocks = 8192, kPoints = 5;
 __device__ std::int64_t stamp_ns[kMaxBlocks * kPoints];
