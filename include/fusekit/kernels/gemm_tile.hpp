@@ -90,13 +90,19 @@ FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmT
     O* dst = p.c.at(bi, m, j0);
     using V = gpu::Vec<O, kVec>;
     const bool vec = p.c.col_stride == 1 && j0 + kVec <= p.n_out && reinterpret_cast<std::uintptr_t>(dst) % sizeof(V) == 0;
-    float out[kVec];
+    // Columns past n_out are not computed: a stage would read its bias or residual out of bounds.
+    float out[kVec] = {};
+    const index_t live = p.n_out - j0;  // >= 1
     if constexpr (Epi::paired) {
       FUSEKIT_UNROLL
-      for (int e = 0; e < kVec; e += 2) p.output_pair(value, bi, m, j0 + e, out[e], out[e + 1]);
+      for (int e = 0; e < kVec; e += 2) {
+        if (e + 1 < live) p.output_pair(value, bi, m, j0 + e, out[e], out[e + 1]);
+        else if (e < live) out[e] = p.output(value, bi, m, j0 + e);
+      }
     } else {
       FUSEKIT_UNROLL
-      for (int e = 0; e < kVec; ++e) out[e] = p.output(value, bi, m, j0 + e);
+      for (int e = 0; e < kVec; ++e)
+        if (e < live) out[e] = p.output(value, bi, m, j0 + e);
     }
     if (vec) {
       V v;
