@@ -53,6 +53,12 @@ TEST_F(Gpu, GemmEpiloguesWgmma) {
       stream(), {1, 257, 784, 136, Storage::wide, Storage::transposed, false, false, 1, GemmPath::wgmma}, 5200);
   gemm_epilogue_cases<hip::Stream, bfloat16, half>(
       stream(), {1, 70, 272, 520, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma, 4}, 5300);
+  // N % 8 != 0: the last 8-column group of a row is partly past the output (its columns must not run
+  // through the epilogue, whose bias and residual end there)
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
+      stream(), {1, 150, 522, 96, Storage::dense, Storage::transposed, false, false, 0, GemmPath::wgmma}, 5310);
+  gemm_epilogue_cases<hip::Stream, half, float>(
+      stream(), {1, 130, 1002, 136, Storage::dense, Storage::transposed, false, false, 1, GemmPath::wgmma}, 5320);
 }
 
 // The skinny kernel (M <= 16, k-major B): row counts 1..16, K from one vector to several unrolled passes,
@@ -110,6 +116,8 @@ TEST_F(Gpu, GemmSmallMPath) {
       stream(), {2, 7, 272, 1352, Storage::wide, Storage::transposed, true, false, -1, GemmPath::small_m, 3}, 5700);
   gemm_epilogue_cases<hip::Stream, bfloat16, half>(
       stream(), {1, 16, 1040, 4096, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 10}, 5800);
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(  // N % 8 != 0
+      stream(), {1, 11, 522, 96, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m}, 5810);
   DeviceTensor<bfloat16, 2> a({4, 12}, stream()), w({16, 12}, stream()), c({4, 16}, stream());
   expect_error([&] { gemm(stream(), c, a, transposed(w.view()), GemmOptions{1.f, 0.f, GemmPath::small_m}); }, "K % 8 == 0");
   DeviceTensor<bfloat16, 2> a2({17, 16}, stream()), w2({16, 16}, stream()), c2({17, 16}, stream());
@@ -163,6 +171,8 @@ TEST_F(Gpu, GemmEpiloguesMma) {
       stream(), {1, 64, 1040, 64, Storage::dense, Storage::transposed, false, false, 0, GemmPath::mma}, 4800);
   gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(
       stream(), {1, 11, 272, 512, Storage::dense, Storage::transposed, false, false, 4, GemmPath::mma, 4}, 4850);
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(  // N % 8 != 0 (the last column group partly outside)
+      stream(), {1, 70, 522, 64, Storage::dense, Storage::transposed, false, false, 0, GemmPath::mma}, 4860);
 }
 
 TEST_F(Gpu, GemmEpiloguesSimt) {
