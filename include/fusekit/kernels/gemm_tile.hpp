@@ -60,8 +60,9 @@ struct GemmTileCoords {
 
 // C[bi, m0 + r, out0 + j] for the tile's rows r0 <= r < r1 and output columns, from acc (fp32, [BM][ld]
 // in shared memory, tile columns). All kThreads threads of the block take part. Where the threads cover
-// whole rows, each keeps one 8-column group for every row it stores, so that what depends on the column
-// only (a bias, RoPE's frequency, a head index) is computed once, not per row.
+// whole rows, each keeps one 8-column group for every row it stores: the accumulators come as two float4
+// and a stage's column-only work (a bias, RoPE's frequency, a head index) has the same inputs on every
+// row (the compiler does not hoist it yet: stages reload their parameters after each store).
 template <int BM, int BN, int kThreads, class T, class O, class Epi, class ASrc>
 FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmTileCoords<BM, BN, Epi>& tc, index_t bi,
                                const float* acc, int ld, int r0 = 0, int r1 = BM) {
