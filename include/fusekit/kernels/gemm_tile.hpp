@@ -61,15 +61,24 @@ struct GemmTileCoords {
 // C[bi, m0 + r, out0 + j] for the tile's rows r0 <= r < r1 and output columns, from acc (fp32, [BM][ld]
 // in shared memory, tile columns). All kThreads threads of the block take part. Where the threads cover
 // whole rows, each keeps one 8-column group for every row it stores: the accumulators come as two float4
-// and a stage's column-only work (a bias, RoPE's frequency, a head index) has the same inputs on every
-// row (the compiler does not hoist it yet: stages reload their parameters after each store).
+// and it takes the group's column plans (ops/gemm_epilogue.hpp: a bias, RoPE's frequency, a cache
+// offset) once, not per row.
 template <int BM, int BN, int kThreads, class T, class O, class Epi, class ASrc>
 FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmTileCoords<BM, BN, Epi>& tc, index_t bi,
                                const float* acc, int ld, int r0 = 0, int r1 = BM) {
   constexpr int kVec = 8;
   constexpr int groups = (Epi::gated ? BN / 2 : BN) / kVec;  // column groups per row
   static_assert((Epi::gated ? BN / 2 : BN) % kVec == 0, "store_tile: tiles hold whole 8-column groups");
-  auto group = [&](int r, index_t j0) {
+  using Plan = typename Epi::Plan;
+  // Columns j0 .. j0 + 7's plans (those below n_out; gated epilogues take theirs per element).
+  auto plans_of = [&](index_t j0, Plan (&pl)[kVec]) {
+    if constexpr (!Epi::gated) {
+      FUSEKIT_UNROLL
+      for (int e = 0; e < kVec; ++e)
+        if (j0 + e < p.n_out) pl[e] = p.epi.plan(j0 + e);
+    }
+  };
+  auto group = [&](int r, index_t j0, const Plan (&pl)[kVec]) {
     const index_t m = tc.m0 + r;
     const float* row = acc + r * ld;
     // ungated: tile column t is output column out0 + t, and the group's 8 floats sit together
@@ -94,16 +103,20 @@ FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmT
     // Columns past n_out are not computed: a stage would read its bias or residual out of bounds.
     float out[kVec] = {};
     const index_t live = p.n_out - j0;  // >= 1
-    if constexpr (Epi::paired) {
+    if constexpr (Epi::gated) {
+      FUSEKIT_UNROLL
+      for (int e = 0; e < kVec; ++e)
+        if (e < live) out[e] = p.output(value, bi, m, j0 + e);
+    } else if constexpr (Epi::paired) {
       FUSEKIT_UNROLL
       for (int e = 0; e < kVec; e += 2) {
-        if (e + 1 < live) p.output_pair(value, bi, m, j0 + e, out[e], out[e + 1]);
+        if (e + 1 < live) p.output_pair_planned(value, bi, m, j0 + e, pl[e], pl[e + 1], out[e], out[e + 1]);
         else if (e < live) out[e] = p.output(value, bi, m, j0 + e);
       }
     } else {
       FUSEKIT_UNROLL
       for (int e = 0; e < kVec; ++e)
-        if (e < live) out[e] = p.output(value, bi, m, j0 + e);
+        if (e < live) out[e] = p.output_planned(value, bi, m, j0 + e, pl[e]);
     }
     if (vec) {
       V v;
@@ -120,12 +133,17 @@ FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmT
     constexpr int row_step = kThreads / groups;
     const index_t j0 = tc.out0 + (threadIdx.x % groups) * kVec;
     if (j0 >= p.n_out) return;
-    for (int r = r0 + static_cast<int>(threadIdx.x) / groups; r < r1 && tc.m0 + r < p.m; r += row_step) group(r, j0);
+    Plan pl[kVec] = {};
+    plans_of(j0, pl);  // once, for every row below
+    for (int r = r0 + static_cast<int>(threadIdx.x) / groups; r < r1 && tc.m0 + r < p.m; r += row_step) group(r, j0, pl);
   } else {
     for (int idx = threadIdx.x; idx < (r1 - r0) * groups; idx += kThreads) {
       const int r = r0 + idx / groups;
       const index_t j0 = tc.out0 + (idx % groups) * kVec;
-      if (tc.m0 + r < p.m && j0 < p.n_out) group(r, j0);
+      if (tc.m0 + r >= p.m || j0 >= p.n_out) continue;
+      Plan pl[kVec] = {};
+      plans_of(j0, pl);
+      group(r, j0, pl);
     }
   }
 }

@@ -21,9 +21,16 @@
 //                                                               dtype; for conv2d an (N, C, H, W) image
 //   epi::board_mask(mask)      v * mask[n, 0, h, w]             conv2d only: the (N, 1, H, W) board mask
 // Per-column vectors are fp32: they are tiny, and loaders convert them once.
+//
+// Column plans: a stage may split its work into what depends on the column only, plan(col), and the
+// rest, apply(v, at, plan) (equal to stage(v, at)). A kernel that stores many rows of the same columns
+// (kernels/gemm_tile.hpp: store_tile) takes every stage's plan once per column (Epilogue::plan) instead
+// of redoing the column arithmetic and parameter loads for every row; per-element callers compute the
+// plan on the spot, so both go through the same code.
 #include <cstddef>
 #include <initializer_list>
 #include <type_traits>
+#include <utility>
 
 #include "fusekit/core/convert.hpp"
 #include "fusekit/core/format.hpp"
@@ -64,7 +71,12 @@ template <class Space>
 struct Bias {
   using space = Space;
   ColumnVector b;
-  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return v + b[at.col]; }
+  struct Plan {
+    float b;
+  };
+  FUSEKIT_HOST_DEVICE Plan plan(index_t col) const { return {b[col]}; }
+  FUSEKIT_HOST_DEVICE float apply(float v, EpiCoord, const Plan& pl) const { return v + pl.b; }
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return apply(v, at, plan(at.col)); }
   void check(const EpiExtents& e) const {
     FUSEKIT_CHECK(b.size == e.cols, "{}: bias has {} elements but the {} has {} columns", e.op, b.size, e.where, e.cols);
   }
@@ -74,7 +86,12 @@ template <class Space>
 struct ScaleBias {
   using space = Space;
   ColumnVector s, b;
-  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return v * s[at.col] + b[at.col]; }
+  struct Plan {
+    float s, b;
+  };
+  FUSEKIT_HOST_DEVICE Plan plan(index_t col) const { return {s[col], b[col]}; }
+  FUSEKIT_HOST_DEVICE float apply(float v, EpiCoord, const Plan& pl) const { return v * pl.s + pl.b; }
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return apply(v, at, plan(at.col)); }
   void check(const EpiExtents& e) const {
     FUSEKIT_CHECK(s.size == e.cols && b.size == e.cols,
                   "{}: scale_bias has scale of {} and bias of {} elements but the {} has {} columns", e.op, s.size,
@@ -250,6 +267,21 @@ template <class Op> inline constexpr bool is_gate<Gate<Op>> = true;
 // col + 1 (both results of combine, computed once).
 template <class S> inline constexpr bool is_pair = requires { requires S::pairs_columns; };
 
+// A stage's column plan (NoPlan for stages without one), and the stage applied with it.
+struct NoPlan {};
+template <class S> inline constexpr bool has_plan = requires(const S& s, index_t c) { s.plan(c); };
+template <class S>
+FUSEKIT_HOST_DEVICE auto plan_of(const S& s, index_t col) {
+  if constexpr (has_plan<S>) return s.plan(col);
+  else return (void)s, (void)col, NoPlan{};
+}
+template <class S> using plan_t = decltype(plan_of(std::declval<const S&>(), index_t{}));
+template <class S, class P>
+FUSEKIT_HOST_DEVICE float apply_planned(const S& s, float v, EpiCoord at, const P& pl) {
+  if constexpr (has_plan<S>) return s.apply(v, at, pl);
+  else return (void)pl, s(v, at);
+}
+
 }  // namespace epi
 
 // The chain of stages, stored in a tiny tuple that device code can index without std::tuple.
@@ -288,13 +320,36 @@ struct Epilogue {
   static constexpr int split_index = gated ? gate_index : paired ? pair_index : static_cast<int>(count);
 
   EpiChain<S...> stages;
+  // Every stage's plan for one column (gate stages: NoPlan).
+  using Plan = EpiChain<epi::plan_t<S>...>;
 
+  FUSEKIT_HOST_DEVICE Plan plan(index_t col) const {
+    Plan pl{};
+    plan_into<0>(stages, pl, col);
+    return pl;
+  }
   // Stages before the gate or pair stage (all of them without one), at accumulator column at.col.
-  FUSEKIT_HOST_DEVICE float pre(float v, EpiCoord at) const { return apply<0, 0, split_index>(stages, v, at); }
+  FUSEKIT_HOST_DEVICE float pre(float v, EpiCoord at, const Plan& pl) const {
+    return apply<0, 0, split_index>(stages, pl, v, at);
+  }
+  FUSEKIT_HOST_DEVICE float pre(float v, EpiCoord at) const { return pre(v, at, plan(at.col)); }
   // Stages after the gate or pair stage (at output columns).
+  FUSEKIT_HOST_DEVICE float post(float v, EpiCoord at, const Plan& pl) const {
+    if constexpr (gated || paired) return apply<0, split_index + 1, static_cast<int>(count)>(stages, pl, v, at);
+    else return (void)pl, v;
+  }
   FUSEKIT_HOST_DEVICE float post(float v, EpiCoord at) const {
-    if constexpr (gated || paired) return apply<0, split_index + 1, static_cast<int>(count)>(stages, v, at);
+    if constexpr (gated || paired) return post(v, at, plan(at.col));
     else return v;
+  }
+  // The pair stage with plans: does even column `pl`'s pair turn, and the turn itself.
+  FUSEKIT_HOST_DEVICE bool turns(const Plan& pl) const {
+    if constexpr (paired) return stage<pair_index>(pl).turns;
+    else return (void)pl, false;
+  }
+  FUSEKIT_HOST_DEVICE void turn_pair(float& v, float& w, EpiCoord at, const Plan& pl) const {
+    if constexpr (paired) stage<pair_index>(stages).turn(v, w, at, stage<pair_index>(pl));
+    else (void)v, (void)w, (void)at, (void)pl;
   }
   // The pair stage: the partner of output column col (-1: col passes through), and the combination.
   FUSEKIT_HOST_DEVICE index_t partner(index_t col) const {
@@ -332,15 +387,23 @@ struct Epilogue {
   }
 
  private:
-  // Applies the stages with index in [Begin, End); I is the index of c's head in the whole chain.
-  template <int I, int Begin, int End, class C>
-  FUSEKIT_HOST_DEVICE static float apply(const C& c, float v, EpiCoord at) {
+  // Applies the stages with index in [Begin, End) with their plans; I is the index of c's head in the
+  // whole chain.
+  template <int I, int Begin, int End, class C, class P>
+  FUSEKIT_HOST_DEVICE static float apply(const C& c, const P& pl, float v, EpiCoord at) {
     if constexpr (I >= End || std::is_same_v<C, EpiChain<>>) {
-      return v;
+      return (void)pl, v;
     } else {
       using H = std::remove_cvref_t<decltype(c.head)>;
-      if constexpr (I >= Begin && !epi::is_gate<H> && !epi::is_pair<H>) v = c.head(v, at);
-      return apply<I + 1, Begin, End>(c.tail, v, at);
+      if constexpr (I >= Begin && !epi::is_gate<H> && !epi::is_pair<H>) v = epi::apply_planned(c.head, v, at, pl.head);
+      return apply<I + 1, Begin, End>(c.tail, pl.tail, v, at);
+    }
+  }
+  template <int I, class C, class P>
+  FUSEKIT_HOST_DEVICE static void plan_into(const C& c, P& pl, index_t col) {
+    if constexpr (!std::is_same_v<C, EpiChain<>>) {
+      pl.head = epi::plan_of(c.head, col);
+      plan_into<I + 1>(c.tail, pl.tail, col);
     }
   }
   template <int I, class C, class Fn>

@@ -58,23 +58,34 @@ struct Rope {
     if (col < begin || col >= end || hs.in_head(static_cast<int>(col - begin)) >= rotary_dim) return -1;
     return col ^ 1;  // begin and head_dim are even
   }
+  // Column plan: whether the column's pair turns, and its frequency.
+  struct Plan {
+    bool turns;
+    float freq;
+  };
+  FUSEKIT_HOST_DEVICE Plan plan(index_t col) const {
+    if (partner(col) < 0) return {false, 0.f};
+    return {true, inv_freq[hs.in_head(static_cast<int>(col - begin)) / 2]};
+  }
+  // The angle's sin and cos at row at.row with the column's frequency.
+  FUSEKIT_HOST_DEVICE void sincos_at(EpiCoord at, float freq, float* sn, float* cs) const {
+    const float p = static_cast<float>(pos[at.batch * pos_batch_stride + at.row * pos_row_stride]);
+    rope_sincos(p * freq, sn, cs);
+  }
   // v at column at.col, w at its partner.
   FUSEKIT_HOST_DEVICE float combine(float v, float w, EpiCoord at) const {
-    const int d = hs.in_head(static_cast<int>(at.col - begin));
-    const float p = static_cast<float>(pos[at.batch * pos_batch_stride + at.row * pos_row_stride]);
     float sn, cs;
-    rope_sincos(p * inv_freq[d / 2], &sn, &cs);
-    return d % 2 == 0 ? v * cs - w * sn : v * cs + w * sn;
+    sincos_at(at, plan(at.col).freq, &sn, &cs);
+    return at.col % 2 == 0 ? v * cs - w * sn : v * cs + w * sn;  // begin is even: column parity is d's
   }
   // Columns at.col (even) and at.col + 1 of one pair together, one sin/cos: combine() of each.
-  FUSEKIT_HOST_DEVICE void turn(float& v, float& w, EpiCoord at) const {
-    const int d = hs.in_head(static_cast<int>(at.col - begin));
-    const float p = static_cast<float>(pos[at.batch * pos_batch_stride + at.row * pos_row_stride]);
+  FUSEKIT_HOST_DEVICE void turn(float& v, float& w, EpiCoord at, const Plan& pl) const {
     float sn, cs;
-    rope_sincos(p * inv_freq[d / 2], &sn, &cs);
+    sincos_at(at, pl.freq, &sn, &cs);
     const float v2 = v * cs - w * sn, w2 = w * cs + v * sn;
     v = v2, w = w2;
   }
+  FUSEKIT_HOST_DEVICE void turn(float& v, float& w, EpiCoord at) const { turn(v, w, at, plan(at.col)); }
   void check(const EpiExtents& e) const {
     FUSEKIT_CHECK(end <= e.cols, "{}: epi::rope turns columns [{}, {}) but the output has {} columns", e.op, begin, end,
                   e.cols);
@@ -93,15 +104,21 @@ struct StoreHeads {
   index_t begin, heads, head_dim;
   index_t batch, rows;  // extents, for check
   HeadSplit hs;
-  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const {
-    const index_t c = at.col - begin;
-    if (c >= 0 && c < heads * head_dim) {
-      const int c32 = static_cast<int>(c);
-      dst[at.batch * batch_stride + at.row * row_stride + index_t{hs.head(c32)} * head_stride +
-          index_t{hs.in_head(c32)} * dim_stride] = convert<T>(v);
-    }
+  // Column plan: where the column goes in a row of dst (-1: not one of the stored columns).
+  struct Plan {
+    index_t offset;
+  };
+  FUSEKIT_HOST_DEVICE Plan plan(index_t col) const {
+    const index_t c = col - begin;
+    if (c < 0 || c >= heads * head_dim) return {-1};
+    const int c32 = static_cast<int>(c);
+    return {index_t{hs.head(c32)} * head_stride + index_t{hs.in_head(c32)} * dim_stride};
+  }
+  FUSEKIT_HOST_DEVICE float apply(float v, EpiCoord at, const Plan& pl) const {
+    if (pl.offset >= 0) dst[at.batch * batch_stride + at.row * row_stride + pl.offset] = convert<T>(v);
     return v;
   }
+  FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return apply(v, at, plan(at.col)); }
   void check(const EpiExtents& e) const {
     FUSEKIT_CHECK(e.cols < (index_t{1} << 31), "{}: epi::store_heads takes outputs below 2^31 columns (got {})", e.op, e.cols);
     FUSEKIT_CHECK(begin + heads * head_dim <= e.cols,

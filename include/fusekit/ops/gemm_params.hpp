@@ -93,21 +93,33 @@ struct GemmParams {
     }
   }
 
-  // Output elements (bi, r, j) and (bi, r, j + 1), j even, of a paired epilogue: a pair of partner
-  // columns is turned once (one sin/cos), with exactly output()'s arithmetic.
+  // Output element (bi, r, j) of an ungated epilogue without a pair stage, with column j's plan
+  // (Epilogue::plan): output()'s arithmetic, the column's share computed beforehand.
+  template <class Acc>
+  FUSEKIT_HOST_DEVICE float output_planned(const Acc& acc, index_t bi, index_t r, index_t j,
+                                           const typename Epi::Plan& pl) const {
+    static_assert(!Epi::gated && !Epi::paired, "output_planned: for epilogues without a gate or pair stage");
+    float v = alpha * acc(j);
+    if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
+    return epi.pre(v, {bi, r, j}, pl);
+  }
+
+  // Output elements (bi, r, j) and (bi, r, j + 1), j even, of a paired epilogue, with both columns'
+  // plans: a pair stage turns adjacent columns (2i, 2i + 1), once per pair (one sin/cos), with exactly
+  // output()'s arithmetic.
+  template <class Acc>
+  FUSEKIT_HOST_DEVICE void output_pair_planned(const Acc& acc, index_t bi, index_t r, index_t j,
+                                               const typename Epi::Plan& pl0, const typename Epi::Plan& pl1,
+                                               float& out0, float& out1) const {
+    static_assert(Epi::paired, "output_pair_planned: for epilogues with a pair stage");
+    float v = epi.pre(alpha * acc(j), {bi, r, j}, pl0), w = epi.pre(alpha * acc(j + 1), {bi, r, j + 1}, pl1);
+    if (epi.turns(pl0)) epi.turn_pair(v, w, {bi, r, j}, pl0);
+    out0 = epi.post(v, {bi, r, j}, pl0);
+    out1 = epi.post(w, {bi, r, j + 1}, pl1);
+  }
   template <class Acc>
   FUSEKIT_HOST_DEVICE void output_pair(const Acc& acc, index_t bi, index_t r, index_t j, float& out0, float& out1) const {
-    static_assert(Epi::paired, "output_pair: for epilogues with a pair stage");
-    const index_t p0 = epi.partner(j), p1 = epi.partner(j + 1);
-    if (p0 == j + 1 && p1 == j) {
-      float v = epi.pre(alpha * acc(j), {bi, r, j}), w = epi.pre(alpha * acc(j + 1), {bi, r, j + 1});
-      epi.turn_pair(v, w, {bi, r, j});
-      out0 = epi.post(v, {bi, r, j});
-      out1 = epi.post(w, {bi, r, j + 1});
-    } else {
-      out0 = output(acc, bi, r, j);
-      out1 = output(acc, bi, r, j + 1);
-    }
+    output_pair_planned(acc, bi, r, j, epi.plan(j), epi.plan(j + 1), out0, out1);
   }
 };
 
