@@ -1,7 +1,7 @@
 // katago-bench: latency and throughput of a KataGo network for the batch sizes given.
 //   katago-bench [--model FILE] [--device cpu|gpu] [--dtype fp32|fp16] [--batch 1,8,64,256]
 //                [--threads N] [--seconds S] [--json FILE] [--peak-tflops P] [--no-graph]
-//                [--conv-prologue automatic|staged|in_loader]
+//                [--conv-prologue automatic|staged|in_loader] [--norm-act automatic|consumer|producer]
 // Default network: a random-weight b18c384nbt. Each batch size: warm-up, then repeated evaluations for
 // about --seconds; the median time per batch is reported (GPU: device events around the graph replay,
 // inputs staged once; CPU: wall clock of the whole evaluation). Effective TFLOP/s counts convolutions,
@@ -23,13 +23,21 @@ namespace {
 const char* usage =
     "katago-bench [--model FILE] [--device cpu|gpu] [--dtype fp32|fp16] [--batch 1,8,64,256] [--threads N]\n"
     "             [--seconds S] [--json FILE] [--peak-tflops P] [--no-graph] [--seed S]\n"
-    "             [--conv-prologue automatic|staged|in_loader]   (GPU: where convs apply their NormAct)\n";
+    "             [--conv-prologue automatic|staged|in_loader]   (GPU: where convs apply their NormAct)\n"
+    "             [--norm-act automatic|consumer|producer]       (which conv applies the stream's NormAct)\n";
 
 ConvPrologue conv_prologue(const std::string& s) {
   if (s == "automatic") return ConvPrologue::automatic;
   if (s == "staged") return ConvPrologue::staged;
   FUSEKIT_CHECK(s == "in_loader", "--conv-prologue must be automatic, staged or in_loader (got {})", s);
   return ConvPrologue::in_loader;
+}
+
+katago::NormActPlacement norm_act(const std::string& s) {
+  if (s == "automatic") return katago::NormActPlacement::automatic;
+  if (s == "consumer") return katago::NormActPlacement::consumer;
+  FUSEKIT_CHECK(s == "producer", "--norm-act must be automatic, consumer or producer (got {})", s);
+  return katago::NormActPlacement::producer;
 }
 
 // Dense matrix peaks (TFLOP/s) of GPUs we time on; 0 when unknown.
@@ -50,7 +58,8 @@ struct Row {
 int main(int argc, char** argv) try {
   const Args args(argc, argv,
                   {{"model", ""}, {"device", "cpu"}, {"dtype", "fp32"}, {"batch", "1,8"}, {"threads", "0"}, {"seconds", "2"},
-                   {"json", ""}, {"peak-tflops", "0"}, {"no-graph", "false"}, {"seed", "1"}, {"conv-prologue", "automatic"}},
+                   {"json", ""}, {"peak-tflops", "0"}, {"no-graph", "false"}, {"seed", "1"}, {"conv-prologue", "automatic"},
+                   {"norm-act", "automatic"}},
                   usage);
   const katago::ModelDesc m = load_or_default(args["model"], static_cast<std::uint64_t>(std::stoull(args["seed"])));
   const std::vector<index_t> batches = int_list(args["batch"]);
@@ -64,6 +73,7 @@ int main(int argc, char** argv) try {
   katago::NetworkOptions opt;
   opt.max_batch = max_batch;
   opt.conv_prologue = conv_prologue(args["conv-prologue"]);
+  opt.norm_act = norm_act(args["norm-act"]);
   with_evaluator(args["device"], args["dtype"], m, opt, args.integer("threads"), !args.flag("no-graph"),
                  [&](auto& eval, const std::string& label) {
     using E = std::remove_cvref_t<decltype(eval)>;

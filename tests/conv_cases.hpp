@@ -4,6 +4,7 @@
 // prologue and the epilogue applied in double from their definitions.
 #include "op_cases_nn.hpp"
 #include "fusekit/ops/conv.hpp"
+#include "fusekit/ops/conv_store_norm_act.hpp"
 #include "fusekit/reference/conv.hpp"
 
 namespace fusekit::test {
@@ -13,7 +14,8 @@ enum class ConvFusion {
   none,         // y = conv(x)
   bias_relu,    // y = relu(conv(x) + bias)
   katago,       // y = conv(mish(x * s + b) * mask) + residual      (a KataGo residual-block conv)
-  norm_epilogue // y = mish(conv(mish(x * s + b)) * s2 + b2) * mask (prologue without mask)
+  norm_epilogue, // y = mish(conv(mish(x * s + b)) * s2 + b2) * mask (prologue without mask)
+  katago_tee     // katago's y, and z = mish(y * s2 + b2) * mask stored beside it (epi::store_norm_act)
 };
 
 struct ConvCase {
@@ -29,7 +31,8 @@ struct ConvCase {
   bool tma_im2col = true;
 };
 
-inline bool has_prologue(ConvFusion f) { return f == ConvFusion::katago || f == ConvFusion::norm_epilogue; }
+inline bool has_prologue(ConvFusion f) { return f != ConvFusion::none && f != ConvFusion::bias_relu; }
+inline bool has_residual(ConvFusion f) { return f == ConvFusion::katago || f == ConvFusion::katago_tee; }
 
 inline std::string describe(const ConvCase& c) {
   return fmt::format("conv N {} {}->{} {}x{} k{} {} {} fusion {} algo {} path {} tile {} prologue {} splits {}{}", c.n,
@@ -70,6 +73,9 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
   auto dm = B::upload(ctx, mask_h);
   auto dres = B::upload(ctx, res_mem);
   auto dy = B::template poisoned<O, 4>(ctx, k.layout == Layout::nhwc ? Shape<4>{k.n, k.h, k.w, k.cout} : ys);
+  auto dz = B::template poisoned<O, 4>(ctx, k.fusion != ConvFusion::katago_tee ? Shape<4>{0, 0, 0, 0}
+                                            : k.layout == Layout::nhwc        ? Shape<4>{k.n, k.h, k.w, k.cout}
+                                                                              : ys);
   const auto x = logical(dx.view(), k.layout);
   const auto w = wlog(dw.view());
   auto y = logical(dy.view(), k.layout);
@@ -82,6 +88,12 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
       break;
     case ConvFusion::katago:
       conv2d(ctx, y, x, w, input_norm_act(ds, db, dm, act::Mish{}), make_epilogue(epi::residual(res)), opt);
+      break;
+    case ConvFusion::katago_tee:
+      conv2d(ctx, y, x, w, input_norm_act(ds, db, dm, act::Mish{}),
+             make_epilogue(epi::residual(res), epi::store_norm_act(logical(dz.view(), k.layout),
+                                                                    input_norm_act(ds2, db2, dm, act::Mish{}))),
+             opt);
       break;
     case ConvFusion::norm_epilogue:
       conv2d(ctx, y, x, w, input_norm_act(ds, db, act::Mish{}),
@@ -100,7 +112,7 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
         for (index_t q = 0; q < k.w; ++q) {
           double v = static_cast<double>(xv(n, c, h, q));
           if (pro) v = ra::mish(v * static_cast<double>(scale_h(c)) + static_cast<double>(bias_h(c)));
-          if (k.fusion == ConvFusion::katago) v *= static_cast<double>(mask_h(n, 0, h, q));
+          if (has_residual(k.fusion)) v *= static_cast<double>(mask_h(n, 0, h, q));
           xd(n, c, h, q) = v;
         }
   auto expect = reference::conv2d<T>(xd.view().as_const(), wlog(w_mem.view().as_const()));
@@ -111,19 +123,31 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
         for (index_t q = 0; q < k.w; ++q) {
           double& v = expect(n, o, h, q);
           if (k.fusion == ConvFusion::bias_relu) v = ra::relu(v + static_cast<double>(bias2_h(o)));
-          if (k.fusion == ConvFusion::katago) v += static_cast<double>(rv(n, o, h, q));
+          if (has_residual(k.fusion)) v += static_cast<double>(rv(n, o, h, q));
           if (k.fusion == ConvFusion::norm_epilogue)
             v = ra::mish(v * static_cast<double>(scale2_h(o)) + static_cast<double>(bias2_h(o))) *
                 static_cast<double>(mask_h(n, 0, h, q));
         }
   EXPECT_TRUE(matches(logical(got.view(), k.layout), expect.view(), conv_tolerance<T, O>(), "conv2d"));
+  if (k.fusion == ConvFusion::katago_tee) {  // z from y's fp32 value (before its rounding into O)
+    auto got_z = B::download(ctx, dz);
+    HostTensor<double, 4> ez(ys);
+    for (index_t n = 0; n < k.n; ++n)
+      for (index_t o = 0; o < k.cout; ++o)
+        for (index_t h = 0; h < k.h; ++h)
+          for (index_t q = 0; q < k.w; ++q)
+            ez(n, o, h, q) = ra::mish(expect(n, o, h, q) * static_cast<double>(scale2_h(o)) + static_cast<double>(bias2_h(o))) *
+                             static_cast<double>(mask_h(n, 0, h, q));
+    EXPECT_TRUE(matches(logical(got_z.view(), k.layout), ez.view(), conv_tolerance<T, O>(), "conv2d store_norm_act"));
+  }
 }
 
 // Every fusion on one shape, in both layouts.
 template <class Ctx, class T, class O>
 void conv_fusion_cases(Ctx& ctx, ConvCase k, std::uint64_t salt) {
   for (Layout layout : {Layout::nhwc, Layout::nchw})
-    for (ConvFusion f : {ConvFusion::none, ConvFusion::bias_relu, ConvFusion::katago, ConvFusion::norm_epilogue}) {
+    for (ConvFusion f : {ConvFusion::none, ConvFusion::bias_relu, ConvFusion::katago, ConvFusion::norm_epilogue,
+                         ConvFusion::katago_tee}) {
       k.layout = layout;
       k.fusion = f;
       conv_case<Ctx, T, O>(ctx, k, salt++);
@@ -155,6 +179,27 @@ void conv_bad_input_cases(Ctx& ctx) {
   expect_error_untouched(ctx, y, [&] { conv2d(ctx, y, x, w, make_epilogue(epi::residual(res_bad))); }, {"residual is [2, 20, 4]"});
   auto xy = B::template poisoned<float, 4>(ctx, {2, 8, 5, 5});
   expect_error([&] { conv2d(ctx, xy.view().slice(1, 0, 4), xy, w); }, "overlaps x");
+  // epi::store_norm_act: its image's shape, its NormAct's channels and mask, and where it writes.
+  auto s4 = B::upload(ctx, random_tensor<float, 1>({4}, 8));
+  auto mask = B::upload(ctx, board_mask<float>(2, 5, 5));
+  auto z = B::template poisoned<float, 4>(ctx, {2, 4, 5, 5});
+  auto z_bad = B::template poisoned<float, 4>(ctx, {2, 4, 5, 6});
+  auto w4 = B::upload(ctx, random_tensor<float, 4>({4, 4, 3, 3}, 9));
+  expect_error_untouched(ctx, y, [&] {
+    conv2d(ctx, y, x, w, make_epilogue(epi::store_norm_act(z, input_norm_act(s8, s8, act::Mish{}))));
+  }, {"epi::store_norm_act has scale of 8 and bias of 8 elements but the output has 4 channels"});
+  expect_error_untouched(ctx, y, [&] {
+    conv2d(ctx, y, x, w, make_epilogue(epi::store_norm_act(z_bad, input_norm_act(s4, s4, act::Mish{}))));
+  }, {"epi::store_norm_act writes 2 images of 30 pixels x 4 channels but the output is 2 x 25 x 4"});
+  expect_error([&] { (void)epi::store_norm_act(z_bad, input_norm_act(s4, s4, mask, act::Mish{})); },
+               "the mask is [2, 1, 5, 5] but dst is [2, 4, 5, 6]");
+  expect_error_untouched(ctx, y, [&] {
+    conv2d(ctx, y, xy.view().slice(1, 0, 4), w4,
+           make_epilogue(epi::store_norm_act(xy.view().slice(1, 4, 8), input_norm_act(s4, s4, act::Mish{}))));
+  }, {"second output overlaps x"});
+  expect_error_untouched(ctx, z, [&] {
+    conv2d(ctx, y, x, w, make_epilogue(epi::store_norm_act(y, input_norm_act(s4, s4, act::Mish{}))));
+  }, {"second output overlaps y"});
 }
 
 }  // namespace fusekit::test

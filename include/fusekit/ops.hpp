@@ -11,6 +11,7 @@
 #include "fusekit/ops/embedding.hpp"
 #include "fusekit/ops/fill.hpp"
 #include "fusekit/ops/conv.hpp"
+#include "fusekit/ops/conv_store_norm_act.hpp"
 #include "fusekit/ops/gemm.hpp"
 #include "fusekit/ops/gemm_layernorm.hpp"
 #include "fusekit/ops/gemm_rmsnorm.hpp"

@@ -145,6 +145,26 @@ TEST(KataGoNetworkCpu, ActivationsDividedBy8GiveTheSameOutputs) {
                {"internal fp16 scale-8 activation"});
 }
 
+// NormActPlacement::producer (each convolution that writes the residual stream also stores the next
+// block's NormAct'ed input, epi::store_norm_act) against KataGo's own outputs for the shared nets, and
+// against the consumer placement for random nets of every block kind.
+TEST(KataGoNetworkCpu, NormActStoredByTheProducerGivesTheSameOutputs) {
+  const NetworkOptions producer{.max_batch = 3, .norm_act = NormActPlacement::producer};
+  const auto [s, g] = random_inputs(3, 19, 19, {19, 13, 9}, 19);
+  for (const char* arch : random_archs) {
+    const ModelDesc m = random_model(arch, 9);
+    CpuEval plain(ctx(), m, {3}), stored(ctx(), m, producer);
+    expect_outputs_near(stored.evaluate(s.view(), g.view()), plain.evaluate(s.view(), g.view()), s, 2e-5, 2e-5,
+                        std::string(arch) + " producer NormAct");
+  }
+  for (const char* name : shared_nets) {
+    if (!have_reference(name)) continue;
+    const Reference ref = load_reference(name);
+    CpuEval eval(ctx(), read_model(model_path(name)), NetworkOptions{.max_batch = ref.spatial.size(0), .norm_act = NormActPlacement::producer});
+    expect_outputs_near(eval.evaluate(ref.spatial.view(), ref.global.view()), ref.want, ref.spatial, 1e-4, 2e-5, name);
+  }
+}
+
 TEST(KataGoNetworkCpu, WorkspaceBelongsToItsNetwork) {
   const ModelDesc m = random_model("b2c32", 1);
   Network<cpu::Context, float> a(ctx(), m), b(ctx(), m);

@@ -33,6 +33,10 @@ void conv_all(hip::Stream& s) {
   conv2d(s, yl, xl, wl, input_norm_act(v, v, act::Relu{}),
          make_epilogue(epi::scale_bias(v.view().slice(0, 0, 8), v.view().slice(0, 0, 8)), epi::board_mask(mask)),
          {ConvAlgo::automatic, GemmPath::simt});
+  DeviceTensor<T, 4> z({2, 19, 19, 8}, s);  // the next block's NormAct'ed input, beside y
+  const auto v8 = v.view().slice(0, 0, 8);
+  conv2d(s, yl, xl, wl,
+         make_epilogue(epi::residual(yl), epi::store_norm_act(z.view().permute({0, 3, 1, 2}), input_norm_act(v8, v8, mask, act::Mish{}))));
 }
 
 }  // namespace

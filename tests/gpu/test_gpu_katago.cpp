@@ -28,12 +28,12 @@ template <class T> constexpr Tol tol = {2e-4, 5e-5};
 template <> constexpr Tol tol<fusekit::half> = {0.08, 0.02};
 
 template <class T>
-void matches_katago() {
+void matches_katago(NormActPlacement norm_act = NormActPlacement::automatic) {
   int ran = 0;
   for (const char* name : shared_nets) {
     if (!have_reference(name)) continue;
     const Reference ref = load_reference(name);
-    Evaluator<hip::Stream, T> eval(stream(), read_model(model_path(name)), {ref.spatial.size(0)});
+    Evaluator<hip::Stream, T> eval(stream(), read_model(model_path(name)), NetworkOptions{.max_batch = ref.spatial.size(0), .norm_act = norm_act});
     const Outputs got = eval.evaluate(ref.spatial.view(), ref.global.view());
     expect_outputs_near(got, ref.want, ref.spatial, tol<T>.atol, tol<T>.rtol, std::string(name) + " " + fmt::format("{}", dtype_of<T>));
     ++ran;
@@ -47,18 +47,19 @@ TEST(KataGoNetworkGpu, MatchesKataGoFp16) {
   SKIP_WITHOUT_GPU; matches_katago<fusekit::half>(); }
 
 template <class T>
-void matches_cpu(const char* arch, index_t n, double scale = 1) {
+void matches_cpu(const char* arch, index_t n, double scale = 1, NormActPlacement norm_act = NormActPlacement::automatic) {
   const ModelDesc m = random_model(arch, 21);
   const auto [s, g] = random_inputs(n, 19, 19, {19, 13, 9}, 31);
   Evaluator<cpu::Context, float> cpu(fusekit::test::ctx(), m, {n});
   const Outputs want = cpu.evaluate(s.view(), g.view());
-  Evaluator<hip::Stream, T> gpu(stream(), m, {n});
+  const NetworkOptions opt{.max_batch = n, .norm_act = norm_act};
+  Evaluator<hip::Stream, T> gpu(stream(), m, opt);
   const Outputs got = gpu.evaluate(s.view(), g.view());
   expect_outputs_near(got, want, s, scale * tol<T>.atol, scale * tol<T>.rtol, std::string(arch) + " GPU " + fmt::format("{}", dtype_of<T>) + " vs CPU");
   // Replaying the captured graph again, and running without a graph, give the same bits.
   const Outputs again = gpu.evaluate(s.view(), g.view());
   expect_outputs_near(again, got, s, 0, 0, std::string(arch) + " graph replay");
-  Evaluator<hip::Stream, T> plain(stream(), m, {n}, false);
+  Evaluator<hip::Stream, T> plain(stream(), m, opt, false);
   expect_outputs_near(plain.evaluate(s.view(), g.view()), got, s, 0, 0, std::string(arch) + " without graph");
 }
 
@@ -76,6 +77,19 @@ TEST(KataGoNetworkGpu, B18c384nbtMatchesTheCpu) {
   // magnitude ~5, the same as fusekit fp16 against PyTorch fp32 on this net).
   matches_cpu<float>("b18c384nbt", 3, 2);
   matches_cpu<fusekit::half>("b18c384nbt", 3, 2);
+}
+
+// The residual stream's NormAct stored by the convolution that writes the stream (epi::store_norm_act in
+// the GPU conv kernels' epilogue) instead of a staged pass before the next one.
+TEST(KataGoNetworkGpu, NormActStoredByTheProducer) {
+  SKIP_WITHOUT_GPU;
+  for (const char* arch : {"b4c48", "b3c64nbt"}) {
+    matches_cpu<float>(arch, 5, 1, NormActPlacement::producer);
+    matches_cpu<fusekit::half>(arch, 5, 1, NormActPlacement::producer);
+  }
+  matches_cpu<fusekit::half>("b18c384nbt", 3, 2, NormActPlacement::producer);
+  matches_katago<float>(NormActPlacement::producer);
+  matches_katago<fusekit::half>(NormActPlacement::producer);
 }
 
 template <class T>

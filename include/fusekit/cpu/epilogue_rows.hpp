@@ -29,8 +29,8 @@ void store_row(const P& p, index_t b, index_t row, const float* acc, index_t o0,
     auto at = [&](index_t col) { return acc[col - o0]; };
     for (index_t o = o0; o < o1; ++o) *p.c.at(b, row, o) = convert<O>(p.output(at, b, row, o));
   } else {
-    constexpr index_t chunk = 256;  // on the stack: two spans of the row at a time
-    float x[chunk], y[chunk];
+    constexpr index_t chunk = 256;  // on the stack: two spans of the row at a time (and a third for a
+    float x[chunk], y[chunk], z[chunk];  // stage that stores a NormAct'ed copy)
     for (index_t c0 = o0; c0 < o1; c0 += chunk) {
       const index_t n = std::min(chunk, o1 - c0);
       float* v = x;
@@ -43,6 +43,11 @@ void store_row(const P& p, index_t b, index_t row, const float* acc, index_t o0,
         if constexpr (is_activation_stage<S>) {
           activation_span(stage.op, v, spare, n);
           std::swap(v, spare);
+        } else if constexpr (requires { requires S::stores_norm_act; }) {  // epi::store_norm_act, v unchanged
+          for (index_t i = 0; i < n; ++i) spare[i] = v[i] * stage.s[c0 + i] + stage.b[c0 + i];
+          activation_span(stage.act, spare, z, n);
+          const float m = stage.mask_at(EpiCoord{b, row, c0});
+          for (index_t i = 0; i < n; ++i) *stage.at_dst(EpiCoord{b, row, c0 + i}) = convert<std::remove_pointer_t<decltype(stage.dst)>>(z[i] * m);
         } else {
           for (index_t i = 0; i < n; ++i) v[i] = stage(v[i], EpiCoord{b, row, c0 + i});
         }

@@ -10,6 +10,9 @@
 //   NormAct before a convolution    the convolution's input prologue (input_norm_act)
 //   NormAct after a convolution     its epilogue (scale_bias, activation, board_mask) when only the
 //                                   normalised tensor is used later
+//   NormAct of the residual stream  with NormActPlacement::producer, stored beside the stream by the
+//                                   convolution that writes it (epi::store_norm_act), for the next
+//                                   block's convolution to read as is
 //   residual adds                   the epilogue of the convolution or GEMM that makes the update
 //   global-pooling biases           an [N, C] GEMM result added by the next convolution's epilogue
 //   transformer blocks              RMSNorm; one Q|K|V GEMM; 2-D RoPE as two interleaved RoPEs (rows
@@ -35,11 +38,19 @@ namespace fusekit::katago {
 // 65504) on convolutional trunks; `divided_by_8` forces it (any dtype), `as_is` turns it off.
 enum class ActivationScale { automatic, as_is, divided_by_8 };
 
+// Where a block's leading NormAct (KataGo's pre-activation batch norm) runs. `consumer`: in the
+// convolution that reads the residual stream (its input prologue; on the GPU a staged NormAct pass).
+// `producer`: the convolution that writes the stream also stores the NormAct'ed copy that the next block
+// reads as is (epi::store_norm_act), so no pass reads the stream back. `automatic`: consumer, until
+// producer is measured faster on a GPU.
+enum class NormActPlacement { automatic, consumer, producer };
+
 struct NetworkOptions {
   index_t max_batch = 1;
   index_t board_h = 19, board_w = 19;  // the input tensor's size; smaller boards sit inside via the mask
   ActivationScale activation_scale = ActivationScale::automatic;
   ConvPrologue conv_prologue = ConvPrologue::automatic;  // GPU: where convs apply their NormAct (ConvOptions)
+  NormActPlacement norm_act = NormActPlacement::automatic;
 };
 
 // Inputs in the backend's memory, fp32, any strides: spatial [N, Cin, H, W] (NCHW as KataGo fills it;
@@ -74,6 +85,7 @@ class Network {
         cin_(d.num_spatial_inputs), cin_stored_(stored_input_channels(cin_)), gin_(d.num_global_inputs),
         C_(d.trunk.trunk_c), P_(d.policy_channels()), SV_(d.score_value_channels()) {
     if constexpr (!std::is_same_v<S, HostSpace>) prologue_opt_.prologue = opt.conv_prologue;
+    producer_norm_ = opt.norm_act == NormActPlacement::producer;
     FUSEKIT_CHECK(max_n_ >= 1 && H_ >= 1 && W_ >= 1, "katago::Network: max_batch {} and board {}x{} must be positive",
                   max_n_, H_, W_);
     const bool want = opt.activation_scale == ActivationScale::divided_by_8 ||
@@ -160,6 +172,7 @@ class Network {
    private:
     friend class Network;
     Tensor<T, 1, S> in, mask, glob, x, t, a, b, g, pooled, vect, vect2, xn, qkv, probs, attn, ffn;
+    Tensor<T, 1, S> nx, nt;  // NormActPlacement::producer: the NormAct'ed copies of x and t
     Tensor<float, 1, S> vecf, scores, addmask;
     const Network* owner = nullptr;
   };
@@ -187,9 +200,11 @@ class Network {
     gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, C_}), TensorView<const T, 2, S>(r.ws.glob.data(), {N, gin_}), stem_global_);
     if (has_meta_) meta_encoder(r, in.meta);
     if (has_attention_) attention_mask(r);
-    conv2d(ctx, img(r, r.ws.x.data(), C_), img(r, static_cast<const T*>(r.ws.in.data()), cin_stored_), stem_.arg(), make_epilogue(epi::residual(broadcast(r, r.ws.vecf.data(), C_))));
-    for (const auto& b : blocks_) apply(r, b, r.ws.x.data(), C_);
-    heads(r, out);
+    const Stream xs{r.ws.x.data(), C_, producer_norm_ ? r.ws.nx.data() : nullptr};
+    bool normed = conv_to_stream(r, xs, next_norm(blocks_, 0), img(r, xs.x, C_), img(r, static_cast<const T*>(r.ws.in.data()), cin_stored_),
+                                 stem_.arg(), epi::residual(broadcast(r, r.ws.vecf.data(), C_)));
+    for (std::size_t i = 0; i < blocks_.size(); ++i) normed = apply(r, blocks_[i], xs, normed, next_norm(blocks_, i + 1));
+    heads(r, out, normed);
   }
 
  private:
@@ -230,6 +245,50 @@ class Network {
     return input_norm_act(a.scale, a.bias, mask(r), a.act);
   }
 
+  // ---- the residual streams and their NormAct'ed copies (NormActPlacement) ----
+  struct Stream {
+    T* x;        // the stream, c channels
+    index_t c;
+    T* normed;   // producer placement: where the NormAct'ed copy of x for the next block goes; else nullptr
+  };
+  // The NormAct a block applies first to the stream it reads (nullptr: it starts with something else).
+  static const ChannelAffine<S>* entry_norm(const BlockL<T, S>& block) {
+    return std::visit(
+        [](const auto& b) -> const ChannelAffine<S>* {
+          if constexpr (requires { b.pre.act; }) return &b.pre;
+          else return nullptr;
+        },
+        block.kind);
+  }
+  // What the reader after blocks[0, i) applies to the stream: blocks[i]'s entry NormAct, or past the last
+  // block the trunk tip's (top level, without the RMSNorm tip). nullptr: consumer placement, or none.
+  const ChannelAffine<S>* next_norm(const std::vector<BlockL<T, S>>& blocks, std::size_t i, const ChannelAffine<S>* after = nullptr) const {
+    if (!producer_norm_) return nullptr;
+    if (i < blocks.size()) return entry_norm(blocks[i]);
+    if (after) return after;
+    return &blocks == &blocks_ && !tip_rms_ ? &tip_ : nullptr;
+  }
+  // A convolution that writes the stream y with `stages`, and with `next` the NormAct'ed copy of the
+  // result into s.normed. Returns whether it did.
+  template <class X, class W, class... St>
+  bool conv_to_stream(const Run& r, const Stream& s, const ChannelAffine<S>* next, const TensorView<T, 4, S>& y, const X& x, const W& w,
+                      const St&... stages) const {
+    if (next && s.normed) {
+      conv2d(r.ctx, y, x, w, make_epilogue(stages..., epi::store_norm_act(img(r, s.normed, s.c), norm_act_prologue(r, *next))));
+      return true;
+    }
+    conv2d(r.ctx, y, x, w, make_epilogue(stages...));
+    return false;
+  }
+  // A convolution that reads the stream through the NormAct `pre`: from s.normed when the stream's writer
+  // stored it there (normed), else through its input prologue.
+  template <class W, class Epi>
+  void conv_from_stream(const Run& r, const Stream& s, bool normed, const ChannelAffine<S>& pre, const TensorView<T, 4, S>& y, const W& w,
+                        const Epi& epi) const {
+    if (normed) conv2d(r.ctx, y, img(r, static_cast<const T*>(s.normed), s.c), w, epi);
+    else conv2d(r.ctx, y, img(r, static_cast<const T*>(s.x), s.c), w, norm_act_prologue(r, pre), epi, prologue_opt_);
+  }
+
   void check_io(const InputViews<S>& in, const OutputViews<S>& out, index_t N) const {
     FUSEKIT_CHECK(N <= max_n_, "katago::Network '{}': batch {} exceeds the max_batch {} it was built for", name_, N, max_n_);
     FUSEKIT_CHECK(in.spatial.shape() == (Shape<4>{N, cin_, H_, W_}), "katago::Network '{}': spatial input is {}, expected [{}, {}, {}, {}]",
@@ -260,50 +319,74 @@ class Network {
     gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, C_}), mat(r.ws.vect2.data(), N, c2), meta3_, GemmOptions{1.f, 1.f});
   }
 
-  void apply(const Run& r, const BlockL<T, S>& block, T* xs, index_t c) const {
-    std::visit([&](const auto& b) { apply(r, b, xs, c); }, block.kind);
+  // Each block reads the stream s (normed: s.normed holds its entry NormAct of it), updates it, and with
+  // `next` also leaves next's NormAct of the result in s.normed; it returns whether it did.
+  bool apply(const Run& r, const BlockL<T, S>& block, const Stream& s, bool normed, const ChannelAffine<S>* next) const {
+    return std::visit([&](const auto& b) { return apply(r, b, s, normed, next); }, block.kind);
   }
 
-  void apply(const Run& r, const OrdinaryL<T, S>& b, T* xs, index_t c) const {
-    Ctx& ctx = r.ctx;
+  bool apply(const Run& r, const OrdinaryL<T, S>& b, const Stream& s, bool normed, const ChannelAffine<S>* next) const {
     const index_t mid = b.conv1.cout;
-    conv2d(ctx, img(r, r.ws.a.data(), mid), img(r, xs, c), b.conv1.arg(), norm_act_prologue(r, b.pre), norm_act_epilogue(r, b.mid),
-           prologue_opt_);
-    conv2d(ctx, img(r, xs, c), img(r, r.ws.a.data(), mid), b.conv2.arg(), make_epilogue(epi::residual(img(r, xs, c))));
+    conv_from_stream(r, s, normed, b.pre, img(r, r.ws.a.data(), mid), b.conv1.arg(), norm_act_epilogue(r, b.mid));
+    return conv_to_stream(r, s, next, img(r, s.x, s.c), img(r, static_cast<const T*>(r.ws.a.data()), mid), b.conv2.arg(),
+                          epi::residual(img(r, s.x, s.c)));
   }
 
-  void apply(const Run& r, const GlobalPoolL<T, S>& b, T* xs, index_t c) const {
+  bool apply(const Run& r, const GlobalPoolL<T, S>& b, const Stream& s, bool normed, const ChannelAffine<S>* next) const {
     Ctx& ctx = r.ctx;
-    const index_t gc = b.gconv.cout, rc = b.regular.cout, N = r.n;
-    norm_act(ctx, img(r, r.ws.a.data(), c), img(r, xs, c), b.pre.scale, b.pre.bias, mask(r), b.pre.act);
-    conv2d(ctx, img(r, r.ws.g.data(), gc), img(r, r.ws.a.data(), c), b.gconv.arg(), norm_act_epilogue(r, b.gpool));
+    const index_t gc = b.gconv.cout, rc = b.regular.cout, N = r.n, c = s.c;
+    T* an = normed ? s.normed : r.ws.a.data();  // the stream through b.pre
+    if (!normed) norm_act(ctx, img(r, an, c), img(r, static_cast<const T*>(s.x), c), b.pre.scale, b.pre.bias, mask(r), b.pre.act);
+    conv2d(ctx, img(r, r.ws.g.data(), gc), img(r, static_cast<const T*>(an), c), b.gconv.arg(), norm_act_epilogue(r, b.gpool));
     global_pool(ctx, TensorView<T, 2, S>(r.ws.pooled.data(), {N, 3 * gc}), img(r, r.ws.g.data(), gc), mask(r), PoolKind::katago);
     gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, rc}), mat(r.ws.pooled.data(), N, 3 * gc), b.gpool_to_bias);
-    conv2d(ctx, img(r, r.ws.b.data(), rc), img(r, r.ws.a.data(), c), b.regular.arg(),
+    conv2d(ctx, img(r, r.ws.b.data(), rc), img(r, static_cast<const T*>(an), c), b.regular.arg(),
            make_epilogue(epi::residual(broadcast(r, r.ws.vecf.data(), rc)), epi::scale_bias(b.mid.scale, b.mid.bias),
                          epi::activation(b.mid.act), epi::board_mask(mask(r))));
-    conv2d(ctx, img(r, xs, c), img(r, r.ws.b.data(), rc), b.final_conv.arg(), make_epilogue(epi::residual(img(r, xs, c))));
+    return conv_to_stream(r, s, next, img(r, s.x, c), img(r, static_cast<const T*>(r.ws.b.data()), rc), b.final_conv.arg(),
+                          epi::residual(img(r, s.x, c)));
   }
 
-  void apply(const Run& r, const NestedL<T, S>& b, T* xs, index_t c) const {
-    Ctx& ctx = r.ctx;
+  bool apply(const Run& r, const NestedL<T, S>& b, const Stream& s, bool normed, const ChannelAffine<S>* next) const {
     const index_t mid = b.pre_conv.cout;
-    conv2d(ctx, img(r, r.ws.t.data(), mid), img(r, xs, c), b.pre_conv.arg(), norm_act_prologue(r, b.pre), make_epilogue(), prologue_opt_);
-    for (const auto& inner : b.inner) apply(r, inner, r.ws.t.data(), mid);
-    conv2d(ctx, img(r, xs, c), img(r, r.ws.t.data(), mid), b.post_conv.arg(), norm_act_prologue(r, b.post),
-           make_epilogue(epi::residual(img(r, xs, c))), prologue_opt_);
+    const Stream t{r.ws.t.data(), mid, producer_norm_ ? r.ws.nt.data() : nullptr};
+    // The inner stream starts as the pre-convolution's output (no epilogue of its own).
+    bool t_normed = false;
+    const ChannelAffine<S>* first = next_norm(b.inner, 0, &b.post);
+    if (first) {
+      conv_from_stream(r, s, normed, b.pre, img(r, t.x, mid), b.pre_conv.arg(),
+                       make_epilogue(epi::store_norm_act(img(r, t.normed, mid), norm_act_prologue(r, *first))));
+      t_normed = true;
+    } else {
+      conv_from_stream(r, s, normed, b.pre, img(r, t.x, mid), b.pre_conv.arg(), make_epilogue());
+    }
+    for (std::size_t i = 0; i < b.inner.size(); ++i) t_normed = apply(r, b.inner[i], t, t_normed, next_norm(b.inner, i + 1, &b.post));
+    const Stream tt{t.x, mid, t_normed ? t.normed : nullptr};
+    const auto y = img(r, s.x, s.c);
+    if (next && s.normed) {
+      conv_from_stream(r, tt, t_normed, b.post, y, b.post_conv.arg(),
+                       make_epilogue(epi::residual(y), epi::store_norm_act(img(r, s.normed, s.c), norm_act_prologue(r, *next))));
+      return true;
+    }
+    conv_from_stream(r, tt, t_normed, b.post, y, b.post_conv.arg(), make_epilogue(epi::residual(y)));
+    return false;
   }
 
-  void apply(const Run& r, const FfnL<T, S>& b, T* xs, index_t c) const {
+  bool apply(const Run& r, const FfnL<T, S>& b, const Stream& s, bool, const ChannelAffine<S>*) const {
     Ctx& ctx = r.ctx;
+    T* xs = s.x;
+    const index_t c = s.c;
     rmsnorm(ctx, rows(r, r.ws.xn.data(), c), rows(r, static_cast<const T*>(xs), c), b.norm, RmsNormOptions{b.eps});
     gemm(ctx, rows(r, r.ws.ffn.data(), b.ffn), rows(r, static_cast<const T*>(r.ws.xn.data()), c), b.w1,
          make_epilogue(epi::gate<act::Silu>(GateLayout::concatenated)));
     gemm(ctx, rows(r, xs, c), rows(r, static_cast<const T*>(r.ws.ffn.data()), b.ffn), b.w2, make_epilogue(epi::residual(rows(r, xs, c))));
+    return false;
   }
 
-  void apply(const Run& r, const AttentionL<T, S>& b, T* xs, index_t c) const {
+  bool apply(const Run& r, const AttentionL<T, S>& b, const Stream& s, bool, const ChannelAffine<S>*) const {
     Ctx& ctx = r.ctx;
+    T* xs = s.x;
+    const index_t c = s.c;
     const index_t N = r.n, L = HW_, tokens = N * L, Hq = b.heads, group = b.heads / b.kv_heads;
     const index_t Q = Hq * b.qd, K = b.kv_heads * b.qd, V = b.kv_heads * b.vd, qkvc = Q + K + V;
     rmsnorm(ctx, rows(r, r.ws.xn.data(), c), rows(r, static_cast<const T*>(xs), c), b.norm, RmsNormOptions{b.eps});
@@ -344,6 +427,7 @@ class Network {
       gemm(ctx, TensorView<T, 3, S>(r.ws.attn.data() + h * b.vd, {N, L, b.vd}, {L * Hq * b.vd, Hq * b.vd, 1}), ph, vh);
     }
     gemm(ctx, rows(r, xs, c), rows(r, static_cast<const T*>(r.ws.attn.data()), Hq * b.vd), b.out, make_epilogue(epi::residual(rows(r, xs, c))));
+    return false;
   }
 
   // 0 for on-board keys, -1e4 for off-board ones (exp underflows to 0; finite, so fp16 stays finite).
@@ -356,17 +440,19 @@ class Network {
   }
 
   // ---- heads ----
-  void heads(const Run& r, const OutputViews<S>& out) const {
+  // tip_normed: the last block left the tip's NormAct of the trunk in r.ws.nx.
+  void heads(const Run& r, const OutputViews<S>& out, bool tip_normed) const {
     Ctx& ctx = r.ctx;
     const index_t N = r.n;
-    // Trunk tip into r.ws.a.
+    // Trunk tip into r.ws.a (or already in r.ws.nx).
+    T* tip_data = tip_normed ? r.ws.nx.data() : r.ws.a.data();
     if (tip_rms_) {
       rmsnorm(ctx, rows(r, r.ws.a.data(), C_), rows(r, static_cast<const T*>(r.ws.x.data()), C_), tip_gamma_, RmsNormOptions{tip_eps_});
       norm_act(ctx, img(r, r.ws.a.data(), C_), img(r, r.ws.a.data(), C_), tip_.scale, tip_.bias, mask(r), tip_.act);
-    } else {
+    } else if (!tip_normed) {
       norm_act(ctx, img(r, r.ws.a.data(), C_), img(r, r.ws.x.data(), C_), tip_.scale, tip_.bias, mask(r), tip_.act);
     }
-    const auto tip = img(r, static_cast<const T*>(r.ws.a.data()), C_);
+    const auto tip = img(r, static_cast<const T*>(tip_data), C_);
     // Policy.
     const index_t g1 = g1_.cout, p1 = p1_.cout;
     conv2d(ctx, img(r, r.ws.g.data(), g1), tip, g1_.arg(), norm_act_epilogue(r, g1n_));
@@ -472,6 +558,10 @@ class Network {
     }
     if (has_attention_ || w.ffn > 0) buf(ws.xn, px * w.stream);  // the normalised tokens of either block
     if (w.ffn > 0) buf(ws.ffn, px * w.ffn);
+    if (producer_norm_) {
+      buf(ws.nx, px * C_);
+      buf(ws.nt, px * t_width_);
+    }
     ws.owner = this;
   }
 
@@ -480,6 +570,7 @@ class Network {
   index_t H_, W_, HW_, max_n_, cin_, cin_stored_, gin_, C_, P_, SV_;
   bool divided_by_8_ = false;
   ConvOptions prologue_opt_;  // for convs with a NormAct prologue
+  bool producer_norm_ = false;  // NormActPlacement::producer
   // trunk
   ConvW<T, S> stem_;
   Tensor<T, 2, S> stem_global_;
