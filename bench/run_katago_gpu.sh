@@ -27,4 +27,9 @@ head -12 "$OUT/eval_fp16.txt"
 python3 bench/peers/katago_torch.py --model $M --check /tmp/eval32 --batch 1 2>&1 | head -3 | tee "$OUT/check_fp32.txt"
 python3 bench/peers/katago_torch.py --model $M --check /tmp/eval16 --batch 1 2>&1 | head -1 | tee "$OUT/check_fp16.txt"
 build-gpu/examples/katago-bench --device gpu --dtype fp16 --batch "$B" --seconds 2 --model $M --json "$OUT/katago_bench.json" 2>/dev/null | tee "$OUT/katago_bench.txt"
+# The stream's NormAct stored by its producer conv (NormActPlacement) against the staged pass, alternately.
+for na in producer consumer producer; do
+  echo "--norm-act $na" | tee -a "$OUT/katago_bench_norm_act.txt"
+  build-gpu/examples/katago-bench --device gpu --dtype fp16 --batch "$B" --seconds 1 --model $M --norm-act $na 2>/dev/null | tail -n +2 | tee -a "$OUT/katago_bench_norm_act.txt"
+done
 python3 bench/peers/katago_torch.py --model $M --batch "$B" --compile --json "$OUT/katago_torch.json" 2>&1 | grep -v Warning | tail -8 | tee "$OUT/katago_torch.txt"
