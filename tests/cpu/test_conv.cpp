@@ -64,6 +64,11 @@ TEST(CpuConv, WinogradTransformsMatchTheirMatrices) {
   }
 }
 
+// A store_norm_act stage last (and only there) lets the GPU kernels store its 8 columns as one vector.
+static_assert(Epilogue<epi::Residual<float, HostSpace>, epi::StoreNormAct<half, half, HostSpace, act::Mish>>::side_last);
+static_assert(!Epilogue<epi::StoreNormAct<half, half, HostSpace, act::Mish>, epi::Residual<float, HostSpace>>::side_last);
+static_assert(!Epilogue<epi::Residual<float, HostSpace>>::side_last && !Epilogue<>::side_last);
+
 TEST(CpuConv, KataGoShapes) {
   std::uint64_t salt = 9100;
   // The trunk's 3x3 192 -> 192 residual conv on 19x19, the 5x5 input conv (22 planes), 1x1 heads.

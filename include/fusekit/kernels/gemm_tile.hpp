@@ -113,6 +113,23 @@ FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmT
         if (e + 1 < live) p.output_pair_planned(value, bi, m, j0 + e, pl[e], pl[e + 1], out[e], out[e + 1]);
         else if (e < live) out[e] = p.output(value, bi, m, j0 + e);
       }
+    } else if constexpr (Epi::side_last) {  // the side store's 8 values as one vector where it can
+      FUSEKIT_UNROLL
+      for (int e = 0; e < kVec; ++e)
+        if (e < live) out[e] = p.output_before_side(value, bi, m, j0 + e, pl[e]);
+      const auto& side = p.epi.side_stage();
+      auto* sd = side.at_dst({bi, m, j0});
+      using SV = gpu::Vec<std::remove_pointer_t<decltype(sd)>, kVec>;
+      if (live >= kVec && side.col_stride == 1 && reinterpret_cast<std::uintptr_t>(sd) % sizeof(SV) == 0) {
+        SV sv;
+        FUSEKIT_UNROLL
+        for (int e = 0; e < kVec; ++e) sv.v[e] = convert<std::remove_pointer_t<decltype(sd)>>(side.side_value(out[e], {bi, m, j0 + e}, Epi::side_plan(pl[e])));
+        *reinterpret_cast<SV*>(sd) = sv;
+      } else {
+        FUSEKIT_UNROLL
+        for (int e = 0; e < kVec; ++e)
+          if (e < live) side.apply(out[e], {bi, m, j0 + e}, Epi::side_plan(pl[e]));
+      }
     } else {
       FUSEKIT_UNROLL
       for (int e = 0; e < kVec; ++e)

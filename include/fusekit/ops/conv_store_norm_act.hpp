@@ -21,9 +21,9 @@ namespace epi {
 template <class T, class MaskT, class Space, class Act>
 struct StoreNormAct {
   using space = Space;
-  static constexpr bool stores_norm_act = true;
+  static constexpr bool stores_norm_act = true, side_store = true;
   T* dst;
-  index_t batch_stride, row_stride, col_stride;  // dst: image, pixel, channel
+  index_t batch_stride, row_stride, col_stride;  // dst: image, pixel, channel (epi::is_side_store)
   ColumnVector s, b;
   const MaskT* mask;  // nullptr (or MaskT = void): no mask
   index_t mask_batch_stride, mask_row_stride;
@@ -40,14 +40,14 @@ struct StoreNormAct {
     else return mask ? to_float(mask[at.batch * mask_batch_stride + at.row * mask_row_stride]) : 1.f;
   }
   // The value stored into dst for v at `at`.
-  FUSEKIT_HOST_DEVICE float normalised(float v, EpiCoord at, const Plan& pl) const {
+  FUSEKIT_HOST_DEVICE float side_value(float v, EpiCoord at, const Plan& pl) const {
     return act(v * pl.s + pl.b) * mask_at(at);
   }
   FUSEKIT_HOST_DEVICE T* at_dst(EpiCoord at) const {
     return dst + at.batch * batch_stride + at.row * row_stride + at.col * col_stride;
   }
   FUSEKIT_HOST_DEVICE float apply(float v, EpiCoord at, const Plan& pl) const {
-    *at_dst(at) = convert<T>(normalised(v, at, pl));
+    *at_dst(at) = convert<T>(side_value(v, at, pl));
     return v;
   }
   FUSEKIT_HOST_DEVICE float operator()(float v, EpiCoord at) const { return apply(v, at, plan(at.col)); }

@@ -266,6 +266,10 @@ template <class Op> inline constexpr bool is_gate<Gate<Op>> = true;
 // passes through), combine(v, v_partner, at), and turn(v, w, at) for an even column and its partner
 // col + 1 (both results of combine, computed once).
 template <class S> inline constexpr bool is_pair = requires { requires S::pairs_columns; };
+// A side store (epi::store_norm_act) writes a value derived from v into a second tensor and passes v on;
+// it has side_value(v, at, plan), at_dst(at) and col_stride. As the last stage of an epilogue without a
+// gate or pair stage, the tiled GPU kernels store 8 columns of it with one vector store (store_tile).
+template <class S> inline constexpr bool is_side_store = requires { requires S::side_store; };
 
 // A stage's column plan (NoPlan for stages without one), and the stage applied with it.
 struct NoPlan {};
@@ -305,6 +309,13 @@ constexpr int first_of(std::initializer_list<bool> flags) {
   }
   return -1;
 }
+// Whether the last of the stages is a side store.
+template <class... S>
+constexpr bool last_is_side_store() {
+  bool last = false;
+  ((last = epi::is_side_store<S>), ...);
+  return last;
+}
 }  // namespace detail
 
 template <class... S>
@@ -318,6 +329,8 @@ struct Epilogue {
                 "fusekit epilogue: at most one two-column stage (epi::gate, epi::rope) per epilogue");
   // The two-column stage's index (count: none); pre() applies the stages before it, post() those after.
   static constexpr int split_index = gated ? gate_index : paired ? pair_index : static_cast<int>(count);
+  // The last stage is a side store (and there is no gate or pair stage): kernels may store it themselves.
+  static constexpr bool side_last = !gated && !paired && detail::last_is_side_store<S...>();
 
   EpiChain<S...> stages;
   // Every stage's plan for one column (gate stages: NoPlan).
@@ -333,6 +346,13 @@ struct Epilogue {
     return apply<0, 0, split_index>(stages, pl, v, at);
   }
   FUSEKIT_HOST_DEVICE float pre(float v, EpiCoord at) const { return pre(v, at, plan(at.col)); }
+  // With side_last: every stage but the last, and the last stage itself and its plan.
+  FUSEKIT_HOST_DEVICE float pre_before_side(float v, EpiCoord at, const Plan& pl) const {
+    static_assert(side_last, "pre_before_side: for epilogues that end in a side store");
+    return apply<0, 0, static_cast<int>(count) - 1>(stages, pl, v, at);
+  }
+  FUSEKIT_HOST_DEVICE const auto& side_stage() const { return stage<static_cast<int>(count) - 1>(stages); }
+  FUSEKIT_HOST_DEVICE static const auto& side_plan(const Plan& pl) { return stage<static_cast<int>(count) - 1>(pl); }
   // Stages after the gate or pair stage (at output columns).
   FUSEKIT_HOST_DEVICE float post(float v, EpiCoord at, const Plan& pl) const {
     if constexpr (gated || paired) return apply<0, split_index + 1, static_cast<int>(count)>(stages, pl, v, at);

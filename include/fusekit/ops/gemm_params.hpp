@@ -104,6 +104,16 @@ struct GemmParams {
     return epi.pre(v, {bi, r, j}, pl);
   }
 
+  // output_planned's value before the last stage, a side store (Epi::side_last), which passes it on
+  // unchanged: the caller stores it, and the side value derived from it.
+  template <class Acc>
+  FUSEKIT_HOST_DEVICE float output_before_side(const Acc& acc, index_t bi, index_t r, index_t j,
+                                               const typename Epi::Plan& pl) const {
+    float v = alpha * acc(j);
+    if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
+    return epi.pre_before_side(v, {bi, r, j}, pl);
+  }
+
   // Output elements (bi, r, j) and (bi, r, j + 1), j even, of a paired epilogue, with both columns'
   // plans: a pair stage turns adjacent columns (2i, 2i + 1), once per pair (one sin/cos), with exactly
   // output()'s arithmetic.
