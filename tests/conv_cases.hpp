@@ -200,6 +200,14 @@ void conv_bad_input_cases(Ctx& ctx) {
   expect_error_untouched(ctx, z, [&] {
     conv2d(ctx, y, x, w, make_epilogue(epi::store_norm_act(y, input_norm_act(s4, s4, act::Mish{}))));
   }, {"second output overlaps y"});
+  // In a GEMM (its rows taken as the image's pixels) the second output may not overlap a, b or c either.
+  auto ga = B::upload(ctx, random_tensor<float, 2>({5, 8}, 10));
+  auto gb = B::upload(ctx, random_tensor<float, 2>({8, 4}, 11));
+  auto gc = B::template poisoned<float, 2>(ctx, {5, 4});
+  const TensorView<float, 4, typename Ctx::space> over_a(ga.data(), {1, 4, 5, 1}, {20, 1, 4, 4});
+  expect_error_untouched(ctx, gc, [&] {
+    gemm(ctx, gc, ga, gb, make_epilogue(epi::store_norm_act(over_a, input_norm_act(s4, s4, act::Mish{}))));
+  }, {"gemm: an epilogue stage's second output overlaps a, b or c"});
 }
 
 }  // namespace fusekit::test

@@ -132,16 +132,9 @@ void conv2d_impl(Ctx& ctx, const Y& y, const X& x, const Wt& w, const Pro& pro, 
       static_assert(std::is_same_v<typename St::space, typename Ctx::space>,
                     "conv2d: an epilogue tensor lives in another memory space than the context runs on");
     st.check({"conv2d", s.n, s.h * s.w, s.cout, "output"});
-    if constexpr (requires { st.written_bytes(); }) {  // a stage that stores a second image
-      const std::pair<const char*, const char*> wr = st.written_bytes();  // (no structured binding: clang 15
-      auto hits = [&](const auto& v) {                                     // cannot capture one)
-        if (v.empty() || wr.first == nullptr) return false;
-        const auto [a0, a1] = byte_span(v);
-        return a0 < wr.second && wr.first < a1;
-      };
-      FUSEKIT_CHECK(!hits(x) && !hits(y), "conv2d: an epilogue stage's second output overlaps {}: {}",
-                    hits(x) ? "x" : "y", shapes());
-    }
+    const bool hits_x = second_output_overlaps(st, x), hits_y = second_output_overlaps(st, y);
+    FUSEKIT_CHECK(!hits_x && !hits_y, "conv2d: an epilogue stage's second output overlaps {}: {}", hits_x ? "x" : "y",
+                  shapes());
   });
   // y as the batched GEMM's C: batch = image, row = pixel (h * W + w), column = output channel.
   GemmOperand<O> c{y.data(), y.stride(3), y.stride(1), y.stride(0)};

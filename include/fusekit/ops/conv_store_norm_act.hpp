@@ -6,8 +6,8 @@
 // What it is for: a residual stream that the next convolution reads through a NormAct (KataGo's blocks
 // start with one). The convolution that writes the stream then writes the next one's input too, instead
 // of a separate NormAct pass (or the next conv's staged prologue) reading the stream back. Place it after
-// the stages that make the stream's value (e.g. after epi::residual). dst may not overlap the conv's
-// input or output (conv2d checks).
+// the stages that make the stream's value (e.g. after epi::residual). dst may not overlap the op's
+// operands or output (conv2d and gemm check; in a gemm the image's pixels are the output's rows).
 #include <type_traits>
 #include <utility>
 

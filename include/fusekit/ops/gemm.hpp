@@ -57,6 +57,20 @@ bool overlaps(const V1& x, const V2& y) {
   return a0 < b1 && b0 < a1;
 }
 
+// Whether an epilogue stage that writes a second tensor (written_bytes(): epi::store_norm_act) can touch
+// v's bytes. (No structured binding in the check: clang 15 cannot capture one in a lambda.)
+template <class St, class V>
+bool second_output_overlaps(const St& st, const V& v) {
+  if constexpr (requires { st.written_bytes(); }) {
+    const std::pair<const char*, const char*> wr = st.written_bytes();
+    if (v.empty() || wr.first == nullptr) return false;
+    const auto span = byte_span(v);
+    return span.first < wr.second && wr.first < span.second;
+  } else {
+    return (void)st, (void)v, false;
+  }
+}
+
 // The checks and parameters of every GEMM entry point; run(p) launches (default: the backend's GEMM).
 struct BackendGemm {};
 template <class Ctx, class C, class A, class B, class... S, class Run = BackendGemm>
@@ -95,6 +109,8 @@ void gemm_impl(Ctx& ctx, const C& c, const A& a, const B& b, const Epilogue<S...
                       "gemm: an epilogue tensor lives in another memory space than the context runs on");
       const bool acc_cols = E::gated && i < E::gate_index;  // before the gate: accumulator columns
       st.check({"gemm", batch, m, acc_cols ? n : n_out, acc_cols ? "accumulator" : "output"});
+      FUSEKIT_CHECK(!second_output_overlaps(st, a) && !second_output_overlaps(st, b) && !second_output_overlaps(st, c),
+                    "gemm: an epilogue stage's second output overlaps a, b or c: {}", shapes());
     }
   });
   GemmParams<T, O, E> p{gemm_operand(a), gemm_operand(b), gemm_operand(c), batch, m, n, k, n_out,
