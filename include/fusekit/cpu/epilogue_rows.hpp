@@ -44,7 +44,7 @@ void store_row(const P& p, index_t b, index_t row, const float* acc, index_t o0,
           activation_span(stage.op, v, spare, n);
           std::swap(v, spare);
         } else if constexpr (requires { requires S::stores_norm_act; }) {  // epi::store_norm_act, v unchanged
-          for (index_t i = 0; i < n; ++i) spare[i] = v[i] * stage.s[c0 + i] + stage.b[c0 + i];
+          for (index_t i = 0; i < n; ++i) spare[i] = v[i] * stage.sb.s[c0 + i] + stage.sb.b[c0 + i];
           activation_span(stage.act, spare, z, n);
           const float m = stage.mask_at(EpiCoord{b, row, c0});
           for (index_t i = 0; i < n; ++i) *stage.at_dst(EpiCoord{b, row, c0 + i}) = convert<std::remove_pointer_t<decltype(stage.dst)>>(z[i] * m);

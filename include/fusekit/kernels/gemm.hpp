@@ -630,9 +630,10 @@ struct OpImpl<op::Gemm, HipBackend> {
   // k-tile takes 0.59 us against 0.37 us for 128 x 128 (the wider tile reuses each A load for twice the
   // columns), fixed costs 7.0 and 5.3 us. So 788 x 2560 x 2048 runs 70 wide tiles in one round (25 us)
   // rather than 140 narrow ones in two (31 us), and 788 x 2048 x 16384 wide tiles split in 2 (92 us)
-  // rather than 112 narrow ones (134 us). A pair stage (epi::rope) keeps 128 x 128: its epilogue costs
-  // 19 us per 128 x 128 tile (against 2.8 plain), and the wide tile's twice that does not overlap with
-  // anything: 788 x 2560 x 2048 with RoPE and cache stores, 51.6 us narrow against 67.3 wide.
+  // rather than 112 narrow ones (134 us). A pair stage (epi::rope) keeps 128 x 128: its epilogue is
+  // most of the tile's time (788 x 2560 x 2048 with RoPE and cache stores: 51.6 us narrow against 67.3
+  // wide before the epilogue's column plans; with them, in the timeline tool, 42.5 against 41.2, too
+  // close to switch unmeasured end to end).
   template <class T, class O, class Epi>
   static int wgmma_tile_choice(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced_splits) {
     if constexpr (Epi::paired) return 0;

@@ -119,11 +119,12 @@ FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmT
         if (e < live) out[e] = p.output_before_side(value, bi, m, j0 + e, pl[e]);
       const auto& side = p.epi.side_stage();
       auto* sd = side.at_dst({bi, m, j0});
-      using SV = gpu::Vec<std::remove_pointer_t<decltype(sd)>, kVec>;
+      using ST = std::remove_pointer_t<decltype(sd)>;
+      using SV = gpu::Vec<ST, kVec>;
       if (live >= kVec && side.col_stride == 1 && reinterpret_cast<std::uintptr_t>(sd) % sizeof(SV) == 0) {
         SV sv;
         FUSEKIT_UNROLL
-        for (int e = 0; e < kVec; ++e) sv.v[e] = convert<std::remove_pointer_t<decltype(sd)>>(side.side_value(out[e], {bi, m, j0 + e}, Epi::side_plan(pl[e])));
+        for (int e = 0; e < kVec; ++e) sv.v[e] = convert<ST>(side.side_value(out[e], {bi, m, j0 + e}, Epi::side_plan(pl[e])));
         *reinterpret_cast<SV*>(sd) = sv;
       } else {
         FUSEKIT_UNROLL

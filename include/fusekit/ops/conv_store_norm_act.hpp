@@ -24,24 +24,22 @@ struct StoreNormAct {
   static constexpr bool stores_norm_act = true, side_store = true;
   T* dst;
   index_t batch_stride, row_stride, col_stride;  // dst: image, pixel, channel (epi::is_side_store)
-  ColumnVector s, b;
+  ScaleBias<Space> sb;  // its plan is this stage's
   const MaskT* mask;  // nullptr (or MaskT = void): no mask
   index_t mask_batch_stride, mask_row_stride;
   Act act;
   index_t batch, rows, cols;             // extents, for check
   const char *bytes_lo, *bytes_hi;        // what dst's stores can touch (host: the overlap check)
 
-  struct Plan {
-    float s, b;
-  };
-  FUSEKIT_HOST_DEVICE Plan plan(index_t col) const { return {s[col], b[col]}; }
+  using Plan = typename ScaleBias<Space>::Plan;
+  FUSEKIT_HOST_DEVICE Plan plan(index_t col) const { return sb.plan(col); }
   FUSEKIT_HOST_DEVICE float mask_at(EpiCoord at) const {
     if constexpr (std::is_void_v<MaskT>) return (void)at, 1.f;
     else return mask ? to_float(mask[at.batch * mask_batch_stride + at.row * mask_row_stride]) : 1.f;
   }
   // The value stored into dst for v at `at`.
   FUSEKIT_HOST_DEVICE float side_value(float v, EpiCoord at, const Plan& pl) const {
-    return act(v * pl.s + pl.b) * mask_at(at);
+    return act(sb.apply(v, at, pl)) * mask_at(at);
   }
   FUSEKIT_HOST_DEVICE T* at_dst(EpiCoord at) const {
     return dst + at.batch * batch_stride + at.row * row_stride + at.col * col_stride;
@@ -55,9 +53,9 @@ struct StoreNormAct {
     FUSEKIT_CHECK(batch == e.batch && rows == e.rows && cols == e.cols,
                   "{}: epi::store_norm_act writes {} images of {} pixels x {} channels but the {} is {} x {} x {}", e.op,
                   batch, rows, cols, e.where, e.batch, e.rows, e.cols);
-    FUSEKIT_CHECK(s.size == e.cols && b.size == e.cols,
+    FUSEKIT_CHECK(sb.s.size == e.cols && sb.b.size == e.cols,
                   "{}: epi::store_norm_act has scale of {} and bias of {} elements but the {} has {} channels", e.op,
-                  s.size, b.size, e.where, e.cols);
+                  sb.s.size, sb.b.size, e.where, e.cols);
   }
   std::pair<const char*, const char*> written_bytes() const { return {bytes_lo, bytes_hi}; }
 };
@@ -87,8 +85,7 @@ auto store_norm_act(V&& dst, const InputNormAct<MaskT, Space, Act>& norm) {
     }
   }
   const auto [lo, hi] = detail::byte_span(d);
-  return StoreNormAct<T, MaskT, Space, Act>{d.data(), d.stride(0), d.stride(3), d.stride(1), norm.sb.s, norm.sb.b,
-                                            norm.mask, mask_n, mask_px, norm.act, d.size(0), d.size(2) * d.size(3),
+  return StoreNormAct<T, MaskT, Space, Act>{d.data(), d.stride(0), d.stride(3), d.stride(1), norm.sb, norm.mask, mask_n, mask_px, norm.act, d.size(0), d.size(2) * d.size(3),
                                             d.size(1), d.empty() ? nullptr : lo, d.empty() ? nullptr : hi};
 }
 

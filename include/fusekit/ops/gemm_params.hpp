@@ -87,10 +87,15 @@ struct GemmParams {
       if (pc < 0) return epi.post(v, {bi, r, j});
       return epi.post(epi.combine_pair(v, epi.pre(alpha * acc(pc), {bi, r, pc}), {bi, r, j}), {bi, r, j});
     } else {
-      float v = alpha * acc(j);
-      if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
-      return epi.pre(v, {bi, r, j});
+      return epi.pre(scaled(acc, bi, r, j), {bi, r, j});
     }
+  }
+  // alpha * acc(j) + beta * C: what the stages of an ungated epilogue without a pair stage start from.
+  template <class Acc>
+  FUSEKIT_HOST_DEVICE float scaled(const Acc& acc, index_t bi, index_t r, index_t j) const {
+    float v = alpha * acc(j);
+    if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
+    return v;
   }
 
   // Output element (bi, r, j) of an ungated epilogue without a pair stage, with column j's plan
@@ -99,9 +104,7 @@ struct GemmParams {
   FUSEKIT_HOST_DEVICE float output_planned(const Acc& acc, index_t bi, index_t r, index_t j,
                                            const typename Epi::Plan& pl) const {
     static_assert(!Epi::gated && !Epi::paired, "output_planned: for epilogues without a gate or pair stage");
-    float v = alpha * acc(j);
-    if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
-    return epi.pre(v, {bi, r, j}, pl);
+    return epi.pre(scaled(acc, bi, r, j), {bi, r, j}, pl);
   }
 
   // output_planned's value before the last stage, a side store (Epi::side_last), which passes it on
@@ -109,9 +112,7 @@ struct GemmParams {
   template <class Acc>
   FUSEKIT_HOST_DEVICE float output_before_side(const Acc& acc, index_t bi, index_t r, index_t j,
                                                const typename Epi::Plan& pl) const {
-    float v = alpha * acc(j);
-    if (beta != 0.f) v += beta * to_float(*c.at(bi, r, j));
-    return epi.pre_before_side(v, {bi, r, j}, pl);
+    return epi.pre_before_side(scaled(acc, bi, r, j), {bi, r, j}, pl);
   }
 
   // Output elements (bi, r, j) and (bi, r, j + 1), j even, of a paired epilogue, with both columns'
