@@ -79,17 +79,21 @@ TEST(KataGoNetworkGpu, B18c384nbtMatchesTheCpu) {
   matches_cpu<fusekit::half>("b18c384nbt", 3, 2);
 }
 
-// The residual stream's NormAct stored by the convolution that writes the stream (epi::store_norm_act in
-// the GPU conv kernels' epilogue) instead of a staged pass before the next one.
-TEST(KataGoNetworkGpu, NormActStoredByTheProducer) {
+// Both placements of the residual stream's NormAct (NormActPlacement): automatic stores it in the
+// convolution that writes the stream (epi::store_norm_act in the conv epilogue) for batches up to
+// producer_norm_act_max_batch, which the tests above run; here the staged pass (consumer) forced, and
+// automatic past that batch, where it picks the consumer too.
+TEST(KataGoNetworkGpu, NormActPlacements) {
   SKIP_WITHOUT_GPU;
   for (const char* arch : {"b4c48", "b3c64nbt"}) {
-    matches_cpu<float>(arch, 5, 1, NormActPlacement::producer);
-    matches_cpu<fusekit::half>(arch, 5, 1, NormActPlacement::producer);
+    matches_cpu<float>(arch, 5, 1, NormActPlacement::consumer);
+    matches_cpu<fusekit::half>(arch, 5, 1, NormActPlacement::consumer);
+    matches_cpu<float>(arch, producer_norm_act_max_batch + 3);
+    matches_cpu<fusekit::half>(arch, 3, 1, NormActPlacement::producer);
   }
-  matches_cpu<fusekit::half>("b18c384nbt", 3, 2, NormActPlacement::producer);
-  matches_katago<float>(NormActPlacement::producer);
-  matches_katago<fusekit::half>(NormActPlacement::producer);
+  matches_cpu<fusekit::half>("b18c384nbt", 3, 2, NormActPlacement::consumer);
+  matches_katago<float>(NormActPlacement::consumer);
+  matches_katago<fusekit::half>(NormActPlacement::consumer);
 }
 
 template <class T>

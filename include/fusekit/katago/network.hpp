@@ -41,9 +41,13 @@ enum class ActivationScale { automatic, as_is, divided_by_8 };
 // Where a block's leading NormAct (KataGo's pre-activation batch norm) runs. `consumer`: in the
 // convolution that reads the residual stream (its input prologue; on the GPU a staged NormAct pass).
 // `producer`: the convolution that writes the stream also stores the NormAct'ed copy that the next block
-// reads as is (epi::store_norm_act), so no pass reads the stream back. `automatic`: consumer, until
-// producer is measured faster on a GPU.
+// reads as is (epi::store_norm_act), so no pass reads the stream back. `automatic`: on the GPU producer
+// for batches up to producer_norm_act_max_batch, consumer above and on the CPU. Measured on an H100
+// (b18c384nbt fp16, docs/performance.md): producer 2-3% faster at batch 1 and 8, 10% slower at 64 and
+// 256, where every conv has its tiles to itself and the extra store with its activation lengthens
+// each tile's epilogue more than the staged pass, a bandwidth-bound kernel, costs.
 enum class NormActPlacement { automatic, consumer, producer };
+inline constexpr index_t producer_norm_act_max_batch = 8;
 
 struct NetworkOptions {
   index_t max_batch = 1;
@@ -85,7 +89,8 @@ class Network {
         cin_(d.num_spatial_inputs), cin_stored_(stored_input_channels(cin_)), gin_(d.num_global_inputs),
         C_(d.trunk.trunk_c), P_(d.policy_channels()), SV_(d.score_value_channels()) {
     if constexpr (!std::is_same_v<S, HostSpace>) prologue_opt_.prologue = opt.conv_prologue;
-    producer_norm_ = opt.norm_act == NormActPlacement::producer;
+    placement_ = opt.norm_act;
+    if (placement_ == NormActPlacement::automatic && std::is_same_v<S, HostSpace>) placement_ = NormActPlacement::consumer;
     FUSEKIT_CHECK(max_n_ >= 1 && H_ >= 1 && W_ >= 1, "katago::Network: max_batch {} and board {}x{} must be positive",
                   max_n_, H_, W_);
     const bool want = opt.activation_scale == ActivationScale::divided_by_8 ||
@@ -191,7 +196,7 @@ class Network {
     FUSEKIT_CHECK(ws.owner == this, "katago::Network '{}': the workspace was made by {} network", name_,
                   ws.owner ? "another" : "no");
     if (N == 0) return;
-    const Run r{ctx, ws, N};
+    const Run r{ctx, ws, N, producer_placement(N)};
     // Inputs: NCHW fp32 -> NHWC storage dtype (channels past cin_ stay zero), and the on-board mask
     // (channel 0) once more as a dense plane, which the NormAct kernels read in vectors.
     copy(ctx, img(r, r.ws.in.data(), cin_stored_).slice(1, 0, cin_), in.spatial);
@@ -200,10 +205,10 @@ class Network {
     gemm(ctx, TensorView<float, 2, S>(r.ws.vecf.data(), {N, C_}), TensorView<const T, 2, S>(r.ws.glob.data(), {N, gin_}), stem_global_);
     if (has_meta_) meta_encoder(r, in.meta);
     if (has_attention_) attention_mask(r);
-    const Stream xs{r.ws.x.data(), C_, producer_norm_ ? r.ws.nx.data() : nullptr};
-    bool normed = conv_to_stream(r, xs, next_norm(blocks_, 0), img(r, xs.x, C_), img(r, static_cast<const T*>(r.ws.in.data()), cin_stored_),
+    const Stream xs{r.ws.x.data(), C_, r.producer ? r.ws.nx.data() : nullptr};
+    bool normed = conv_to_stream(r, xs, next_norm(r, blocks_, 0), img(r, xs.x, C_), img(r, static_cast<const T*>(r.ws.in.data()), cin_stored_),
                                  stem_.arg(), epi::residual(broadcast(r, r.ws.vecf.data(), C_)));
-    for (std::size_t i = 0; i < blocks_.size(); ++i) normed = apply(r, blocks_[i], xs, normed, next_norm(blocks_, i + 1));
+    for (std::size_t i = 0; i < blocks_.size(); ++i) normed = apply(r, blocks_[i], xs, normed, next_norm(r, blocks_, i + 1));
     heads(r, out, normed);
   }
 
@@ -212,7 +217,14 @@ class Network {
     Ctx& ctx;
     Workspace& ws;
     index_t n;
+    bool producer;  // the stream's NormAct stored by its producer (NormActPlacement)
   };
+
+  // Whether a forward pass of n positions stores the stream's NormAct in its producer (NormActPlacement).
+  bool producer_placement(index_t n) const {
+    return placement_ == NormActPlacement::producer ||
+           (placement_ == NormActPlacement::automatic && n <= producer_norm_act_max_batch);
+  }
 
   // Input channels as stored: on the GPU a multiple of 8 (zeros after the real ones), so that the stem
   // conv's 16-byte loads of 8 channels apply (22 channels would take the SIMT kernel); as given on the CPU.
@@ -262,8 +274,9 @@ class Network {
   }
   // What the reader after blocks[0, i) applies to the stream: blocks[i]'s entry NormAct, or past the last
   // block the trunk tip's (top level, without the RMSNorm tip). nullptr: consumer placement, or none.
-  const ChannelAffine<S>* next_norm(const std::vector<BlockL<T, S>>& blocks, std::size_t i, const ChannelAffine<S>* after = nullptr) const {
-    if (!producer_norm_) return nullptr;
+  const ChannelAffine<S>* next_norm(const Run& r, const std::vector<BlockL<T, S>>& blocks, std::size_t i,
+                                    const ChannelAffine<S>* after = nullptr) const {
+    if (!r.producer) return nullptr;
     if (i < blocks.size()) return entry_norm(blocks[i]);
     if (after) return after;
     return &blocks == &blocks_ && !tip_rms_ ? &tip_ : nullptr;
@@ -349,10 +362,10 @@ class Network {
 
   bool apply(const Run& r, const NestedL<T, S>& b, const Stream& s, bool normed, const ChannelAffine<S>* next) const {
     const index_t mid = b.pre_conv.cout;
-    const Stream t{r.ws.t.data(), mid, producer_norm_ ? r.ws.nt.data() : nullptr};
+    const Stream t{r.ws.t.data(), mid, r.producer ? r.ws.nt.data() : nullptr};
     // The inner stream starts as the pre-convolution's output (no epilogue of its own).
     bool t_normed = false;
-    const ChannelAffine<S>* first = next_norm(b.inner, 0, &b.post);
+    const ChannelAffine<S>* first = next_norm(r, b.inner, 0, &b.post);
     if (first) {
       conv_from_stream(r, s, normed, b.pre, img(r, t.x, mid), b.pre_conv.arg(),
                        make_epilogue(epi::store_norm_act(img(r, t.normed, mid), norm_act_prologue(r, *first))));
@@ -360,7 +373,7 @@ class Network {
     } else {
       conv_from_stream(r, s, normed, b.pre, img(r, t.x, mid), b.pre_conv.arg(), make_epilogue());
     }
-    for (std::size_t i = 0; i < b.inner.size(); ++i) t_normed = apply(r, b.inner[i], t, t_normed, next_norm(b.inner, i + 1, &b.post));
+    for (std::size_t i = 0; i < b.inner.size(); ++i) t_normed = apply(r, b.inner[i], t, t_normed, next_norm(r, b.inner, i + 1, &b.post));
     const Stream tt{t.x, mid, t_normed ? t.normed : nullptr};
     const auto y = img(r, s.x, s.c);
     if (next && s.normed) {
@@ -558,9 +571,10 @@ class Network {
     }
     if (has_attention_ || w.ffn > 0) buf(ws.xn, px * w.stream);  // the normalised tokens of either block
     if (w.ffn > 0) buf(ws.ffn, px * w.ffn);
-    if (producer_norm_) {
-      buf(ws.nx, px * C_);
-      buf(ws.nt, px * t_width_);
+    if (producer_placement(1)) {  // sized for the largest batch that runs it
+      const index_t npx = (placement_ == NormActPlacement::producer ? max_n_ : std::min(max_n_, producer_norm_act_max_batch)) * HW_;
+      buf(ws.nx, npx * C_);
+      buf(ws.nt, npx * t_width_);
     }
     ws.owner = this;
   }
@@ -570,7 +584,7 @@ class Network {
   index_t H_, W_, HW_, max_n_, cin_, cin_stored_, gin_, C_, P_, SV_;
   bool divided_by_8_ = false;
   ConvOptions prologue_opt_;  // for convs with a NormAct prologue
-  bool producer_norm_ = false;  // NormActPlacement::producer
+  NormActPlacement placement_ = NormActPlacement::consumer;  // automatic only on the GPU
   // trunk
   ConvW<T, S> stem_;
   Tensor<T, 2, S> stem_global_;
