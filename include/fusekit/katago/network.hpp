@@ -43,9 +43,9 @@ enum class ActivationScale { automatic, as_is, divided_by_8 };
 // `producer`: the convolution that writes the stream also stores the NormAct'ed copy that the next block
 // reads as is (epi::store_norm_act), so no pass reads the stream back. `automatic`: on the GPU producer
 // for batches up to producer_norm_act_max_batch, consumer above and on the CPU. Measured on an H100
-// (b18c384nbt fp16, docs/performance.md): producer 2-3% faster at batch 1 and 8, 10% slower at 64 and
-// 256, where every conv has its tiles to itself and the extra store with its activation lengthens
-// each tile's epilogue more than the staged pass, a bandwidth-bound kernel, costs.
+// (b18c384nbt fp16, docs/performance.md): producer 2-3% faster at batch 1 and 8, 8-15% slower from 16
+// up, where the convs no longer split K and the extra store with its activation lengthens each tile's
+// epilogue more than the staged pass, a bandwidth-bound kernel, costs.
 enum class NormActPlacement { automatic, consumer, producer };
 inline constexpr index_t producer_norm_act_max_batch = 8;
 
