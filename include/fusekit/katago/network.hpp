@@ -196,7 +196,7 @@ class Network {
     FUSEKIT_CHECK(ws.owner == this, "katago::Network '{}': the workspace was made by {} network", name_,
                   ws.owner ? "another" : "no");
     if (N == 0) return;
-    const Run r{ctx, ws, N, producer_placement(N)};
+    const Run r{ctx, ws, N, N <= producer_max_batch()};
     // Inputs: NCHW fp32 -> NHWC storage dtype (channels past cin_ stay zero), and the on-board mask
     // (channel 0) once more as a dense plane, which the NormAct kernels read in vectors.
     copy(ctx, img(r, r.ws.in.data(), cin_stored_).slice(1, 0, cin_), in.spatial);
@@ -220,10 +220,11 @@ class Network {
     bool producer;  // the stream's NormAct stored by its producer (NormActPlacement)
   };
 
-  // Whether a forward pass of n positions stores the stream's NormAct in its producer (NormActPlacement).
-  bool producer_placement(index_t n) const {
-    return placement_ == NormActPlacement::producer ||
-           (placement_ == NormActPlacement::automatic && n <= producer_norm_act_max_batch);
+  // The largest batch whose forward pass stores the stream's NormAct in its producer (NormActPlacement);
+  // 0: none does.
+  index_t producer_max_batch() const {
+    if (placement_ == NormActPlacement::producer) return max_n_;
+    return placement_ == NormActPlacement::automatic ? std::min(max_n_, producer_norm_act_max_batch) : 0;
   }
 
   // Input channels as stored: on the GPU a multiple of 8 (zeros after the real ones), so that the stem
@@ -571,8 +572,7 @@ class Network {
     }
     if (has_attention_ || w.ffn > 0) buf(ws.xn, px * w.stream);  // the normalised tokens of either block
     if (w.ffn > 0) buf(ws.ffn, px * w.ffn);
-    if (producer_placement(1)) {  // sized for the largest batch that runs it
-      const index_t npx = (placement_ == NormActPlacement::producer ? max_n_ : std::min(max_n_, producer_norm_act_max_batch)) * HW_;
+    if (const index_t npx = producer_max_batch() * HW_; npx > 0) {  // sized for the largest batch that runs it
       buf(ws.nx, npx * C_);
       buf(ws.nt, npx * t_width_);
     }
