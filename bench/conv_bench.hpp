@@ -1,7 +1,7 @@
 // Convolution rows of fusekit_gpu_bench (included by gpu_bench.cpp after its timing helpers): KataGo's
 // trunk conv, fp16 NHWC 3x3 192 -> 192 on 19x19 with the NormAct prologue (scale, bias, Mish, board
 // mask) and the residual epilogue, batch 8 / 64 / 256 (issue #4's target) and 1 (a tree search's), the
-// plain conv, and each GPU path (mma, wgmma tiles, A by TMA im2col or gathered, SIMT) forced. TFLOP/s
+// plain conv, and each GPU path (mma, wgmma tiles, A by TMA im2col or gathered, SIMT, Winograd) forced. TFLOP/s
 // counts the direct convolution's 2 N H W Cout Cin 9 flops.
 namespace {
 
@@ -45,6 +45,8 @@ void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
     gather.tma_im2col = false;
     for (index_t n : {1, 8, 64, 256}) one("conv3x3 normact+residual (gather A)", n, true, gather);
   }
+  for (index_t n : {1, 8, 64, 256}) one("conv3x3 normact+residual (winograd)", n, true, {ConvAlgo::winograd});
+  for (index_t n : {8, 256}) one("conv3x3 (winograd)", n, false, {ConvAlgo::winograd});
   for (index_t n : {8, 256}) one("conv3x3 normact+residual (mma)", n, true, {ConvAlgo::automatic, GemmPath::mma});
   if (dev.arch == "sm_90")
     for (int tile = 0; tile < kernels::wgmma_conv_tile_count; ++tile)

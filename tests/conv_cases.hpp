@@ -49,6 +49,22 @@ reference::Tolerance conv_tolerance() {
   return fp32_tolerance<O>(floor);
 }
 
+// Winograd F(4x4, 3x3) with 16-bit T (the GPU path) rounds U = G g G^T and V = B^T d B to T, values up to
+// about 25x its inputs, and the output transform (coefficients up to 8) carries that rounding into y. A
+// host simulation of the GPU path (U, V in T, fp32 products) on these inputs gave relative RMS errors of
+// 2.9e-3 (f16) and 2.3e-2 (bf16) on unit-variance outputs, largest 0.027 and 0.22 (Cin 64 to 384): the
+// elementwise bound is 3x the largest, and the RMS must stay within 2x (a wrong coefficient or tile is
+// off by about the output itself).
+struct WinogradBound {
+  reference::Tolerance elementwise;
+  double rms;
+};
+template <class T>
+WinogradBound winograd_bound() {
+  if constexpr (std::is_same_v<T, half>) return {{0.0, 0.08}, 6e-3};
+  else return {{0.0, 0.66}, 4.6e-2};
+}
+
 template <class Ctx, class T, class O>
 void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
   using B = Backend<Ctx>;
@@ -128,7 +144,22 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
             v = ra::mish(v * static_cast<double>(scale2_h(o)) + static_cast<double>(bias2_h(o))) *
                 static_cast<double>(mask_h(n, 0, h, q));
         }
-  EXPECT_TRUE(matches(logical(got.view(), k.layout), expect.view(), conv_tolerance<T, O>(), "conv2d"));
+  const bool winograd16 = k.algo == ConvAlgo::winograd && is_16bit_float<T>;
+  auto tol = conv_tolerance<T, O>();
+  if (winograd16) {
+    tol.atol += winograd_bound<T>().elementwise.atol;
+    const auto g = logical(got.view(), k.layout);
+    double se = 0, sy = 0;
+    for (index_t n = 0; n < k.n; ++n)
+      for (index_t o = 0; o < k.cout; ++o)
+        for (index_t h = 0; h < k.h; ++h)
+          for (index_t q = 0; q < k.w; ++q) {
+            const double e = expect(n, o, h, q), d = to_float(g(n, o, h, q)) - e;
+            se += d * d, sy += e * e;
+          }
+    EXPECT_LT(std::sqrt(se / std::max(sy, 1e-30)), winograd_bound<T>().rms) << "Winograd relative RMS error";
+  }
+  EXPECT_TRUE(matches(logical(got.view(), k.layout), expect.view(), tol, "conv2d"));
   if (k.fusion == ConvFusion::katago_tee) {  // z from y's fp32 value (before its rounding into O)
     auto got_z = B::download(ctx, dz);
     HostTensor<double, 4> ez(ys);
@@ -138,7 +169,7 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
           for (index_t q = 0; q < k.w; ++q)
             ez(n, o, h, q) = ra::mish(expect(n, o, h, q) * static_cast<double>(scale2_h(o)) + static_cast<double>(bias2_h(o))) *
                              static_cast<double>(mask_h(n, 0, h, q));
-    EXPECT_TRUE(matches(logical(got_z.view(), k.layout), ez.view(), conv_tolerance<T, O>(), "conv2d store_norm_act"));
+    EXPECT_TRUE(matches(logical(got_z.view(), k.layout), ez.view(), tol, "conv2d store_norm_act"));
   }
 }
 

@@ -1,5 +1,5 @@
 // GPU convolution: the wgmma and mma implicit-GEMM paths (NHWC, OHWI, f16/bf16) with every tile forced, the SIMT
-// path (fp32, NCHW, OIHW, odd channel counts, and forced), every fusion, KataGo shapes.
+// path (fp32, NCHW, OIHW, odd channel counts, and forced), Winograd (forced), every fusion, KataGo shapes.
 #include "gpu_backend.hpp"
 #include "../conv_cases.hpp"
 
@@ -86,6 +86,28 @@ TEST_F(Gpu, ConvKataGoShapes) {
   conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {4, 384, 128, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
   conv_case<hip::Stream, half, half>(stream(), {64, 96, 96, 9, 9, 3, Layout::nhwc, true, ConvFusion::katago}, salt++);
   conv_case<hip::Stream, half, float>(stream(), {256, 8, 8, 9, 9, 1, Layout::nhwc, true, ConvFusion::norm_epilogue}, salt++);
+}
+
+// Winograd F(4x4, 3x3), forced (the GPU's automatic policy never takes it): every fusion in both layouts,
+// images that end inside a tile (7x11, 9x9, 5x5, 1x1), an odd channel count (the last channel pair is
+// half full), each dtype, the inner GEMM on each path, and KataGo's trunk conv.
+TEST_F(Gpu, ConvWinograd) {
+  std::uint64_t salt = 9800;
+  constexpr ConvAlgo wino = ConvAlgo::winograd;
+  conv_fusion_cases<hip::Stream, float, float>(stream(), {2, 13, 24, 7, 11, 3, Layout::nhwc, true, {}, wino}, salt);
+  conv_fusion_cases<hip::Stream, half, half>(stream(), {3, 64, 72, 9, 9, 3, Layout::nhwc, true, {}, wino}, salt + 10);
+  conv_fusion_cases<hip::Stream, bfloat16, float>(stream(), {2, 40, 48, 5, 5, 3, Layout::nhwc, false, {}, wino}, salt + 20);
+  conv_case<hip::Stream, half, half>(stream(), {4, 24, 16, 1, 1, 3, Layout::nhwc, true, ConvFusion::katago, wino}, salt + 30);
+  conv_case<hip::Stream, bfloat16, bfloat16>(stream(), {1, 21, 8, 19, 19, 3, Layout::nchw, false, ConvFusion::katago, wino}, salt + 31);
+  for (GemmPath path : {GemmPath::simt, GemmPath::mma, GemmPath::wgmma}) {
+    if (path == GemmPath::wgmma && stream().device().arch != "sm_90") continue;
+    conv_case<hip::Stream, half, half>(stream(), {2, 64, 64, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago_tee, wino, path},
+                                       salt + 40 + static_cast<int>(path));
+  }
+  for (index_t n : {1, 8})
+    conv_case<hip::Stream, half, half>(stream(), {n, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago, wino}, salt + 50 + n);
+  DeviceTensor<half, 4> x({1, 8, 5, 5}, stream()), w({8, 8, 5, 5}, stream()), y({1, 8, 5, 5}, stream());
+  expect_error([&] { conv2d(stream(), y, x, w, ConvOptions{wino}); }, "winograd was forced but it is for 3x3 kernels");
 }
 
 TEST_F(Gpu, ConvBadInputsNameTheShapes) {

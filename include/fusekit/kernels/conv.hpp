@@ -9,15 +9,20 @@
 //         aligned pixels: the A copier gathers 8 channels of one input pixel per 16-byte cp.async and
 //         applies the NormAct prologue in shared memory (kernels/conv_copier.hpp)
 //   simt  everything else (fp32, NCHW, OIHW, odd channel counts, AMD): A elements computed one by one
+// ConvAlgo::winograd (3x3 only, never chosen automatically): F(4x4, 3x3) in four launches around a
+// batched GEMM (kernels/winograd.hpp), the prologue applied by its input transform.
 // The input prologue is applied by one NormAct pass into the stream's workspace (slot 1, NHWC) before
 // the implicit GEMM (ConvPrologue::staged), unless in_loader is forced. Measured: applying Mish in the
 // copier 9 times per element made the 3x3 conv 2.6x slower than the plain one (H100); even for 1x1
 // kernels, where each element is activated once either way, the wgmma producer warpgroup doing it
 // per element ran KataGo's 384 <-> 192 convs at 7.5 TFLOP/s (H200, docs/performance.md).
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "fusekit/kernels/gemm.hpp"
 #include "fusekit/kernels/norm_act.hpp"
+#include "fusekit/kernels/winograd.hpp"
 #include "fusekit/ops/conv_params.hpp"
 
 #if FUSEKIT_GPUCC
@@ -29,7 +34,13 @@ struct OpImpl<op::Conv, HipBackend> {
 
   template <class T, class O, class Epi, class Pro>
   static void run(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
-    FUSEKIT_CHECK(opt.algo != ConvAlgo::winograd, "conv2d: winograd is a CPU algorithm; the GPU runs implicit GEMM");
+    FUSEKIT_CHECK(opt.path != GemmPath::skinny && opt.path != GemmPath::small_m,
+                  "conv2d: the skinny and small_m GEMM paths are for products of at most 16 rows, not "
+                  "convolutions (use automatic, wgmma, mma or simt)");
+    if (opt.algo == ConvAlgo::winograd) {
+      run_winograd(s, p, opt);
+      return;
+    }
     if constexpr (Pro::active) {
       if (opt.prologue != ConvPrologue::in_loader) {
         run_gemm(s, staged_prologue(s, p), opt);
@@ -53,11 +64,44 @@ struct OpImpl<op::Conv, HipBackend> {
             p.b, p.c, p.batch, p.m, p.n, p.k, p.n_out, p.alpha, p.beta, p.epi};
   }
 
+  // Winograd F(4x4, 3x3): U = G g G^T, V = B^T d B (with the prologue), the 36 products M = V U^T by the
+  // GEMM kernels (opt.path and opt.splits pass on to them; the conv tiles do not apply), y = A^T M A
+  // with the epilogue. U, V and M (fp32) in workspace slot 1.
+  template <class T, class O, class Epi, class Pro>
+  static void run_winograd(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p,
+                           const ConvOptions& opt) {
+    namespace wg = kernels::winograd;
+    const ConvShape& c = p.a.s;
+    FUSEKIT_CHECK(c.kh == 3 && c.kw == 3, "conv2d: winograd was forced but it is for 3x3 kernels (this one is {}x{})",
+                  c.kh, c.kw);
+    FUSEKIT_CHECK(opt.tile < 0, "conv2d: winograd runs the GEMM's own tile policy (tile {} was forced)", opt.tile);
+    const index_t tiles_h = (c.h + 3) / 4, tiles_w = (c.w + 3) / 4, tiles = c.n * tiles_h * tiles_w;
+    FUSEKIT_CHECK(tiles_h * tiles_w < (index_t{1} << 32) && tiles * std::max(c.cin, c.cout) < (index_t{1} << 40),
+                  "conv2d: winograd over {} images of {}x{} is too large", c.n, c.h, c.w);
+    auto aligned = [](index_t bytes) { return static_cast<std::size_t>((bytes + 255) / 256 * 256); };
+    const std::size_t u_bytes = aligned(wg::positions * c.cout * c.cin * index_t{sizeof(T)});
+    const std::size_t v_bytes = aligned(wg::positions * tiles * c.cin * index_t{sizeof(T)});
+    const std::size_t m_bytes = aligned(wg::positions * tiles * c.cout * index_t{sizeof(float)});
+    auto* ws = static_cast<unsigned char*>(s.workspace(u_bytes + v_bytes + m_bytes, 1));
+    T* u = reinterpret_cast<T*>(ws);
+    T* v = reinterpret_cast<T*>(ws + u_bytes);
+    float* m = reinterpret_cast<float*>(ws + u_bytes + v_bytes);
+    const wg::TileGrid grid{static_cast<std::uint32_t>(tiles_w), static_cast<std::uint32_t>(tiles_h * tiles_w)};
+    auto blocks = [](index_t items) { return dim3(static_cast<unsigned>((items + wg::block - 1) / wg::block)); };
+    hip::launch_dependent("winograd_filter", wg::filter_transform<T>, blocks(c.cout * c.cin), dim3(wg::block), 0, s,
+                          p.b, p.a.channel_minor, c.cout, c.cin, u);
+    hip::launch_dependent("winograd_input", wg::input_transform<T, Pro>, blocks(tiles * ((c.cin + 1) / 2)),
+                          dim3(wg::block), 0, s, p.a, grid, tiles, v);
+    const GemmParams<T, float, Epilogue<>> q{{v, c.cin, 1, tiles * c.cin}, {u, 1, c.cin, c.cout * c.cin},
+                                            {m, c.cout, 1, tiles * c.cout}, wg::positions, tiles, c.cout, c.cin,
+                                            c.cout, 1.f, 0.f, {}};
+    Gemm::run(s, q, GemmOptions{1.f, 0.f, opt.path, -1, opt.splits});
+    hip::launch_dependent("winograd_output", wg::output_transform<T, O, Epi, Pro>, blocks(tiles * c.cout),
+                          dim3(wg::block), 0, s, p, static_cast<const float*>(m), grid, tiles);
+  }
+
   template <class T, class O, class Epi, class Pro>
   static void run_gemm(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p, const ConvOptions& opt) {
-    FUSEKIT_CHECK(opt.path != GemmPath::skinny && opt.path != GemmPath::small_m,
-                  "conv2d: the skinny and small_m GEMM paths are for products of at most 16 rows, not "
-                  "convolutions (use automatic, wgmma, mma or simt)");
     if (opt.path == GemmPath::wgmma || opt.path == GemmPath::automatic) {
       std::string why = mma_blocker(s, p);
 #if FUSEKIT_VENDOR_CUDA
