@@ -47,6 +47,9 @@ void bench_convs(hip::Stream& s, int reps, double copy_gbps, std::vector<Result>
   }
   for (index_t n : {1, 8, 64, 256}) one("conv3x3 normact+residual (winograd)", n, true, {ConvAlgo::winograd});
   for (index_t n : {8, 256}) one("conv3x3 (winograd)", n, false, {ConvAlgo::winograd});
+  ConvOptions wino16{ConvAlgo::winograd};
+  wino16.winograd_fp32_products = false;
+  for (index_t n : {8, 64, 256}) one("conv3x3 normact+residual (winograd, f16 products)", n, true, wino16);
   for (index_t n : {8, 256}) one("conv3x3 normact+residual (mma)", n, true, {ConvAlgo::automatic, GemmPath::mma});
   if (dev.arch == "sm_90")
     for (int tile = 0; tile < kernels::wgmma_conv_tile_count; ++tile)

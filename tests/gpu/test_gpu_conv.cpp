@@ -106,6 +106,14 @@ TEST_F(Gpu, ConvWinograd) {
   }
   for (index_t n : {1, 8})
     conv_case<hip::Stream, half, half>(stream(), {n, 192, 192, 19, 19, 3, Layout::nhwc, true, ConvFusion::katago, wino}, salt + 50 + n);
+  // The products in x's dtype (ConvOptions::winograd_fp32_products = false).
+  for (ConvFusion f : {ConvFusion::katago, ConvFusion::norm_epilogue}) {
+    ConvCase c{3, 192, 192, 19, 19, 3, Layout::nhwc, true, f, wino};
+    c.winograd_fp32_products = false;
+    conv_case<hip::Stream, half, half>(stream(), c, salt + 60 + static_cast<int>(f));
+    c.cin = 40, c.cout = 24, c.h = 9, c.w = 7;
+    conv_case<hip::Stream, bfloat16, bfloat16>(stream(), c, salt + 70 + static_cast<int>(f));
+  }
   DeviceTensor<half, 4> x({1, 8, 5, 5}, stream()), w({8, 8, 5, 5}, stream()), y({1, 8, 5, 5}, stream());
   expect_error([&] { conv2d(stream(), y, x, w, ConvOptions{wino}); }, "winograd was forced but it is for 3x3 kernels");
 }

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "fusekit/kernels/gemm.hpp"
 #include "fusekit/kernels/norm_act.hpp"
@@ -66,7 +67,7 @@ struct OpImpl<op::Conv, HipBackend> {
 
   // Winograd F(4x4, 3x3): U = G g G^T, V = B^T d B (with the prologue), the 36 products M = V U^T by the
   // GEMM kernels (opt.path and opt.splits pass on to them; the conv tiles do not apply), y = A^T M A
-  // with the epilogue. U, V and M (fp32) in workspace slot 1.
+  // with the epilogue. U, V and M (fp32, or T: opt.winograd_fp32_products) in workspace slot 1.
   template <class T, class O, class Epi, class Pro>
   static void run_winograd(const hip::Stream& s, const GemmParams<T, O, Epi, ConvInput<T, Pro>>& p,
                            const ConvOptions& opt) {
@@ -81,23 +82,28 @@ struct OpImpl<op::Conv, HipBackend> {
     auto aligned = [](index_t bytes) { return static_cast<std::size_t>((bytes + 255) / 256 * 256); };
     const std::size_t u_bytes = aligned(wg::positions * c.cout * c.cin * index_t{sizeof(T)});
     const std::size_t v_bytes = aligned(wg::positions * tiles * c.cin * index_t{sizeof(T)});
-    const std::size_t m_bytes = aligned(wg::positions * tiles * c.cout * index_t{sizeof(float)});
-    auto* ws = static_cast<unsigned char*>(s.workspace(u_bytes + v_bytes + m_bytes, 1));
-    T* u = reinterpret_cast<T*>(ws);
-    T* v = reinterpret_cast<T*>(ws + u_bytes);
-    float* m = reinterpret_cast<float*>(ws + u_bytes + v_bytes);
-    const wg::TileGrid grid{static_cast<std::uint32_t>(tiles_w), static_cast<std::uint32_t>(tiles_h * tiles_w)};
-    auto blocks = [](index_t items) { return dim3(static_cast<unsigned>((items + wg::block - 1) / wg::block)); };
-    hip::launch_dependent("winograd_filter", wg::filter_transform<T>, blocks(c.cout * c.cin), dim3(wg::block), 0, s,
-                          p.b, p.a.channel_minor, c.cout, c.cin, u);
-    hip::launch_dependent("winograd_input", wg::input_transform<T, Pro>, blocks(tiles * ((c.cin + 1) / 2)),
-                          dim3(wg::block), 0, s, p.a, grid, tiles, v);
-    const GemmParams<T, float, Epilogue<>> q{{v, c.cin, 1, tiles * c.cin}, {u, 1, c.cin, c.cout * c.cin},
-                                            {m, c.cout, 1, tiles * c.cout}, wg::positions, tiles, c.cout, c.cin,
-                                            c.cout, 1.f, 0.f, {}};
-    Gemm::run(s, q, GemmOptions{1.f, 0.f, opt.path, -1, opt.splits});
-    hip::launch_dependent("winograd_output", wg::output_transform<T, O, Epi, Pro>, blocks(tiles * c.cout),
-                          dim3(wg::block), 0, s, p, static_cast<const float*>(m), grid, tiles);
+    auto run_with = [&](auto products) {
+      using MT = typename decltype(products)::type;
+      const std::size_t m_bytes = aligned(wg::positions * tiles * c.cout * index_t{sizeof(MT)});
+      auto* ws = static_cast<unsigned char*>(s.workspace(u_bytes + v_bytes + m_bytes, 1));
+      T* u = reinterpret_cast<T*>(ws);
+      T* v = reinterpret_cast<T*>(ws + u_bytes);
+      MT* m = reinterpret_cast<MT*>(ws + u_bytes + v_bytes);
+      const wg::TileGrid grid{static_cast<std::uint32_t>(tiles_w), static_cast<std::uint32_t>(tiles_h * tiles_w)};
+      auto blocks = [](index_t items) { return dim3(static_cast<unsigned>((items + wg::block - 1) / wg::block)); };
+      hip::launch_dependent("winograd_filter", wg::filter_transform<T>, blocks(c.cout * c.cin), dim3(wg::block), 0,
+                            s, p.b, p.a.channel_minor, c.cout, c.cin, u);
+      hip::launch_dependent("winograd_input", wg::input_transform<T, Pro>, blocks(tiles * ((c.cin + 1) / 2)),
+                            dim3(wg::block), 0, s, p.a, grid, tiles, v);
+      const GemmParams<T, MT, Epilogue<>> q{{v, c.cin, 1, tiles * c.cin}, {u, 1, c.cin, c.cout * c.cin},
+                                           {m, c.cout, 1, tiles * c.cout}, wg::positions, tiles, c.cout, c.cin,
+                                           c.cout, 1.f, 0.f, {}};
+      Gemm::run(s, q, GemmOptions{1.f, 0.f, opt.path, -1, opt.splits});
+      hip::launch_dependent("winograd_output", wg::output_transform<T, O, Epi, Pro, MT>, blocks(tiles * c.cout),
+                            dim3(wg::block), 0, s, p, static_cast<const MT*>(m), grid, tiles);
+    };
+    if (opt.winograd_fp32_products) run_with(std::type_identity<float>{});
+    else run_with(std::type_identity<T>{});
   }
 
   template <class T, class O, class Epi, class Pro>

@@ -4,11 +4,12 @@
 //   U[p][Cout][Cin] = (G g G^T)[p]          filter transform, in x's dtype (every call)
 //   V[p][tiles][Cin] = (B^T d B)[p]          input transform: 6x6 input patches of 4x4 output tiles,
 //                                            the NormAct prologue and the zero padding applied on the way
-//   M[p] = V[p] U[p]^T                       36 batched GEMMs (any GEMM path), fp32 out
+//   M[p] = V[p] U[p]^T                       36 batched GEMMs (any GEMM path), fp32 out (or x's dtype:
+//                                            ConvOptions::winograd_fp32_products = false)
 //   y = A^T M A, then the conv's epilogue    output transform, per output pixel
 // Tiles are 4x4 output pixels of one image (ceil(H / 4) x ceil(W / 4) per image). The intermediates live
 // in the stream's workspace slot 1 (the staged prologue's slot: this path applies the prologue itself).
-// Memory: V is 2.25x x and M 4.5x y (fp32), so at KataGo's sizes the passes move several times the
+// Memory: V is 2.25x x and M 4.5x y in fp32 (2.25x in 16 bits), so the passes move several times the
 // bytes of the implicit GEMM; docs/performance.md has the measured times and errors.
 #include <cstdint>
 
@@ -98,9 +99,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(block) input_transform(ConvInput<T, Pro> a
 
 // y = A^T M A per tile and output channel (one thread each), then the conv's epilogue per pixel inside
 // the image.
-template <class T, class O, class Epi, class Pro>
+template <class T, class O, class Epi, class Pro, class MT>
 FUSEKIT_GLOBAL void __launch_bounds__(block) output_transform(GemmParams<T, O, Epi, ConvInput<T, Pro>> p,
-                                                               const float* m, TileGrid grid, index_t tiles) {
+                                                               const MT* m, TileGrid grid, index_t tiles) {
   gpu::wait_for_prior_grid();
   const index_t cout = p.n;
   const index_t i = static_cast<index_t>(blockIdx.x) * block + threadIdx.x;
@@ -113,7 +114,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(block) output_transform(GemmParams<T, O, E
   FUSEKIT_UNROLL
   for (int r = 0; r < 6; ++r)
     FUSEKIT_UNROLL
-    for (int c = 0; c < 6; ++c) x[r][c] = m[((r * 6 + c) * tiles + t) * cout + co];
+    for (int c = 0; c < 6; ++c) x[r][c] = to_float(m[((r * 6 + c) * tiles + t) * cout + co]);
   float col[6][4];  // col[c] = A^T (column c of M)
   FUSEKIT_UNROLL
   for (int c = 0; c < 6; ++c) fusekit::winograd::at6<float>({x[0][c], x[1][c], x[2][c], x[3][c], x[4][c], x[5][c]}, col[c]);

@@ -34,6 +34,8 @@ struct ConvOptions {
   int splits = 0;           // GPU split-K factor (wgmma and mma paths); 0: the policy's choice
   bool tma_im2col = true;   // wgmma path: A by TMA im2col where it applies (Cin % 64 == 0, no prologue in
                             // the loader); false: gathered by the producer warpgroup (for comparisons)
+  bool winograd_fp32_products = true;  // GPU Winograd: its 36 products M in fp32; false: in x's dtype (half
+                                       // the bytes; f16 error 3.6e-3 RMS instead of 2.9e-3, kernels/winograd.hpp)
 };
 
 // Geometry of a stride-1 "same" convolution with an odd square kernel.
