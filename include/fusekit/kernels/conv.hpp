@@ -9,8 +9,9 @@
 //         aligned pixels: the A copier gathers 8 channels of one input pixel per 16-byte cp.async and
 //         applies the NormAct prologue in shared memory (kernels/conv_copier.hpp)
 //   simt  everything else (fp32, NCHW, OIHW, odd channel counts, AMD): A elements computed one by one
-// ConvAlgo::winograd (3x3 only, never chosen automatically): F(4x4, 3x3) in four launches around a
-// batched GEMM (kernels/winograd.hpp), the prologue applied by its input transform.
+// ConvAlgo::winograd (3x3 only, forced): F(4x4, 3x3) in four launches around a batched GEMM
+// (kernels/winograd.hpp), the prologue applied by its input transform; measured 2.8-4x slower than the
+// implicit GEMM on H200 for KataGo's trunk conv, so automatic never takes it.
 // The input prologue is applied by one NormAct pass into the stream's workspace (slot 1, NHWC) before
 // the implicit GEMM (ConvPrologue::staged), unless in_loader is forced. Measured: applying Mish in the
 // copier 9 times per element made the 3x3 conv 2.6x slower than the plain one (H100); even for 1x1

@@ -10,7 +10,10 @@
 // Tiles are 4x4 output pixels of one image (ceil(H / 4) x ceil(W / 4) per image). The intermediates live
 // in the stream's workspace slot 1 (the staged prologue's slot: this path applies the prologue itself).
 // Memory: V is 2.25x x and M 4.5x y in fp32 (2.25x in 16 bits), so the passes move several times the
-// bytes of the implicit GEMM; docs/performance.md has the measured times and errors.
+// bytes of the implicit GEMM. Measured on H200 for KataGo's 3x3 192 -> 192 conv with its NormAct
+// prologue: 2.8-4x slower than the implicit GEMM at batch 1-256 (the prologue, read 2.25 times per
+// element in the input transform, is about half of it), so nothing chooses it automatically;
+// docs/performance.md has the times and the errors.
 #include <cstdint>
 
 #include "fusekit/backend/hip/launch.hpp"

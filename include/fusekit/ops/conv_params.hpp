@@ -16,7 +16,7 @@ namespace fusekit {
 // Which algorithm runs. automatic: the backend's policy (docs/architecture.md).
 //   implicit_gemm  CPU: im2col blocks + Eigen GEMM; GPU: the GEMM kernels with an im2col A loader
 //   winograd       F(4x4, 3x3) for 3x3 kernels: the CPU's choice for 3x3; on the GPU only when forced
-//                  (kernels/winograd.hpp; docs/performance.md times it beside implicit GEMM)
+//                  (kernels/winograd.hpp: 2.8-4x slower than implicit GEMM on H200, docs/performance.md)
 enum class ConvAlgo { automatic, implicit_gemm, winograd };
 
 // Where the GPU applies an input prologue (the CPU always stages it while packing its input).
