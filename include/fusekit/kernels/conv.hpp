@@ -78,8 +78,10 @@ struct OpImpl<op::Conv, HipBackend> {
                   c.kh, c.kw);
     FUSEKIT_CHECK(opt.tile < 0, "conv2d: winograd runs the GEMM's own tile policy (tile {} was forced)", opt.tile);
     const index_t tiles_h = (c.h + 3) / 4, tiles_w = (c.w + 3) / 4, tiles = c.n * tiles_h * tiles_w;
-    FUSEKIT_CHECK(tiles_h * tiles_w < (index_t{1} << 32) && tiles * std::max(c.cin, c.cout) < (index_t{1} << 40),
-                  "conv2d: winograd over {} images of {}x{} is too large", c.n, c.h, c.w);
+    // (one thread per tile and channel pair or output channel: at most 2^31 - 1 blocks of 256)
+    FUSEKIT_CHECK(tiles_h * tiles_w < (index_t{1} << 32) && tiles * std::max(c.cin, c.cout) < (index_t{1} << 38),
+                  "conv2d: winograd over {} images of {}x{} with {} -> {} channels is too large for one launch", c.n,
+                  c.h, c.w, c.cin, c.cout);
     auto aligned = [](index_t bytes) { return static_cast<std::size_t>((bytes + 255) / 256 * 256); };
     const std::size_t u_bytes = aligned(wg::positions * c.cout * c.cin * index_t{sizeof(T)});
     const std::size_t v_bytes = aligned(wg::positions * tiles * c.cin * index_t{sizeof(T)});
