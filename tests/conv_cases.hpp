@@ -159,7 +159,9 @@ void conv_case(Ctx& ctx, const ConvCase& k, std::uint64_t salt) {
             const double e = expect(n, o, h, q), d = to_float(g(n, o, h, q)) - e;
             se += d * d, sy += e * e;
           }
-    EXPECT_LT(std::sqrt(se / std::max(sy, 1e-30)), winograd_bound<T>().rms) << "Winograd relative RMS error";
+    const double rms = std::sqrt(se / std::max(sy, 1e-30));
+    EXPECT_LT(rms, winograd_bound<T>().rms) << "Winograd relative RMS error";
+    fmt::print("[ winograd ] {} {}: relative RMS error {:.3g}\n", describe(k), dtype_of<T>, rms);  // for the docs
   }
   EXPECT_TRUE(matches(logical(got.view(), k.layout), expect.view(), tol, "conv2d"));
   if (k.fusion == ConvFusion::katago_tee) {  // z from y's fp32 value (before its rounding into O)
