@@ -1,45 +1,60 @@
 #!/usr/bin/env bash
-# A same-call A/B of katago-bench (GPU, fp16, random b18c384nbt) between this tree and an older commit:
+# A same-call A/B of katago-bench (GPU, fp16, random b18c384nbt) between this tree and older commits:
 # for questions such as "is the network slower than at commit X", which timings from different calls
-# cannot settle (the pool's machines of one kind differ by several percent). Runs alternate, 3 rounds.
-#   here:    bash bench/run_katago_ab.sh prepare REV   the tree of REV into ab-old/ (ignored by git)
-#   device:  bash bench/run_katago_ab.sh run           with carry [".deps", "ab-old"]; both builds take
-#            about 6 minutes on a fresh machine, the runs about 2
-#   KATAGO_AB_BATCHES=1,8,64,256 KATAGO_AB_SECONDS=1.5 (defaults)
+# cannot settle (the pool's machines of one kind differ by several percent). Runs alternate, in rounds.
+#   here:    bash bench/run_katago_ab.sh prepare REV [REV...]   each REV's sources into ab-old/<rev>/
+#            (ignored by git; only what katago-bench needs, about 1 MB each, so several fit in carry)
+#   device:  bash bench/run_katago_ab.sh run    with carry [".deps", "ab-old"]. Every tree builds at once
+#            (katago-bench is one translation unit: about 3 minutes for up to 16 trees), runs about
+#            20 s per tree and round.
+#   KATAGO_AB_BATCHES=1,8,64,256 KATAGO_AB_SECONDS=1.5 KATAGO_AB_ROUNDS=3 (defaults)
+#   KATAGO_AB_ENVS="FUSEKIT_DEPENDENT_LAUNCH=0 ..."   extra runs of this tree, one per VAR=VALUE
 set -uo pipefail
 case "${1:-}" in
   prepare)
-    rev=${2:?usage: run_katago_ab.sh prepare REV}
-    rm -rf ab-old && mkdir ab-old && git archive "$rev" | tar -x -C ab-old && git rev-parse "$rev" > ab-old/REV
-    echo "ab-old/ holds $(cat ab-old/REV)"
+    shift
+    [ $# -ge 1 ] || { echo "usage: run_katago_ab.sh prepare REV [REV...]"; exit 1; }
+    rm -rf ab-old && mkdir ab-old
+    for rev in "$@"; do
+      full=$(git rev-parse "$rev^{commit}") || exit 1
+      d=ab-old/$(cut -c1-7 <<< "$full")
+      mkdir -p "$d" && git archive "$full" CMakeLists.txt cmake include examples bench | tar -x -C "$d" && echo "$full" > "$d/REV"
+      echo "$d: $(git log --format='%h %ad %s' --date=short -1 "$full" | cut -c1-100)"
+    done
     ;;
   run)
-    [ -f ab-old/REV ] || { echo "no ab-old/: run 'bash bench/run_katago_ab.sh prepare REV' first and carry ab-old"; exit 1; }
+    ls ab-old/*/REV > /dev/null 2>&1 || { echo "no ab-old/*/: run 'run_katago_ab.sh prepare REV...' first and carry ab-old"; exit 1; }
     OUT=${OUT:-$PWD/out}
     mkdir -p "$OUT"
     B=${KATAGO_AB_BATCHES:-1,8,64,256}
     S=${KATAGO_AB_SECONDS:-1.5}
+    trees=(. ab-old/*)
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
-    for tree in new old; do
-      src=$([ $tree = new ] && echo . || echo ab-old)
-      cmake -S $src -B $src/build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFUSEKIT_GPU=NVIDIA -DCMAKE_CUDA_ARCHITECTURES=90a \
-        -DCMAKE_PREFIX_PATH="$PWD/.deps/usr" > "$OUT/configure_$tree.log" 2>&1 ||
-        { echo "configure failed ($tree)"; tail -20 "$OUT/configure_$tree.log"; exit 1; }
+    pids=()
+    for src in "${trees[@]}"; do
+      name=$([ "$src" = . ] && echo new || basename "$src")
+      ( cmake -S "$src" -B "$src/build-ab" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFUSEKIT_GPU=NVIDIA \
+          -DCMAKE_CUDA_ARCHITECTURES=90a -DFUSEKIT_BUILD_TESTS=OFF -DFUSEKIT_BUILD_BENCH=OFF \
+          -DCMAKE_PREFIX_PATH="$PWD/.deps/usr" > "$OUT/configure_$name.log" 2>&1 &&
+        cmake --build "$src/build-ab" -j 2 --target katago-bench > "$OUT/build_$name.log" 2>&1 ) & pids+=($!)
     done
-    # both builds at once, 8 jobs each
-    cmake --build build-gpu -j 8 --target katago-bench > "$OUT/build_new.log" 2>&1 & new=$!
-    cmake --build ab-old/build-gpu -j 8 --target katago-bench > "$OUT/build_old.log" 2>&1 & old=$!
-    wait $new || { echo "build of this tree failed"; tail -20 "$OUT/build_new.log"; exit 1; }
-    wait $old || { echo "build of ab-old failed"; tail -20 "$OUT/build_old.log"; exit 1; }
-    echo "built: this tree and $(cat ab-old/REV)"
-    for round in 1 2 3; do
-      for tree in ab-old .; do
-        name=$([ $tree = . ] && echo new || echo "old $(cut -c1-7 ab-old/REV)")
-        echo "== round $round, $name" | tee -a "$OUT/katago_ab.txt"
-        $tree/build-gpu/examples/katago-bench --device gpu --dtype fp16 --batch "$B" --seconds "$S" 2>/dev/null |
-          tee -a "$OUT/katago_ab.txt"
+    ok=()
+    for i in "${!trees[@]}"; do
+      if wait "${pids[$i]}"; then ok+=("${trees[$i]}"); else echo "build failed: ${trees[$i]}"; fi
+    done
+    echo "built: ${ok[*]}"
+    runs=()
+    for src in "${ok[@]}"; do runs+=("$src|"); done
+    for e in ${KATAGO_AB_ENVS:-}; do runs+=(".|$e"); done
+    for round in $(seq 1 "${KATAGO_AB_ROUNDS:-3}"); do
+      for r in "${runs[@]}"; do
+        src=${r%%|*}; e=${r#*|}
+        name=$([ "$src" = . ] && echo "new" || echo "old $(basename "$src")")
+        echo "== round $round, $name${e:+ with $e}" | tee -a "$OUT/katago_ab.txt"
+        env $e "$src/build-ab/examples/katago-bench" --device gpu --dtype fp16 --batch "$B" --seconds "$S" 2>/dev/null |
+          grep -E '^ +[0-9]' | tee -a "$OUT/katago_ab.txt"
       done
     done
     ;;
-  *) echo "usage: run_katago_ab.sh prepare REV | run"; exit 1 ;;
+  *) echo "usage: run_katago_ab.sh prepare REV [REV...] | run"; exit 1 ;;
 esac
