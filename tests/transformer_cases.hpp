@@ -8,6 +8,7 @@
 //  - decode equals prefill: tokens one at a time through the cache equal one causal prefill
 // KV caches are poisoned with NaN first, so a read of an unwritten slot shows.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -24,8 +25,11 @@
 
 namespace fusekit::test {
 
+// FUSEKIT_SOURCE_DIR in the environment overrides the built-in path: for test binaries built on one
+// machine and run from another checkout (the GPU machine).
 inline std::string transformer_data(const std::string& file) {
-  return std::string(FUSEKIT_SOURCE_DIR) + "/tests/data/transformer/" + file;
+  const char* root = std::getenv("FUSEKIT_SOURCE_DIR");
+  return std::string(root ? root : FUSEKIT_SOURCE_DIR) + "/tests/data/transformer/" + file;
 }
 
 // Tolerance relative to the largest expected magnitude (hidden states grow through the residual stream).
