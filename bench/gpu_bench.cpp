@@ -149,9 +149,6 @@ int main(int argc, char** argv) try {
     bench_op("layernorm", "768x1152", "bf16", bytes, sets, [&](int i) { layernorm(s, y[i], x[i], w, b); });
     bench_op("layernorm (128 threads x 2)", "768x1152", "bf16", bytes, sets,
              [&](int i) { layernorm(s, y[i], x[i], w, b, {1e-6f, KernelPath::vectorized, 128}); });
-    for (int rows_per_block : {1, 2, 3, 4, 6})
-      bench_op(fmt::format("layernorm ({} rows per block)", rows_per_block).c_str(), "768x1152", "bf16", bytes, sets,
-               [&](int i) { layernorm(s, y[i], x[i], w, b, {1e-6f, KernelPath::automatic, 0, rows_per_block}); });
   }
   {  // Gemma GeGLU: gelu_tanh(gate) * up from the fused [788, 2 x 16384] projection
     const index_t rows = 788, n = 16384;

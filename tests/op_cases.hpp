@@ -218,7 +218,6 @@ struct NormCase {
   bool layer = false;    // LayerNorm (with bias) instead of RMSNorm
   double offset = 0;     // x drawn from [offset - 2, offset + 2]: rows whose mean dwarfs their spread
   bool no_weight = false;  // RMSNorm without a weight (no residual, no offset): the reference's weight is 1
-  int rows_per_block = 0;  // LayerNorm on the GPU: rows per block (0: automatic)
 };
 
 template <class Ctx, class T, class W>
@@ -238,7 +237,7 @@ void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
   auto rout = B::template poisoned<T, 2>(ctx, wide);
   auto cols = [&](auto v) { return v.slice(1, pad, pad + k.cols); };
   if (k.layer) {
-    const LayerNormOptions opt{1e-6f, k.path, k.block, k.rows_per_block};
+    const LayerNormOptions opt{1e-6f, k.path, k.block};
     if (k.residual) layernorm(ctx, cols(out.view()), cols(rout.view()), cols(dx.view()), cols(dr.view()), dw, db, opt);
     else layernorm(ctx, cols(out.view()), cols(dx.view()), dw, db, opt);
   } else {
@@ -250,10 +249,10 @@ void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
     else rmsnorm(ctx, cols(out.view()), cols(dx.view()), dw, opt);
   }
   auto ho = B::download(ctx, out);
-  const auto what = fmt::format("{} {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={} rows/block={} offset={}",
+  const auto what = fmt::format("{} {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={} offset={}",
                                 k.layer ? "layernorm" : k.no_weight ? "rmsnorm (no weight)" : "rmsnorm", k.rows, k.cols,
                                 dtype_of<T>, k.no_weight ? std::string("none") : fmt::format("{}", dtype_of<W>), k.residual, k.unit_offset, k.strided,
-                                static_cast<int>(k.path), k.block, k.rows_per_block, k.offset);
+                                static_cast<int>(k.path), k.block, k.offset);
   // the normalised input: x, or the stored sum round_T(x + r), which must match exactly
   HostTensor<T, 2> normed = dense_copy(cols(x.view()));
   if (k.residual) {

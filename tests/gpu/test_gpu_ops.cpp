@@ -88,40 +88,6 @@ TEST_F(Gpu, RmsNormForcedKernelsAndBlockSizes) {
   EXPECT_THROW(rmsnorm(stream(), out, x, w, {1e-6f, false, KernelPath::vectorized}), Error);
 }
 
-TEST_F(Gpu, LayerNormSeveralRowsPerBlock) {
-  // layernorm_row_tiles forced at every row count it takes (1 is the block-per-row kernel), with row counts
-  // that leave the last block partly empty, 1-2 vectors per thread, rows far from zero, every dtype pair.
-  for (int rpb : {1, 2, 3, 4, 6}) {
-    for (NormCase k : {NormCase{1, 1152, false, false}, NormCase{5, 1152, false, false}, NormCase{788, 1152, false, false},
-                       NormCase{789, 1000, false, false}, NormCase{13, 72, false, false}, NormCase{7, 1024, false, false}}) {
-      k.layer = true;
-      k.rows_per_block = rpb;
-      for (bool strided : {false, true}) {
-        k.strided = strided;
-        norm_case<hip::Stream, float, float>(stream(), k, 1000);
-        norm_case<hip::Stream, half, half>(stream(), k, 1100);
-        norm_case<hip::Stream, bfloat16, bfloat16>(stream(), k, 1200);
-        norm_case<hip::Stream, bfloat16, float>(stream(), k, 1300);
-      }
-      k.strided = false;
-      k.offset = 1000.0;
-      norm_case<hip::Stream, bfloat16, float>(stream(), k, 1400);
-      norm_case<hip::Stream, float, float>(stream(), k, 1500);
-    }
-  }
-  // what the row-tile kernel cannot take is refused with an Error, never run by another kernel
-  DeviceTensor<bfloat16, 2> x({6, 1152}, stream()), r({6, 1152}, stream()), y({6, 1152}, stream()), ro({6, 1152}, stream());
-  DeviceTensor<bfloat16, 1> w({1152}, stream()), b({1152}, stream());
-  EXPECT_THROW(layernorm(stream(), y, x, w, b, {1e-6f, KernelPath::automatic, 0, 5}), Error);
-  EXPECT_THROW(layernorm(stream(), y, x, w, b, {1e-6f, KernelPath::automatic, 0, 7}), Error);
-  EXPECT_THROW(layernorm(stream(), y, x, w, b, {1e-6f, KernelPath::generic, 0, 2}), Error);
-  EXPECT_THROW(layernorm(stream(), y, x, w, b, {1e-6f, KernelPath::automatic, 256, 2}), Error);
-  EXPECT_THROW(layernorm(stream(), y, ro, x, r, w, b, {1e-6f, KernelPath::automatic, 0, 3}), Error);
-  DeviceTensor<bfloat16, 2> wide_x({2, 4096}, stream()), wide_y({2, 4096}, stream());
-  DeviceTensor<bfloat16, 1> wide_w({4096}, stream()), wide_b({4096}, stream());
-  EXPECT_THROW(layernorm(stream(), wide_y, wide_x, wide_w, wide_b, {1e-6f, KernelPath::automatic, 0, 2}), Error);
-}
-
 TEST_F(Gpu, RmsNormBadInputs) {
   auto x = Backend<hip::Stream>::upload(stream(), random_tensor<float, 2>({4, 8}, 1));
   auto out = Backend<hip::Stream>::poisoned<float, 2>(stream(), {4, 8});

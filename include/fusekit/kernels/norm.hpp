@@ -1,17 +1,15 @@
 #pragma once
-// GPU RMSNorm and LayerNorm (one set of kernels, kLayer picks the statistics). Four kernels (the policy
+// GPU RMSNorm and LayerNorm (one set of kernels, kLayer picks the statistics). Three kernels (the policy
 // that picks one is at the bottom):
 //  warp rows:  one warp per short row, shuffle reduction, no block barrier.
 //  vectorized: one block per row; 16-byte streaming loads and stores, the row kept in registers between
 //              the statistics and the scaling, so every byte crosses memory once. Needs dense rows
 //              aligned to 16 bytes, a dense weight aligned to its vector, and cols % vec == 0.
-//  row tiles:  LayerNorm only, as vectorized but several rows per block sharing the weight and bias.
 //  generic:    any strides and alignment; the second pass re-reads the row (from L2 in practice).
 // All are launched dependent (hip::launch_dependent): on sm_90 a kernel is scheduled while the previous
 // one finishes, waits for it before its first memory access, and lets the next one be scheduled once its
 // loads are issued (the launch gap is most of a short row kernel's time beyond its bytes).
 #include <algorithm>
-#include <type_traits>
 
 #include "fusekit/backend/hip/block_reduce.hpp"
 #include "fusekit/backend/hip/launch.hpp"
@@ -33,50 +31,30 @@ inline constexpr int norm_warps_per_block = 4;  // rows per block of the warp-pe
 
 // The row-in-registers pipeline shared by the vectorized kernels. A "group" (a warp or a block) owns a
 // row; thread `t` of `n` holds vectors t, t + n, ... (kIters of them) in a RowSlice.
-//   load:     x and the residual, every load issued before the first use
-//   add_residual: s = round_T(x + r) stored to residual_out (s replaces x)
-//   partials: RMSNorm: the sum of squares; LayerNorm: (count, mean, M2) of this thread's elements, which a
-//             group merges in one reduction with one barrier (Chan et al.)
-//   write:    y = (s - mean) * scale * (w + offset) [+ b]
-// RMSNorm reads its weight in `write`, from L1/L2: holding it in registers from the start measured slower
-// on H200 at 6304 rows (fewer rows in flight). LayerNorm serves SigLIP, whose 768 rows are all resident at
-// once; there the weight and bias loads sat on the critical path after the reduction, so they are issued
-// with x into a WeightSlice (up to two vectors per thread: more would spill at 1024 threads).
+//   load:   x and the residual, every load issued before the first use; LayerNorm's weight and bias too
+//   finish: s = round_T(x + r) stored to residual_out; RMSNorm: sum of squares -> Group::sum -> scale;
+//           LayerNorm: (count, mean, M2) per thread -> Group::stats (one reduction, one barrier) -> mean,
+//           scale; y = (s - mean) * scale * (w + offset) [+ b].
+// RMSNorm reads its weight after the reduction, from L1/L2: holding it in registers from the start
+// measured slower on H200 at 6304 rows (fewer rows in flight). LayerNorm serves SigLIP, whose 768 rows
+// are all resident at once; there the weight and bias loads sat on the critical path after the
+// reduction, so they are issued with x (up to two vectors per thread: more would spill at 1024 threads).
 // kFull: the group's vectors cover the row exactly (cols == kIters * n * kVec), so no lane checks bounds.
 // Blocks of this kernel live for about one load round trip, so their first instructions count: bounds
 // branches around the loads cost 3.5% on H200 (6304x2048 bf16 + residual: 28.2 against 27.2 us), and
 // index math is 32-bit (the policy checks cols < 2^31).
-template <class T, class W, int kVec, int kIters, bool kFull>
-FUSEKIT_DEVICE bool slice_has(const NormParams<T, W>& p, int it, int t, int n) {
-  return kFull || (it * n + t) * kVec < static_cast<int>(p.cols);
-}
-
-// LayerNorm's weight and bias slice, loaded with x (one per block, shared by all its rows).
-template <class T, class W, int kVec, int kIters, bool kFull>
-struct WeightSlice {
-  using VW = Vec<W, kVec>;
-  VW w[kIters], bias[kIters];
-  FUSEKIT_DEVICE void load(const NormParams<T, W>& p, int t, int n) {
-    FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it)
-      if (slice_has<T, W, kVec, kIters, kFull>(p, it, t, n)) {
-        w[it] = reinterpret_cast<const VW*>(p.weight)[it * n + t];
-        bias[it] = reinterpret_cast<const VW*>(p.bias)[it * n + t];
-      }
-  }
-};
-struct NoWeightSlice {};
-
 template <class T, class W, int kVec, int kIters, bool kResidual, bool kLayer, bool kFull>
 struct RowSlice {
   using V = Vec<T, kVec>;
   using VW = Vec<W, kVec>;
-  using Weights = WeightSlice<T, W, kVec, kIters, kFull>;
   V a[kIters];                      // (iter): x
   V b[kResidual ? kIters : 1];      // (iter): residual
+  static constexpr bool kEarly = kLayer && kIters <= 2;  // LayerNorm's weight and bias loaded with x
+  VW w[kEarly ? kIters : 1];        // (iter): LayerNorm's weight
+  VW bias[kEarly ? kIters : 1];     // (iter): LayerNorm's bias
 
   FUSEKIT_DEVICE static bool here(const NormParams<T, W>& p, int it, int t, int n) {
-    return slice_has<T, W, kVec, kIters, kFull>(p, it, t, n);
+    return kFull || (it * n + t) * kVec < static_cast<int>(p.cols);
   }
 
   FUSEKIT_DEVICE void load(const NormParams<T, W>& p, index_t row, int t, int n) {
@@ -90,64 +68,69 @@ struct RowSlice {
       for (int it = 0; it < kIters; ++it)
         if (here(p, it, t, n)) b[it] = gpu::load_streaming(r + it * n + t);
     }
+    if constexpr (kEarly) {
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        if (here(p, it, t, n)) {
+          w[it] = reinterpret_cast<const VW*>(p.weight)[it * n + t];
+          bias[it] = reinterpret_cast<const VW*>(p.bias)[it * n + t];
+        }
+    }
   }
 
-  FUSEKIT_DEVICE void add_residual(const NormParams<T, W>& p, index_t row, int t, int n) {
+  template <class Group>
+  FUSEKIT_DEVICE void finish(const NormParams<T, W>& p, index_t row, int t, int n) {
+    auto here = [&](int it) { return RowSlice::here(p, it, t, n); };
     if constexpr (kResidual) {
       auto* so = reinterpret_cast<V*>(p.residual_out.row(row));
       FUSEKIT_UNROLL
       for (int it = 0; it < kIters; ++it)
-        if (here(p, it, t, n)) {
+        if (here(it)) {
           FUSEKIT_UNROLL
           for (int k = 0; k < kVec; ++k) a[it].v[k] = convert<T>(to_float(a[it].v[k]) + to_float(b[it].v[k]));
           gpu::store_streaming(so + it * n + t, a[it]);
         }
     }
-  }
-
-  // sum of squared deviations from `m` over this thread's elements
-  FUSEKIT_DEVICE float squares(const NormParams<T, W>& p, int t, int n, float m) const {
-    float ss = 0.f;
-    FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it)
-      if (here(p, it, t, n)) {
-        FUSEKIT_UNROLL
-        for (int k = 0; k < kVec; ++k) {
-          const float d = to_float(a[it].v[k]) - m;
-          ss += d * d;
+    // sum of squared deviations from `m` over this thread's elements
+    auto squares = [&](float m) {
+      float ss = 0.f;
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        if (here(it)) {
+          FUSEKIT_UNROLL
+          for (int k = 0; k < kVec; ++k) {
+            const float d = to_float(a[it].v[k]) - m;
+            ss += d * d;
+          }
         }
-      }
-    return ss;
-  }
-
-  // LayerNorm: (count, mean, M2) of this thread's elements
-  FUSEKIT_DEVICE gpu::MeanM2 mean_m2(const NormParams<T, W>& p, int t, int n) const {
-    float count = 0.f, sum = 0.f;
-    FUSEKIT_UNROLL
-    for (int it = 0; it < kIters; ++it)
-      if (here(p, it, t, n)) {
-        count += kVec;
-        FUSEKIT_UNROLL
-        for (int k = 0; k < kVec; ++k) sum += to_float(a[it].v[k]);
-      }
-    const float local_mean = count > 0.f ? sum / count : 0.f;
-    return {count, local_mean, squares(p, t, n, local_mean)};
-  }
-
-  // ws: LayerNorm's weight and bias loaded with x, or NoWeightSlice (read here, from L1/L2).
-  template <class WS>
-  FUSEKIT_DEVICE void write(const NormParams<T, W>& p, index_t row, int t, int n, float mean, float scale,
-                            const WS& ws) const {
-    constexpr bool early = std::is_same_v<WS, Weights>;
+      return ss;
+    };
+    float mean = 0.f, scale;  // every thread of the group takes part in the reduction
+    if constexpr (kLayer) {
+      float count = 0.f, sum = 0.f;
+      FUSEKIT_UNROLL
+      for (int it = 0; it < kIters; ++it)
+        if (here(it)) {
+          count += kVec;
+          FUSEKIT_UNROLL
+          for (int k = 0; k < kVec; ++k) sum += to_float(a[it].v[k]);
+        }
+      const float local_mean = count > 0.f ? sum / count : 0.f;
+      const gpu::MeanM2 st = Group::stats({count, local_mean, squares(local_mean)});
+      mean = st.mean;
+      scale = rsqrtf(st.m2 / static_cast<float>(p.cols) + p.eps);
+    } else {
+      scale = rsqrtf(Group::sum(squares(0.f)) / static_cast<float>(p.cols) + p.eps);
+    }
     auto* out = reinterpret_cast<V*>(p.out.row(row));
     const auto* wv = reinterpret_cast<const VW*>(p.weight);
     FUSEKIT_UNROLL
     for (int it = 0; it < kIters; ++it)
-      if (here(p, it, t, n)) {
+      if (here(it)) {
         VW wi, bi;
-        if constexpr (early) wi = ws.w[it], bi = ws.bias[it];
+        if constexpr (kEarly) wi = w[it], bi = bias[it];
         else if (wv) wi = wv[it * n + t];  // (RMSNorm without a weight: the factor is 1)
-        if constexpr (kLayer && !early) bi = reinterpret_cast<const VW*>(p.bias)[it * n + t];
+        if constexpr (kLayer && !kEarly) bi = reinterpret_cast<const VW*>(p.bias)[it * n + t];
         V y;
         FUSEKIT_UNROLL
         for (int k = 0; k < kVec; ++k) {
@@ -159,23 +142,7 @@ struct RowSlice {
         gpu::store_streaming(out + it * n + t, y);
       }
   }
-
-  // The whole row after `load`, reduced over Group (every thread of the group takes part).
-  template <class Group, class WS>
-  FUSEKIT_DEVICE void finish(const NormParams<T, W>& p, index_t row, int t, int n, const WS& ws) {
-    add_residual(p, row, t, n);
-    if constexpr (kLayer) {
-      const gpu::MeanM2 st = Group::stats(mean_m2(p, t, n));
-      write(p, row, t, n, st.mean, rsqrtf(st.m2 / static_cast<float>(p.cols) + p.eps), ws);
-    } else {
-      write(p, row, t, n, 0.f, rsqrtf(Group::sum(squares(p, t, n, 0.f)) / static_cast<float>(p.cols) + p.eps), ws);
-    }
-  }
 };
-
-// LayerNorm's weight and bias go into registers with x where a thread holds at most two vectors of a row.
-template <class T, class W, int kVec, int kIters, bool kLayer, bool kFull>
-using EarlyWeights = std::conditional_t<kLayer && kIters <= 2, WeightSlice<T, W, kVec, kIters, kFull>, NoWeightSlice>;
 
 // One warp per row (short rows): shuffle reduction, no block barrier.
 template <class T, class W, int kVec, int kIters, bool kResidual, bool kLayer>
@@ -185,12 +152,10 @@ FUSEKIT_GLOBAL void __launch_bounds__(256) norm_warp_rows(NormParams<T, W> p) {
   const index_t row = static_cast<index_t>(blockIdx.x) * norm_warps_per_block + threadIdx.x / lanes;
   if (row >= p.rows) return;  // whole warps leave together
   RowSlice<T, W, kVec, kIters, kResidual, kLayer, false> slice;
-  EarlyWeights<T, W, kVec, kIters, kLayer, false> ws;
   const int lane = static_cast<int>(threadIdx.x) % lanes;
   slice.load(p, row, lane, lanes);
-  if constexpr (!std::is_same_v<decltype(ws), NoWeightSlice>) ws.load(p, lane, lanes);
   gpu::allow_dependent_launch();
-  slice.template finish<gpu::WarpGroup>(p, row, lane, lanes, ws);
+  slice.template finish<gpu::WarpGroup>(p, row, lane, lanes);
 }
 
 // One block of kBlock threads per row. (Several rows per block, reduced per group of threads, measured
@@ -199,39 +164,10 @@ template <class T, class W, int kVec, int kIters, int kBlock, bool kResidual, bo
 FUSEKIT_GLOBAL void __launch_bounds__(kBlock) norm_vectorized(NormParams<T, W> p) {
   gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
   RowSlice<T, W, kVec, kIters, kResidual, kLayer, kFull> slice;
-  EarlyWeights<T, W, kVec, kIters, kLayer, kFull> ws;
   const int t = static_cast<int>(threadIdx.x);
   slice.load(p, blockIdx.x, t, kBlock);
-  if constexpr (!std::is_same_v<decltype(ws), NoWeightSlice>) ws.load(p, t, kBlock);
   gpu::allow_dependent_launch();
-  slice.template finish<gpu::BlockGroup<kBlock>>(p, blockIdx.x, t, kBlock, ws);
-}
-
-// LayerNorm without a residual, kRows rows per block of kBlock threads: thread t holds the same columns
-// of every row, so the weight and bias are loaded once per block instead of once per row, and the rows'
-// statistics share one barrier. For many short rows (SigLIP: 768 x 1152, where a block per row read
-// 2 bytes of weight and bias from L2 for every byte of x).
-template <class T, class W, int kVec, int kIters, int kBlock, int kRows>
-FUSEKIT_GLOBAL void __launch_bounds__(kBlock) layernorm_row_tiles(NormParams<T, W> p) {
-  gpu::wait_for_prior_grid();  // launched dependent: nothing before this touches memory
-  const index_t row0 = static_cast<index_t>(blockIdx.x) * kRows;
-  const int t = static_cast<int>(threadIdx.x);
-  RowSlice<T, W, kVec, kIters, false, true, false> slice[kRows];
-  WeightSlice<T, W, kVec, kIters, false> ws;
-  FUSEKIT_UNROLL
-  for (int r = 0; r < kRows; ++r)
-    if (row0 + r < p.rows) slice[r].load(p, row0 + r, t, kBlock);  // (the last block may hold fewer rows)
-  ws.load(p, t, kBlock);
-  gpu::allow_dependent_launch();
-  gpu::MeanM2 st[kRows];
-  FUSEKIT_UNROLL
-  for (int r = 0; r < kRows; ++r)
-    st[r] = row0 + r < p.rows ? slice[r].mean_m2(p, t, kBlock) : gpu::MeanM2{0.f, 0.f, 0.f};
-  gpu::block_mean_m2_rows<kBlock, kRows>(st);
-  FUSEKIT_UNROLL
-  for (int r = 0; r < kRows; ++r)
-    if (row0 + r < p.rows)
-      slice[r].write(p, row0 + r, t, kBlock, st[r].mean, rsqrtf(st[r].m2 / static_cast<float>(p.cols) + p.eps), ws);
+  slice.template finish<gpu::BlockGroup<kBlock>>(p, blockIdx.x, t, kBlock);
 }
 
 template <class T, class W, bool kResidual, bool kLayer>
@@ -268,7 +204,6 @@ FUSEKIT_GLOBAL void __launch_bounds__(norm_block) norm_generic(NormParams<T, W> 
 
 // Kernel choice (the policy). Rows of v = cols / vec 16-byte vectors:
 //   v <= 2 * warp          one warp per row, 1-2 vectors per lane
-//   v <= 256, LayerNorm    many rows without a residual: 2-4 rows per block of 128 threads (rows_per_block)
 //   v <= 1024              one block per row, the smallest of 128/256/512/1024 threads with one vector each
 //   v <= 8192              one block of 1024 threads, 2-8 vectors each
 //   otherwise, or strided / unaligned / cols % vec != 0: the generic kernel
@@ -306,15 +241,6 @@ struct RowNorm {
                   "with cols ({}) a multiple of {} and at most {} for a block of {}",
                   name, p.cols, vec, index_t{block} * vec * (block == 1024 ? 8 : 2), block);
     const bool residual = p.residual.data != nullptr;
-    if constexpr (kLayer) {
-      const int rows = rows_per_block(p, opt, v, warp, s.device().multiprocessors, vectorizable);
-      if (rows > 1) {
-        const dim3 grid(static_cast<unsigned>((p.rows + rows - 1) / rows));
-        if (v <= 128) by_rows<T, W, vec, 1>(s, grid, rows, p);
-        else by_rows<T, W, vec, 2>(s, grid, rows, p);
-        return;
-      }
-    }
     if (opt.path != KernelPath::generic && warp_rows) {
       const dim3 grid(static_cast<unsigned>((p.rows + norm_warps_per_block - 1) /
                                             norm_warps_per_block));
@@ -343,42 +269,6 @@ struct RowNorm {
                      const NormParams<T, W>& p) {
     if (residual) hip::launch_dependent(kLayer ? "layernorm<residual>" : "rmsnorm<residual>", with_residual, grid, block, 0, s, p);
     else hip::launch_dependent(kLayer ? "layernorm" : "rmsnorm", without, grid, block, 0, s, p);
-  }
-
-  // LayerNorm's rows per block (layernorm_row_tiles for more than 1). Automatic: rows without a residual of
-  // 2 * warp < v <= 256 vectors, when there are enough of them to give every SM two blocks; then the most
-  // rows per block (of 2, 3, 4) that do not put more rows on the busiest SM than a block per row would,
-  // with every block resident at once.
-  template <class T, class W>
-  static int rows_per_block(const NormParams<T, W>& p, const KernelChoice& opt, index_t v, int warp, int sms,
-                            bool vectorizable) {
-    const int forced = opt.rows_per_block;
-    FUSEKIT_CHECK(forced >= 0 && forced <= 6 && forced != 5,
-                  "layernorm: rows_per_block must be 0 (automatic), 1, 2, 3, 4 or 6 (got {})", forced);
-    const bool fits = p.residual.data == nullptr && vectorizable && v <= 128 * 2 &&
-                      (opt.block == 0 || opt.block == 128) && opt.path != KernelPath::generic;
-    FUSEKIT_CHECK(forced <= 1 || fits,
-                  "layernorm: {} rows per block need rows without a residual, dense and 16-byte aligned, of at most "
-                  "{} columns, block 128 or automatic and a path other than generic ({}x{}, residual {}, block {})",
-                  forced, 256 * (16 / sizeof(T)), p.rows, p.cols, p.residual.data != nullptr, opt.block);
-    if (forced > 0) return forced;
-    if (!fits || opt.block != 0 || v <= 2 * index_t{warp} || p.rows < 2 * index_t{sms}) return 1;
-    auto busiest = [&](index_t r) { return r * ((p.rows + r * sms - 1) / (r * sms)); };  // rows on one SM
-    int best = 1;
-    for (int r : {2, 3, 4})
-      if (busiest(r) <= busiest(1)) best = r;
-    return best;
-  }
-
-  template <class T, class W, int kVec, int kIters>
-  static void by_rows(const hip::Stream& s, dim3 grid, int rows, const NormParams<T, W>& p) {
-    constexpr int block = 128;
-    switch (rows) {
-      case 2: hip::launch_dependent("layernorm<2 rows>", layernorm_row_tiles<T, W, kVec, kIters, block, 2>, grid, dim3(block), 0, s, p); break;
-      case 3: hip::launch_dependent("layernorm<3 rows>", layernorm_row_tiles<T, W, kVec, kIters, block, 3>, grid, dim3(block), 0, s, p); break;
-      case 4: hip::launch_dependent("layernorm<4 rows>", layernorm_row_tiles<T, W, kVec, kIters, block, 4>, grid, dim3(block), 0, s, p); break;
-      default: hip::launch_dependent("layernorm<6 rows>", layernorm_row_tiles<T, W, kVec, kIters, block, 6>, grid, dim3(block), 0, s, p); break;
-    }
   }
 
   template <class T, class W, int kVec, int kBlock, int kMaxIters>

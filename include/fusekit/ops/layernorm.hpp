@@ -12,7 +12,7 @@ void layernorm(Ctx& ctx, Out&& out, const X& x, const W& weight, const B& bias, 
   const auto bv = bias.view().as_const();
   const auto wv = weight.view().as_const();
   detail::row_norm<op::LayerNorm>("layernorm", ctx, out.view(), x.view().as_const(), detail::none, detail::none, &wv,
-                                  &bv, opt.eps, 0.f, {opt.path, opt.block, opt.rows_per_block});
+                                  &bv, opt.eps, 0.f, {opt.path, opt.block});
 }
 
 template <Context Ctx, TensorLike Out, TensorLike ResOut, TensorLike X, TensorLike Res, TensorLike W, TensorLike B>
@@ -23,7 +23,7 @@ void layernorm(Ctx& ctx, Out&& out, ResOut&& residual_out, const X& x, const Res
   const auto bv = bias.view().as_const();
   const auto wv = weight.view().as_const();
   detail::row_norm<op::LayerNorm>("layernorm", ctx, out.view(), x.view().as_const(), &rv, &ro, &wv, &bv, opt.eps, 0.f,
-                                  {opt.path, opt.block, opt.rows_per_block});
+                                  {opt.path, opt.block});
 }
 
 }  // namespace fusekit

@@ -26,14 +26,12 @@ struct LayerNormOptions {
   float eps = 1e-6f;  // SigLIP's; PyTorch's nn.LayerNorm default is 1e-5
   KernelPath path = KernelPath::automatic;
   int block = 0;
-  int rows_per_block = 0;  // GPU: 1, 2, 3, 4 or 6 rows per block (0: the policy's). For benchmarks/tests.
 };
 
 // The kernel-choice part of the options, all a backend needs besides the parameters.
 struct KernelChoice {
   KernelPath path = KernelPath::automatic;
   int block = 0;
-  int rows_per_block = 0;  // LayerNorm only
 };
 
 template <class T, class W>

@@ -100,28 +100,6 @@ FUSEKIT_DEVICE MeanM2 block_mean_m2(MeanM2 v, int slot = 0) {
   return r;
 }
 
-// kRows independent statistics over a block with one barrier (several rows per block); every thread
-// receives all of them. The warps' shuffles for different rows are independent, so they interleave.
-template <int kBlock, int kRows>
-FUSEKIT_DEVICE void block_mean_m2_rows(MeanM2 (&v)[kRows]) {
-  constexpr int warps = (kBlock + warp_size() - 1) / warp_size();
-  FUSEKIT_SHARED MeanM2 parts[kRows][warps];
-  FUSEKIT_UNROLL
-  for (int r = 0; r < kRows; ++r) v[r] = warp_mean_m2(v[r]);
-  if (threadIdx.x % warp_size() == 0) {
-    FUSEKIT_UNROLL
-    for (int r = 0; r < kRows; ++r) parts[r][threadIdx.x / warp_size()] = v[r];
-  }
-  __syncthreads();
-  FUSEKIT_UNROLL
-  for (int r = 0; r < kRows; ++r) {
-    MeanM2 m = parts[r][0];
-    FUSEKIT_UNROLL
-    for (int w = 1; w < warps; ++w) m = merge_mean_m2(m, parts[r][w]);
-    v[r] = m;
-  }
-}
-
 template <int kBlock> using BlockSum = BlockAll<kBlock, gpu_plus_float>;
 template <int kBlock> using BlockMax = BlockAll<kBlock, gpu_max_float>;
 
