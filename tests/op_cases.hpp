@@ -218,6 +218,7 @@ struct NormCase {
   bool layer = false;    // LayerNorm (with bias) instead of RMSNorm
   double offset = 0;     // x drawn from [offset - 2, offset + 2]: rows whose mean dwarfs their spread
   bool no_weight = false;  // RMSNorm without a weight (no residual, no offset): the reference's weight is 1
+  double far_first = 0;    // nonzero: each row's first x is this (odd rows: minus this), far from the rest
 };
 
 template <class Ctx, class T, class W>
@@ -226,6 +227,8 @@ void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
   const index_t pad = k.strided ? 8 : 0;  // keeps 16-byte alignment so the vectorized path stays valid
   const Shape<2> wide{k.rows, k.cols + pad};
   auto x = random_tensor<T, 2>(wide, salt, k.offset - 2.0, k.offset + 2.0);
+  if (k.far_first != 0)  // (GPU LayerNorm shifts its sums by this value: the exact second pass must take over)
+    for (index_t rr = 0; rr < k.rows; ++rr) x(rr, pad) = convert<T>(rr % 2 ? -k.far_first : k.far_first);
   auto r = random_tensor<T, 2>(wide, salt + 1);
   auto w = k.no_weight ? random_tensor<W, 1>({k.cols}, salt + 2, 1.0, 1.0) : random_tensor<W, 1>({k.cols}, salt + 2, -1.5, 1.5);
   auto bias = random_tensor<W, 1>({k.cols}, salt + 3, -1.0, 1.0);
@@ -249,10 +252,11 @@ void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
     else rmsnorm(ctx, cols(out.view()), cols(dx.view()), dw, opt);
   }
   auto ho = B::download(ctx, out);
-  const auto what = fmt::format("{} {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={} offset={}",
+  const auto what = fmt::format("{} {}x{} {} w={} residual={} unit_offset={} strided={} path={} block={} offset={} "
+                                "far_first={}",
                                 k.layer ? "layernorm" : k.no_weight ? "rmsnorm (no weight)" : "rmsnorm", k.rows, k.cols,
                                 dtype_of<T>, k.no_weight ? std::string("none") : fmt::format("{}", dtype_of<W>), k.residual, k.unit_offset, k.strided,
-                                static_cast<int>(k.path), k.block, k.offset);
+                                static_cast<int>(k.path), k.block, k.offset, k.far_first);
   // the normalised input: x, or the stored sum round_T(x + r), which must match exactly
   HostTensor<T, 2> normed = dense_copy(cols(x.view()));
   if (k.residual) {

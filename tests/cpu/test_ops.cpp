@@ -63,6 +63,15 @@ INSTANTIATE_TEST_SUITE_P(Shapes, CpuNorm,
                                               i.param.strided ? "_strided" : "", i.param.offset != 0 ? "_far_from_zero" : "");
                          });
 
+TEST(CpuOps, LayerNormRowsWithAFarOutFirstValue) {
+  for (NormCase k : {NormCase{9, 1152, false, false}, NormCase{5, 72, true, false}}) {
+    k.layer = true;
+    k.far_first = 1000.0;
+    norm_case<cpu::Context, float, float>(ctx(), k, 820);
+    norm_case<cpu::Context, bfloat16, float>(ctx(), k, 920);
+  }
+}
+
 TEST(CpuOps, LayerNormBadInputs) {
   HostTensor<float, 2> x({4, 8}), out({4, 8});
   HostTensor<float, 1> w({8}), b7({7});
