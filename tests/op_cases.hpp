@@ -227,7 +227,7 @@ void norm_case(Ctx& ctx, const NormCase& k, std::uint64_t salt) {
   const index_t pad = k.strided ? 8 : 0;  // keeps 16-byte alignment so the vectorized path stays valid
   const Shape<2> wide{k.rows, k.cols + pad};
   auto x = random_tensor<T, 2>(wide, salt, k.offset - 2.0, k.offset + 2.0);
-  if (k.far_first != 0)  // (GPU LayerNorm shifts its sums by this value: the exact second pass must take over)
+  if (k.far_first != 0)  // (statistics from sums shifted by the row's first value would cancel here)
     for (index_t rr = 0; rr < k.rows; ++rr) x(rr, pad) = convert<T>(rr % 2 ? -k.far_first : k.far_first);
   auto r = random_tensor<T, 2>(wide, salt + 1);
   auto w = k.no_weight ? random_tensor<W, 1>({k.cols}, salt + 2, 1.0, 1.0) : random_tensor<W, 1>({k.cols}, salt + 2, -1.5, 1.5);
