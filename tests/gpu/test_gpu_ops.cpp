@@ -47,6 +47,22 @@ TEST_F(Gpu, NormRowsWhoseMeanDwarfsTheirSpread) {
     }
 }
 
+TEST_F(Gpu, LayerNormRowsWithAFarOutFirstValue) {
+  // The register kernels sum x - x[row][0]; with x[row][0] = +-1000 among values in [-2, 2] those sums
+  // would lose the variance to cancellation (about 1e-4 relative in fp32) unless the exact second pass
+  // takes over. Every kernel: warp rows (72), block rows (1152, 16384), 1024 threads x 5 (40000), generic.
+  for (KernelPath path : {KernelPath::automatic, KernelPath::generic})
+    for (NormCase k : {NormCase{768, 1152, false, false}, NormCase{5, 72, true, false}, NormCase{3, 16384, true, false},
+                       NormCase{7, 40000, false, false}}) {
+      k.path = path;
+      k.layer = true;
+      k.far_first = 1000.0;
+      norm_case<hip::Stream, float, float>(stream(), k, 820);
+      norm_case<hip::Stream, bfloat16, float>(stream(), k, 920);
+      norm_case<hip::Stream, half, half>(stream(), k, 1020);
+    }
+}
+
 TEST_F(Gpu, RmsNormForcedKernelsAndBlockSizes) {
   // Every register-resident kernel, forced, at every block size (block 0: the policy, which picks the
   // warp-per-row kernel for short rows), so a silent fallback cannot hide a broken kernel. Combinations

@@ -67,36 +67,19 @@ struct BlockAll {
   }
 };
 
-// Count, mean and sum of squared deviations of a set of values (Chan et al.'s pairwise merge): one
-// reduction gives LayerNorm both statistics, without E[x^2] - E[x]^2's cancellation when |mean| >> std.
-struct MeanM2 {
-  float n, mean, m2;
-};
-FUSEKIT_DEVICE inline MeanM2 merge_mean_m2(const MeanM2& a, const MeanM2& b) {
-  const float n = a.n + b.n;
-  const float f = n > 0.f ? __fdividef(b.n, n) : 0.f;  // two empty sets (idle lanes) stay empty
-  const float d = b.mean - a.mean;
-  return {n, a.mean + d * f, a.m2 + b.m2 + d * d * a.n * f};
-}
-FUSEKIT_DEVICE inline MeanM2 warp_mean_m2(MeanM2 v) {
-  FUSEKIT_UNROLL
-  for (int m = warp_size() / 2; m > 0; m /= 2)
-    v = merge_mean_m2(v, MeanM2{shfl_xor(v.n, m), shfl_xor(v.mean, m), shfl_xor(v.m2, m)});
-  return v;
-}
-// Over a block, with one barrier: each warp merges by shuffles, lane 0 of every warp stores its part, and
-// after the barrier every thread merges the parts itself in the same order (so all agree bit for bit).
-// Calls alternate `slot` as BlockAll's do.
+// Two sums over a block at once, with one barrier: each warp sums by shuffles, lane 0 of every warp stores
+// its pair, and after the barrier every thread adds the pairs in the same order. Calls alternate `slot`.
 template <int kBlock>
-FUSEKIT_DEVICE MeanM2 block_mean_m2(MeanM2 v, int slot = 0) {
+FUSEKIT_DEVICE float2 block_sum2(float2 v, int slot = 0) {
   constexpr int warps = kBlock / warp_size();
-  FUSEKIT_SHARED MeanM2 parts[2][warps];
-  v = warp_mean_m2(v);
+  FUSEKIT_SHARED float2 parts[2][warps];
+  v.x = warp_sum(v.x);
+  v.y = warp_sum(v.y);
   if (threadIdx.x % warp_size() == 0) parts[slot][threadIdx.x / warp_size()] = v;
   __syncthreads();
-  MeanM2 r = parts[slot][0];
+  float2 r = parts[slot][0];
   FUSEKIT_UNROLL
-  for (int w = 1; w < warps; ++w) r = merge_mean_m2(r, parts[slot][w]);
+  for (int w = 1; w < warps; ++w) r.x += parts[slot][w].x, r.y += parts[slot][w].y;
   return r;
 }
 
@@ -108,13 +91,13 @@ template <int kBlock> using BlockMax = BlockAll<kBlock, gpu_max_float>;
 struct WarpGroup {
   FUSEKIT_DEVICE static float max(float v) { return warp_max(v); }
   FUSEKIT_DEVICE static float sum(float v) { return warp_sum(v); }
-  FUSEKIT_DEVICE static MeanM2 stats(MeanM2 v) { return warp_mean_m2(v); }
+  FUSEKIT_DEVICE static float2 sum2(float2 v, int = 0) { return {warp_sum(v.x), warp_sum(v.y)}; }
 };
 template <int kBlock>
 struct BlockGroup {
   FUSEKIT_DEVICE static float max(float v) { return BlockMax<kBlock>::all(v); }
   FUSEKIT_DEVICE static float sum(float v) { return BlockSum<kBlock>::all(v); }
-  FUSEKIT_DEVICE static MeanM2 stats(MeanM2 v) { return block_mean_m2<kBlock>(v); }
+  FUSEKIT_DEVICE static float2 sum2(float2 v, int slot = 0) { return block_sum2<kBlock>(v, slot); }
 };
 
 }  // namespace fusekit::gpu
