@@ -102,58 +102,37 @@ struct RowSlice {
           gpu::store_streaming(so + it * n + t, a[it]);
         }
     }
-    // sum of squared deviations from `m` over this thread's elements
-    auto squares = [&](float m) {
-      float ss = 0.f;
+    // sums of x - k and of its square over this thread's elements (RMSNorm: k = 0, the square alone)
+    auto shifted_sums = [&](float k) {
+      float2 d{0.f, 0.f};
       FUSEKIT_UNROLL
       for (int it = 0; it < kIters; ++it)
         if (here(it)) {
           FUSEKIT_UNROLL
-          for (int k = 0; k < kVec; ++k) {
-            const float d = to_float(a[it].v[k]) - m;
-            ss += d * d;
-          }
-        }
-      return ss;
-    };
-    float mean = 0.f, scale;  // every thread of the group takes part in the reduction
-    if constexpr (kLayer) {
-      float2 d{0.f, 0.f};  // sums of x - shift and of its square
-      FUSEKIT_UNROLL
-      for (int it = 0; it < kIters; ++it)
-        if (here(it)) {
-          FUSEKIT_UNROLL
-          for (int k = 0; k < kVec; ++k) {
-            const float v = to_float(a[it].v[k]) - shift;
+          for (int e = 0; e < kVec; ++e) {
+            const float v = to_float(a[it].v[e]) - k;
             d.x += v;
             d.y += v * v;
           }
         }
-      d = Group::sum2(d);
+      return d;
+    };
+    float mean = 0.f, scale;  // every thread of the group takes part in the reduction
+    if constexpr (kLayer) {
+      const float2 d = Group::sum2(shifted_sums(shift));
       const float inv_n = 1.f / static_cast<float>(p.cols);
       const float m = d.x * inv_n;  // mean - shift
       mean = shift + m;
       float var = d.y * inv_n - m * m;
       if (m * m > 64.f * var) {  // the shift was far out: shift again, by the mean now known
-        float2 e{0.f, 0.f};
-        FUSEKIT_UNROLL
-        for (int it = 0; it < kIters; ++it)
-          if (here(it)) {
-            FUSEKIT_UNROLL
-            for (int k = 0; k < kVec; ++k) {
-              const float v = to_float(a[it].v[k]) - mean;
-              e.x += v;
-              e.y += v * v;
-            }
-          }
-        e = Group::sum2(e, 1);
+        const float2 e = Group::sum2(shifted_sums(mean), 1);
         const float c = e.x * inv_n;  // the first mean's error, small now against the spread
         mean += c;
         var = e.y * inv_n - c * c;
       }
       scale = rsqrtf(fmaxf(var, 0.f) + p.eps);
     } else {
-      scale = rsqrtf(Group::sum(squares(0.f)) / static_cast<float>(p.cols) + p.eps);
+      scale = rsqrtf(Group::sum(shifted_sums(0.f).y) / static_cast<float>(p.cols) + p.eps);
     }
     auto* out = reinterpret_cast<V*>(p.out.row(row));
     const auto* wv = reinterpret_cast<const VW*>(p.weight);
