@@ -88,18 +88,20 @@ TEST_F(Gpu, GemmSkinnyPath) {
 }
 
 // The small_m kernel (M <= 16 on NVIDIA matrix cores, k-major B): rows 1..16 (one and two n8 halves of
-// x), K from one vector to many chunks (tails inside a k-step), N not a multiple of the block's 32
-// columns, wide A, batches with shared and batched operands, split-K in clusters (sm_90: up to 8) and
+// x), K from one vector to many chunks (tails inside a k-step), N not a multiple of the block's 16
+// columns, each block shape (kernels::SmallMShapes, forced through the tile), wide A, batches with shared and batched operands, split-K in clusters (sm_90: up to 8) and
 // through the workspace (more than 8, or no clusters), every epilogue, and the policy's choice.
 TEST_F(Gpu, GemmSmallMPath) {
   if (!OpImpl<op::Gemm, HipBackend>::mma_device_blocker<bfloat16>(stream()).empty())
     GTEST_SKIP() << "the small_m kernel needs NVIDIA sm_80+ matrix cores";
   std::vector<GemmCase> cases;
-  for (index_t m : {1, 3, 8, 9, 11, 16})
-    for (auto [n, k] : {std::pair<index_t, index_t>{1, 8}, {137, 24}, {1032, 1000}, {72, 4104}})
-      cases.push_back({1, m, n, k, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m});
-  for (int splits : {1, 2, 3, 8, 12})
-    cases.push_back({1, 11, 200, 2056, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, splits});
+  for (int shape = -1; shape < kernels::small_m_shape_count; ++shape) {  // the policy's, then each forced
+    for (index_t m : {1, 3, 8, 9, 11, 16})
+      for (auto [n, k] : {std::pair<index_t, index_t>{1, 8}, {137, 24}, {1032, 1000}, {72, 4104}})
+        cases.push_back({1, m, n, k, Storage::dense, Storage::transposed, false, false, shape, GemmPath::small_m});
+    for (int splits : {1, 2, 3, 8, 12})
+      cases.push_back({1, 11, 200, 2056, Storage::dense, Storage::transposed, false, false, shape, GemmPath::small_m, splits});
+  }
   // A large tile count after a small one: the workspace's tile counters must not meet old partial sums.
   cases.push_back({1, 11, 72, 4104, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 12});
   cases.push_back({1, 11, 4104, 520, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 12});
@@ -118,11 +120,17 @@ TEST_F(Gpu, GemmSmallMPath) {
       stream(), {1, 16, 1040, 4096, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m, 10}, 5800);
   gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(  // N % 8 != 0
       stream(), {1, 11, 522, 96, Storage::dense, Storage::transposed, false, false, -1, GemmPath::small_m}, 5810);
+  gemm_epilogue_cases<hip::Stream, bfloat16, bfloat16>(  // the 4-warp block, split in a cluster
+      stream(), {1, 11, 1032, 1040, Storage::dense, Storage::transposed, false, false, 1, GemmPath::small_m, 2}, 5820);
+  gemm_epilogue_cases<hip::Stream, half, half>(  // the 8-warp block, many splits through the workspace
+      stream(), {2, 9, 528, 2056, Storage::dense, Storage::transposed, false, true, 0, GemmPath::small_m, 10}, 5830);
   DeviceTensor<bfloat16, 2> a({4, 12}, stream()), w({16, 12}, stream()), c({4, 16}, stream());
   expect_error([&] { gemm(stream(), c, a, transposed(w.view()), GemmOptions{1.f, 0.f, GemmPath::small_m}); }, "K % 8 == 0");
   DeviceTensor<bfloat16, 2> a2({17, 16}, stream()), w2({16, 16}, stream()), c2({17, 16}, stream());
   expect_error([&] { gemm(stream(), c2, a2, transposed(w2.view()), GemmOptions{1.f, 0.f, GemmPath::small_m}); },
                "at most 16 rows");
+  expect_error([&] { gemm(stream(), c, a, transposed(w.view()), GemmOptions{1.f, 0.f, GemmPath::small_m, 7}); },
+               "block shapes");
 }
 
 // epi::rope + epi::store_heads on every kernel: the partner column must sit in each kernel's tile.

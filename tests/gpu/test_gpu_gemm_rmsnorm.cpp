@@ -1,4 +1,4 @@
-// GPU gemm_rmsnorm (and rmsnorm without a weight, its unfused form's first pass) and gemm_layernorm: the small_m kernel's fused prologue (M <= 16, f16/bf16; unsplit, split in a cluster
+// GPU gemm_rmsnorm (and rmsnorm without a weight, its unfused form's first pass) and gemm_layernorm: the small_m kernel's fused prologue (M <= 16, f16/bf16; both block shapes; unsplit, split in a cluster
 // and through the workspace, one and two n8 halves of x rows; a weight of x's dtype or fp32, or folded
 // into W) and the normalise-then-multiply path everywhere else (fp32, M > 16, forced mma / simt), against
 // the double definition.
@@ -14,16 +14,16 @@ TEST_F(Gpu, GemmRmsNormPrologue) {
   if (OpImpl<op::Gemm, HipBackend>::mma_device_blocker<bfloat16>(stream()).empty()) {
     gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 2560, 1024}, 6000, true);  // Gemma decode QKV
     gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 300, 1040, S::dense, S::transposed, false, false, -1, small}, 6010, true, false);
-    gemm_rmsnorm_cases<hip::Stream, bfloat16, half>(stream(), {1, 16, 136, 4104, S::dense, S::transposed, false, false, -1, small, 3}, 6020, false);
+    gemm_rmsnorm_cases<hip::Stream, bfloat16, half>(stream(), {1, 16, 136, 4104, S::dense, S::transposed, false, false, 1, small, 3}, 6020, false);
     gemm_rmsnorm_cases<hip::Stream, half, float>(stream(), {2, 5, 72, 2056, S::dense, S::transposed, true, false, -1, small, 12}, 6030, true);
     gemm_rmsnorm_cases<hip::Stream, half, half>(stream(), {1, 1, 264, 520, S::dense, S::transposed, false, false, -1, small, 2}, 6040, false, true, 40.0);
     gemm_rmsnorm_cases<hip::Stream, bfloat16, float>(stream(), {1, 9, 40, 24}, 6050, true, false, 300.0);
     gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16, float>(stream(), {1, 11, 1024, 2048}, 6060, true);  // fp32 weight
-    gemm_rmsnorm_cases<hip::Stream, half, half, float>(stream(), {1, 13, 96, 1048, S::dense, S::transposed, false, false, -1, small, 5}, 6070, false);
+    gemm_rmsnorm_cases<hip::Stream, half, half, float>(stream(), {1, 13, 96, 1048, S::dense, S::transposed, false, false, 1, small, 5}, 6070, false);
     // the weight folded into W (what transformer layers use): statistics and row scale only
     gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 2560, 1024}, 6080, true, false, 0.0, true);
     gemm_rmsnorm_cases<hip::Stream, bfloat16, bfloat16>(stream(), {1, 11, 1040, 4096, S::dense, S::transposed, false, false, -1, small, 4}, 6090, true, true, 0.0, true);
-    gemm_rmsnorm_cases<hip::Stream, half, float>(stream(), {2, 16, 72, 2056, S::dense, S::transposed, true, false, -1, small, 12}, 6095, false, true, 30.0, true);
+    gemm_rmsnorm_cases<hip::Stream, half, float>(stream(), {2, 16, 72, 2056, S::dense, S::transposed, true, false, 1, small, 12}, 6095, false, true, 30.0, true);
   }
   // normalised first, then multiplied
   gemm_rmsnorm_cases<hip::Stream, float, float>(stream(), {1, 11, 200, 1040}, 6100, true);

@@ -310,10 +310,9 @@ struct OpImpl<op::Gemm, HipBackend> {
     if (wants_small_m(p, opt)) {
       const std::string why = small_m_blocker(s, p);
       FUSEKIT_CHECK(opt.path != GemmPath::small_m || why.empty(), "gemm: the small_m path was forced but {}", why);
-      FUSEKIT_CHECK(opt.path != GemmPath::small_m || opt.tile < 0, "gemm: the small_m path has no tiles (tile {})", opt.tile);
       if (why.empty()) {
         if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
-          run_small_m(s, p, opt.splits);
+          run_small_m(s, p, opt.splits, opt.tile);
           return;
         }
       }
@@ -435,22 +434,34 @@ struct OpImpl<op::Gemm, HipBackend> {
   // whole chunk of 4 k-steps (at most 8 splits in a cluster on sm_90, else 16 through the workspace),
   // then cut each split's k-steps into chunks of up to 4 so that every warp has one: all of the weight
   // in flight at once, in 16-byte loads.
+  // The block shape (kernels::SmallMShapes): 4 warps per block once there are two 16-column blocks per
+  // multiprocessor, else 8; `tile` forces one.
   template <class NW = void, class T, class O, class Epi, class NormW = std::conditional_t<std::is_void_v<NW>, T, NW>>
-  static void run_small_m(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced,
+  static void run_small_m(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced_splits, int tile,
                           const GemmRowNorm<NormW>& norm = {}) {
+    FUSEKIT_CHECK(tile >= -1 && tile < kernels::small_m_shape_count,
+                  "gemm: the small_m path has block shapes 0..{} (tile {})", kernels::small_m_shape_count - 1, tile);
+    const index_t blocks = tiles_of(p, kernels::small_m_max_m, 16) * p.batch;
+    const int shape = tile >= 0 ? tile : blocks >= 2 * s.device().multiprocessors ? 1 : 0;
+    kernels::with_tile<kernels::SmallMShapes>(
+        shape, [&](auto sh) { launch_small_m<NW, decltype(sh)>(s, p, forced_splits, norm); });
+  }
+  template <class NW, class Shape, class T, class O, class Epi, class NormW>
+  static void launch_small_m(const hip::Stream& s, const GemmParams<T, O, Epi>& p, int forced,
+                             const GemmRowNorm<NormW>& norm) {
     FUSEKIT_CHECK(p.batch <= 65535, "gemm: batch {} exceeds the GPU grid limit (65535)", p.batch);
-    auto* kernel = kernels::gemm_small_m<T, O, Epi, NW>;
+    auto* kernel = kernels::gemm_small_m<T, O, Epi, NW, Shape>;
     const bool clusters = s.device().arch == "sm_90" && hip::has_sm90_code(kernel);
-    const index_t tiles = tiles_of(p, kernels::small_m_max_m, kernels::small_m_cols);
+    const index_t tiles = tiles_of(p, kernels::small_m_max_m, Shape::cols);
     const index_t blocks = tiles * p.batch, steps = std::max<index_t>((p.k + 31) / 32, 1);
     const index_t sms = s.device().multiprocessors;
     // Split only while every warp keeps a whole chunk and the grid still fits one block per SM (H100,
     // 11 rows: 2560x1024 6.1 us unsplit, 7.2 in 2, 11.2 in 4; 1024x4096 11.1 / 9.3 / 9.0 in 1 / 2 / 4).
-    const index_t full_chunks = steps / (kernels::small_m_warps * kernels::small_m_max_steps);
+    const index_t full_chunks = steps / (Shape::warps * Shape::steps);
     index_t splits = forced > 0 ? forced : std::min<index_t>({sms / blocks, full_chunks, clusters ? 8 : 16});
     splits = std::clamp<index_t>(splits, 1, steps);
-    const index_t chunk_steps = std::clamp<index_t>((steps + kernels::small_m_warps * splits - 1) / (kernels::small_m_warps * splits),
-                                                    1, kernels::small_m_max_steps);
+    const index_t chunk_steps =
+        std::clamp<index_t>((steps + Shape::warps * splits - 1) / (Shape::warps * splits), 1, Shape::steps);
     const index_t chunks = (steps + chunk_steps - 1) / chunk_steps;
     kernels::SplitK sk;
     sk.tiles_per_split = static_cast<int>((chunks + splits - 1) / splits);
@@ -458,16 +469,16 @@ struct OpImpl<op::Gemm, HipBackend> {
     if (sk.splits > 1 && clusters && sk.splits <= 8) {
       sk.cluster = 1;
     } else if (sk.splits > 1) {
-      split_workspace(s, sk, blocks, std::size_t{kernels::small_m_max_m} * kernels::small_m_cols);
+      split_workspace(s, sk, blocks, std::size_t{kernels::small_m_max_m} * Shape::cols);
     }
     hip::launch_with("gemm_small_m", kernel,
                      dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(sk.splits), static_cast<unsigned>(p.batch)),
-                     dim3(kernels::small_m_threads), 0, s, hip::LaunchAttrs{true, sk.cluster ? static_cast<unsigned>(sk.splits) : 1u},
+                     dim3(Shape::threads), 0, s, hip::LaunchAttrs{true, sk.cluster ? static_cast<unsigned>(sk.splits) : 1u},
                      p, sk, static_cast<int>(chunk_steps), norm);
   }
 #else
   template <class NW = void, class T, class O, class Epi, class NormW = std::conditional_t<std::is_void_v<NW>, T, NW>>
-  static void run_small_m(const hip::Stream&, const GemmParams<T, O, Epi>&, int, const GemmRowNorm<NormW>& = {}) {}
+  static void run_small_m(const hip::Stream&, const GemmParams<T, O, Epi>&, int, int, const GemmRowNorm<NormW>& = {}) {}
 #endif
 
   // Forced, or the policy's M <= 16 with no tile forced (then small_m, else skinny, if they can run it).
@@ -487,7 +498,7 @@ struct OpImpl<op::Gemm, HipBackend> {
     const bool weight_ok = std::is_same_v<W, NormWeightFolded> || reinterpret_cast<std::uintptr_t>(norm.weight) % 16 == 0;
     if (!wants || !small_m_blocker(s, p).empty() || !weight_ok) return false;
     if constexpr (FUSEKIT_VENDOR_CUDA && (std::is_same_v<T, half> || std::is_same_v<T, bfloat16>)) {
-      run_small_m<W>(s, p, opt.splits, norm);
+      run_small_m<W>(s, p, opt.splits, opt.tile, norm);
       return true;
     }
     return false;

@@ -9,11 +9,14 @@
 // k of the step in a permuted order, the same permutation for both operands (a dot product does not
 // depend on the order of its terms).
 //
-// A block of 8 warps owns 32 accumulator columns (weight rows). K is cut into chunks of up to 4 k-steps;
-// the warps of a block take every 8th chunk of the block's k-range, all of a chunk's loads in flight at
-// once; the warps' partial tiles sum in shared memory. K may also be split across blocks (blockIdx.y):
-// those splits form a cluster and sum through distributed shared memory (sm_90), or meet in the
-// split-K workspace. The epilogue is the GEMM kernels' store_tile.
+// A block (SmallMShape) of 4 or 8 warps owns 16 accumulator columns (weight rows; the shape allows more
+// m16 atoms). K is cut into chunks of up to 4 k-steps; the warps of a block take every 4th or 8th chunk
+// of the block's k-range, all of a chunk's loads in flight at once; the warps' partial tiles sum in
+// shared memory. K may also be split across blocks (blockIdx.y): those splits form a cluster and sum
+// through distributed shared memory (sm_90), or meet in the split-K workspace. The epilogue is the GEMM
+// kernels' store_tile.
+#include <tuple>
+
 #include "fusekit/backend/hip/cluster.hpp"
 #include "fusekit/backend/hip/vec.hpp"
 #include "fusekit/backend/hip/vendor.hpp"
@@ -24,17 +27,27 @@
 #if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
 namespace fusekit::kernels {
 
-inline constexpr int small_m_threads = 256;
-inline constexpr int small_m_warps = small_m_threads / 32;
-inline constexpr int small_m_max_m = 16;      // two n8 halves of x rows
-inline constexpr int small_m_cols = 32;       // accumulator columns per block: two m16 atoms of weight rows
-inline constexpr int small_m_max_steps = 4;   // k-steps of 32 per chunk (16 bytes per row and step per lane)
-inline constexpr int small_m_ld = small_m_cols + 4;
+inline constexpr int small_m_max_m = 16;  // two n8 halves of x rows
 
-// The block's fp32 tile [16 rows of x][32 tile columns], as store_tile reads it.
-struct SmallMTile {
-  float acc[small_m_max_m * small_m_ld];
+// A block's shape: kAtoms m16 atoms of weight rows (16 kAtoms accumulator columns), kWarps warps that split
+// the block's K between them, chunks of up to kSteps k-steps of 32 (16 bytes per weight row and step per
+// lane, all of a chunk's loads in flight at once).
+template <int kAtoms, int kWarps, int kSteps>
+struct SmallMShape {
+  static constexpr int atoms = kAtoms, warps = kWarps, steps = kSteps;
+  static constexpr int threads = 32 * kWarps;
+  static constexpr int cols = 16 * kAtoms;
+  static constexpr int ld = cols + 4;          // the fp32 tile's row stride
+  static constexpr int min_blocks = 512 / threads;  // 16 warps per SM: at most 128 registers per thread
 };
+// The shapes the policy picks from (GemmOptions::tile forces one). One atom of columns per block, so
+// that even 1024-column weights give a block to every multiprocessor; 8 warps split a block's K where
+// few columns leave few blocks, 4 where the blocks are many (more of them resident at once). H100, 11
+// rows, graph us (bench/experiments/small_m_floor.cu; the earlier 2-atom, 8-warp block in brackets):
+// 8192x1024 8.22 with 4 warps (10.43); 32768x2048 44.1 (49.6, a read of the bytes alone 42.9);
+// 1024x4096 6.66 with 8 warps (7.60); 1024x2048 4.49 (5.32); 2048x2048 5.75 (6.78); 2560x1024 4.62 (4.47-4.84).
+using SmallMShapes = std::tuple<SmallMShape<1, 8, 4>, SmallMShape<1, 4, 4>>;
+inline constexpr int small_m_shape_count = static_cast<int>(std::tuple_size_v<SmallMShapes>);
 
 // The RMSNorm prologue on one 16-byte vector of x: ss += the squares of its 8 elements, then
 // x *= weight + offset (one rounding). The row's rsqrt scale is applied to the accumulators instead
@@ -77,26 +90,26 @@ FUSEKIT_DEVICE inline void small_m_norm_weight(const W* w, float offset, float (
 // that every block knows whole rows), the accumulators scaled per row; with a weight of type NW, x is
 // also scaled by it in registers (NormWeightFolded: the weight is in B already, nothing to scale: the
 // cheap form, as the scaling costs registers in the loop).
-template <class T, class O, class Epi, class NW = void>
-FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
+template <class T, class O, class Epi, class NW, class S>
+FUSEKIT_GLOBAL void __launch_bounds__(S::threads, S::min_blocks)
     gemm_small_m(const FUSEKIT_GRID_CONSTANT GemmParams<T, O, Epi> p, const SplitK sk, const int chunk_steps,
                  const GemmRowNorm<std::conditional_t<std::is_void_v<NW>, T, NW>> norm) {
   constexpr bool kNorm = !std::is_void_v<NW>, kWeighted = kNorm && !std::is_same_v<NW, NormWeightFolded>;
   using Atom = MmaSm80<T>;
   using V = gpu::Vec<unsigned, 4>;  // 8 f16/bf16 as the mma's 32-bit words
-  constexpr int BM = small_m_max_m, BN = small_m_cols;
-  __shared__ __align__(16) float part[small_m_warps][BM * BN];  // each warp's partial tile [row][column]
-  __shared__ __align__(16) SmallMTile tile;
-  __shared__ float squares[kNorm ? small_m_warps : 1][BM];      // each warp's sums of squares of x's rows
+  constexpr int BM = small_m_max_m, BN = S::cols, kW = S::warps, kR = 2 * S::atoms, kLd = S::ld;
+  __shared__ __align__(16) float part[kW][BM * BN];   // each warp's partial tile [row][column]
+  __shared__ __align__(16) float tile[BM * kLd];      // the block's fp32 tile, as store_tile reads it
+  __shared__ float squares[kNorm ? kW : 1][BM];       // each warp's sums of squares of x's rows
 
   const index_t bi = blockIdx.z;
   const GemmTileCoords<BM, BN, Epi> tc(p, blockIdx.x);
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int g = lane / 4, q = lane % 4;
 
-  const T* w[4];  // weight rows of tile columns g, g + 8, g + 16, g + 24 (nullptr: past N)
+  const T* w[kR];  // weight rows of tile columns g, g + 8, g + 16, ... (nullptr: past N)
   FUSEKIT_UNROLL
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < kR; ++i) {
     const index_t col = tc.acc_col(g + 8 * i, p.n);
     w[i] = col >= 0 ? p.b.at(bi, 0, col) + 8 * q : nullptr;
   }
@@ -104,15 +117,29 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
   const index_t chunks = (steps + chunk_steps - 1) / chunk_steps;
   const index_t c_begin = sk.splits > 1 ? index_t{blockIdx.y} * sk.tiles_per_split : 0;
   const index_t c_end = sk.splits > 1 ? std::min<index_t>(chunks, c_begin + sk.tiles_per_split) : chunks;
+  V wv[S::steps][kR];  // a chunk's weights
+  auto load_w = [&](index_t c) {
+    FUSEKIT_UNROLL
+    for (int u = 0; u < S::steps; ++u) {
+      const index_t k = (c * chunk_steps + u) * 32;
+      const bool in = u < chunk_steps && k + 8 * q < p.k;  // K % 8 == 0: whole vectors in or out
+      FUSEKIT_UNROLL
+      for (int i = 0; i < kR; ++i)
+        wv[u][i] = in && w[i] ? gpu::load_streaming(reinterpret_cast<const V*>(w[i] + k)) : V{};
+    }
+  };
   // The weight lines of this warp's first chunk go to L2 while an earlier kernel may still run (launched
   // dependent): in a decode step the weights are the bytes, and this overlaps their DRAM latency with the
-  // previous kernel's tail. Lanes q == 0 touch every 128-byte line (2 k-steps of one row) once.
-  if (q == 0 && c_begin + warp < c_end)
+  // previous kernel's tail. Lanes q == 0 touch every 128-byte line (2 k-steps of one row) once. (Loading
+  // them into registers before the wait, for weights no earlier kernel writes, measured no faster with
+  // the shapes below: H100, 11 rows, 8192x1024 8.97 us against 8.22.)
+  const index_t c0 = c_begin + warp;
+  if (q == 0 && c0 < c_end)
     FUSEKIT_UNROLL
-    for (int u = 0; u < small_m_max_steps; u += 2) {
-      const index_t k = ((c_begin + warp) * chunk_steps + u) * 32;
+    for (int u = 0; u < S::steps; u += 2) {
+      const index_t k = (c0 * chunk_steps + u) * 32;
       FUSEKIT_UNROLL
-      for (int i = 0; i < 4; ++i)
+      for (int i = 0; i < kR; ++i)
         if (u < chunk_steps && k < p.k && w[i]) gpu::prefetch_l2(w[i] + k);
     }
   gpu::wait_for_prior_grid();  // launched dependent: earlier kernels' writes are visible from here on
@@ -121,27 +148,25 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
   for (int j = 0; j < 2; ++j) x[j] = g + 8 * j < p.m ? p.a.at(bi, g + 8 * j, 0) + 8 * q : nullptr;
   const bool upper = p.m > 8;  // the second n8 half of x holds rows
 
-  typename Atom::C acc[2][2];  // (weight atom, x half)
+  typename Atom::C acc[S::atoms][2];  // (weight atom, x half)
   FUSEKIT_UNROLL
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < S::atoms; ++i)
     FUSEKIT_UNROLL
     for (int j = 0; j < 2; ++j) acc[i][j] = {{0.f, 0.f, 0.f, 0.f}};
 
   float ss[2] = {0.f, 0.f};  // kNorm: this lane's squares of x rows g and g + 8
-  for (index_t c = c_begin + warp; c < c_end; c += small_m_warps) {
-    V wv[small_m_max_steps][4], xv[small_m_max_steps][2];
+  for (index_t c = c0; c < c_end; c += kW) {
+    load_w(c);
+    V xv[S::steps][2];
     FUSEKIT_UNROLL
-    for (int u = 0; u < small_m_max_steps; ++u) {  // every load of the chunk before the first mma
+    for (int u = 0; u < S::steps; ++u) {  // every load of the chunk before the first mma
       const index_t k = (c * chunk_steps + u) * 32;
-      const bool in = u < chunk_steps && k + 8 * q < p.k;  // K % 8 == 0: whole vectors in or out
-      FUSEKIT_UNROLL
-      for (int i = 0; i < 4; ++i)
-        wv[u][i] = in && w[i] ? gpu::load_streaming(reinterpret_cast<const V*>(w[i] + k)) : V{};
+      const bool in = u < chunk_steps && k + 8 * q < p.k;
       FUSEKIT_UNROLL
       for (int j = 0; j < 2; ++j) xv[u][j] = in && x[j] ? *reinterpret_cast<const V*>(x[j] + k) : V{};
     }
     FUSEKIT_UNROLL
-    for (int u = 0; u < small_m_max_steps; ++u) {
+    for (int u = 0; u < S::steps; ++u) {
       if (u >= chunk_steps) break;
       if constexpr (kWeighted) {
         const index_t k = (c * chunk_steps + u) * 32 + 8 * q;
@@ -158,7 +183,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
       FUSEKIT_UNROLL
       for (int h = 0; h < 2; ++h)
         FUSEKIT_UNROLL
-        for (int i = 0; i < 2; ++i) {
+        for (int i = 0; i < S::atoms; ++i) {
           const V& lo = wv[u][2 * i];  // rows g and g + 8 of atom i
           const V& hi = wv[u][2 * i + 1];
           const typename Atom::A a{{lo.v[2 * h], hi.v[2 * h], lo.v[2 * h + 1], hi.v[2 * h + 1]}};
@@ -171,10 +196,10 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
   if constexpr (kNorm) {
     // x outside this split's k-range: its squares only (every block needs whole rows)
     if (sk.splits > 1)
-      for (index_t c = warp; c < chunks; c += small_m_warps) {
+      for (index_t c = warp; c < chunks; c += kW) {
         if (c >= c_begin && c < c_end) continue;
         FUSEKIT_UNROLL
-        for (int u = 0; u < small_m_max_steps; ++u) {
+        for (int u = 0; u < S::steps; ++u) {
           const index_t k = (c * chunk_steps + u) * 32;  // (x[j] points at this lane's 8q already)
           if (u >= chunk_steps || k + 8 * q >= p.k) break;
           FUSEKIT_UNROLL
@@ -193,36 +218,37 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
   // C fragment of atom (i, j): (weight row g (+8), x rows 2q, 2q + 1) -> part[warp][x row][tile column].
   float* mine = part[warp];
   FUSEKIT_UNROLL
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < S::atoms; ++i)
     FUSEKIT_UNROLL
     for (int j = 0; j < 2; ++j)
       FUSEKIT_UNROLL
       for (int e = 0; e < 4; ++e) mine[(8 * j + 2 * q + e % 2) * BN + 16 * i + g + 8 * (e / 2)] = acc[i][j].v[e];
   __syncthreads();
-  for (int idx = static_cast<int>(threadIdx.x); idx < BM * BN; idx += small_m_threads) {
+  for (int idx = static_cast<int>(threadIdx.x); idx < BM * BN; idx += S::threads) {
     float s = 0.f;
     FUSEKIT_UNROLL
-    for (int wi = 0; wi < small_m_warps; ++wi) s += part[wi][idx];
+    for (int wi = 0; wi < kW; ++wi) s += part[wi][idx];
     if constexpr (kNorm) {  // the row's scale (the same in every split, so it may precede their sum)
       float sq = 0.f;
       FUSEKIT_UNROLL
-      for (int wi = 0; wi < small_m_warps; ++wi) sq += squares[wi][idx / BN];
+      for (int wi = 0; wi < kW; ++wi) sq += squares[wi][idx / BN];
       s *= rsqrtf(sq / static_cast<float>(p.k) + norm.eps);
     }
-    tile.acc[(idx / BN) * small_m_ld + idx % BN] = s;
+    tile[(idx / BN) * kLd + idx % BN] = s;
   }
 
   int r0 = 0, r1 = BM;
   if (sk.splits > 1 && sk.cluster) {
     __syncthreads();
-    reduce_cluster_rows<BM, BN, small_m_threads>(tile.acc, small_m_ld, sk.splits, r0, r1);
+    reduce_cluster_rows<BM, BN, S::threads>(tile, kLd, sk.splits, r0, r1);
   } else if (sk.splits > 1) {
-    // The workspace hand-off: 128 threads hold 4 floats of the tile each.
+    // The workspace hand-off: BM * BN / 4 threads hold 4 floats of the tile each.
     constexpr int holders = BM * BN / 4;
+    static_assert(holders <= S::threads, "small_m: every holder is a thread");
     __syncthreads();
     float v[4];
     const int t = static_cast<int>(threadIdx.x) % holders;
-    float* at = tile.acc + (t / (BN / 4)) * small_m_ld + 4 * (t % (BN / 4));
+    float* at = tile + (t / (BN / 4)) * kLd + 4 * (t % (BN / 4));
     FUSEKIT_UNROLL
     for (int e = 0; e < 4; ++e) v[e] = at[e];
     if (!reduce_splits<holders>(sk, bi * gridDim.x + blockIdx.x, v)) return;  // not the last split
@@ -232,7 +258,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(small_m_threads, 2)
       for (int e = 0; e < 4; ++e) at[e] = v[e];
   }
   __syncthreads();
-  store_tile<BM, BN, small_m_threads>(p, tc, bi, tile.acc, small_m_ld, r0, r1);
+  store_tile<BM, BN, S::threads>(p, tc, bi, tile, kLd, r0, r1);
   if (sk.splits > 1 && sk.cluster) gpu::cluster_wait();  // no block leaves while another reads its tile
 }
 

@@ -19,8 +19,8 @@ struct GemmOptions {
   float alpha = 1.f;
   float beta = 0.f;  // beta = 0: C is not read (NaN in C does not propagate), as in BLAS
   GemmPath path = GemmPath::automatic;
-  int tile = -1;    // GPU tile configuration (kernels::MmaTiles, or kernels::WgmmaTiles on the wgmma
-                    // path); -1: the policy's choice
+  int tile = -1;    // GPU tile configuration (kernels::MmaTiles, kernels::WgmmaTiles on the wgmma path,
+                    // kernels::SmallMShapes on the small_m path); -1: the policy's choice
   int splits = 0;   // GPU split-K factor for the mma, wgmma and small_m kernels; 0: the policy's choice
 };
 
