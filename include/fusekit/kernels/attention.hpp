@@ -533,10 +533,12 @@ enum class AttnShape { narrow, wide, decode, narrow_cols };
 // wide: two row atoms per warp (128-row tiles), when that still gives every multiprocessor two tiles;
 // decode: 16-row tiles whose 4 warps take different key tiles, when even 64-row tiles leave most
 // multiprocessors idle (head dims up to 128: at 256 the per-warp key tiles are too short to pay);
-// narrow_cols: three row atoms (48-row tiles) with two warps each, each warp accumulating half the head
-// dim of P V, for head dims above 128 where the decode tile does not pay (Pi0's decode step: split keys,
-// few tiles per block; its 88 rows on H100: 12.3 us in 48-row tiles, 13.6 in 64, 17.5 in 96,
-// bench/experiments/decode_attention.cu); narrow (64-row tiles) otherwise. (2-warp 32-row tiles for SigLIP-sized problems measured slower on
+// narrow_cols: the narrow tile with two warps per row atom, each accumulating half the head dim of P V,
+// for head dims above 128 where the decode tile does not pay (Pi0's decode step: split keys, few tiles
+// per block); narrow (64-row tiles) otherwise. (Alone, Pi0's decode step takes 12.4 us in 48-row tiles,
+// 11.8 in 32, 10.7 in 16 against 13.6 in these 64 on H100 (bench/experiments/decode_attention.cu), but
+// pi0-policy's denoise with 48-row tiles measured 0.7 ms slower, same machine, alternating: 8.99 against
+// 8.26-8.34 ms. Kept at 64 until that is understood.) (2-warp 32-row tiles for SigLIP-sized problems measured slower on
 // H200: 18.4 against 12.2 us. 4 K/V stages instead of 2 for head dim 256 measured no faster on H100:
 // Pi0 decode 13.72 against 13.62 us, Pi0 prefill 43.87 against 42.70: the loads are not what waits.)
 template <class T, class Fn>
@@ -544,7 +546,7 @@ void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
   const bool wide = shape == AttnShape::wide;
   if (shape == AttnShape::narrow_cols) {
     FUSEKIT_CHECK(dim > 128, "attention: the column-warp tile (tiles 3) is built for head dims 129..256, not {}", dim);
-    fn(AttnMmaConfig<T, 256, 6, 1, 32, 1, 2, 2>{});
+    fn(AttnMmaConfig<T, 256, 8, 1, 32, 1, 2, 2>{});
   } else if (shape == AttnShape::decode) {
     if (dim <= 32) fn(AttnMmaConfig<T, 32, 4, 1, 64, 4>{});
     else if (dim <= 64) fn(AttnMmaConfig<T, 64, 4, 1, 64, 4>{});
