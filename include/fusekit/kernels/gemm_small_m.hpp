@@ -45,7 +45,8 @@ struct SmallMShape {
 // few columns leave few blocks, 4 where the blocks are many (more of them resident at once). H100, 11
 // rows, graph us (bench/experiments/small_m_floor.cu; the earlier 2-atom, 8-warp block in brackets):
 // 8192x1024 8.22 with 4 warps (10.43); 32768x2048 44.1 (49.6, a read of the bytes alone 42.9);
-// 1024x4096 6.66 with 8 warps (7.60); 1024x2048 4.49 (5.32); 2048x2048 5.75 (6.78); 2560x1024 4.62 (4.47-4.84).
+// 1024x4096 6.66 with 8 warps (7.60); 1024x2048 4.49 (5.32); 2048x2048 5.75 (6.78); 2560x1024 4.62-4.77
+// (4.27-4.84: the one shape where the earlier block was faster in most rounds, by up to 0.4 us).
 using SmallMShapes = std::tuple<SmallMShape<1, 8, 4>, SmallMShape<1, 4, 4>>;
 inline constexpr int small_m_shape_count = static_cast<int>(std::tuple_size_v<SmallMShapes>);
 
