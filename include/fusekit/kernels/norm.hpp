@@ -41,9 +41,9 @@ inline constexpr int norm_warps_per_block = 4;  // rows per block of the warp-pe
 // shift far out in its row) the group sums again, shifted by the mean it now knows, and corrects both the
 // mean and the variance (a group-uniform branch: every thread holds the same sums). So the result is as
 // accurate as a two-pass one, at the cost of one reduction of two floats: on H100, 768 x 1152 bf16, a
-// Chan/Welford merge of (count, mean, M2) took
-// 3.3-3.6 us, two reductions (sum, then squares about the mean) 2.73 us, the shifted sums 2.64 us, a
-// bare copy kernel of the same shape 2.30 us (bench/experiments/ops_floor.cu).
+// Chan/Welford merge of (count, mean, M2) took 3.3-3.6 us, two reductions (sum, then squares about the
+// mean) 2.73 us, the shifted sums 2.64 us, a bare copy kernel of the same shape 2.30 us
+// (bench/experiments/ops_floor.cu).
 // RMSNorm reads its weight after the reduction, from L1/L2: holding it in registers from the start
 // measured slower on H200 at 6304 rows (fewer rows in flight). LayerNorm serves SigLIP, whose 768 rows
 // are all resident at once; there the weight and bias loads sat on the critical path after the
