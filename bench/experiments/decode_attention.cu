@@ -9,6 +9,7 @@
 //   nvcc -std=c++20 -O3 -arch=sm_90a --expt-relaxed-constexpr -DFMT_HEADER_ONLY=1 -Iinclude -I.deps/usr/include \
 //     -I.deps/usr/include/eigen3 -Ibench -x cu bench/experiments/decode_attention.cu -o decode_attention
 #include <cstdio>
+#include <string>
 #include <fusekit/fusekit.hpp>
 #include "gpu_timing.hpp"
 using namespace fusekit;
@@ -16,7 +17,41 @@ using namespace fusekit::bench;
 using Impl = OpImpl<op::Attention, HipBackend>;
 using T = bfloat16;
 
-int main() {
+
+// Floors of the split-and-combine structure (argv[1] == "floor"): kernels of the library's grid that do
+// nothing but the dependent-launch handshake, or only the memory traffic of a split block (Q rows, one K/V
+// tile, the partial rows out), each timed alone and followed by the library's combine.
+__global__ void empty_kernel() {
+  gpu::wait_for_prior_grid();
+  gpu::allow_dependent_launch();
+}
+
+template <int BM, int BN, int D>
+__global__ void split_memory_floor(const T* q, const T* k, const T* v, int rows, int keys, kernels::AttnSplits sp) {
+  gpu::wait_for_prior_grid();
+  using V8 = gpu::Vec<T, 8>;
+  constexpr int C = D / 8;
+  float acc = 0.f;
+  for (int i = threadIdx.x; i < BM * C; i += blockDim.x) {  // Q rows of this tile
+    const int r = blockIdx.x * BM + i / C;
+    if (r < rows) acc += to_float(reinterpret_cast<const V8*>(q)[r * C + i % C].v[0]);
+  }
+  for (int i = threadIdx.x; i < BN * C; i += blockDim.x) {  // this split's K/V tile
+    const int key = blockIdx.z * BN + i / C;
+    if (key < keys) acc += to_float(reinterpret_cast<const V8*>(k)[key * C + i % C].v[1]) +
+                           to_float(reinterpret_cast<const V8*>(v)[key * C + i % C].v[2]);
+  }
+  gpu::allow_dependent_launch();
+  const int part = blockIdx.x * sp.splits + blockIdx.z;
+  for (int i = threadIdx.x; i < BM * D / 4; i += blockDim.x) {
+    const int r = i / (D / 4);
+    if (blockIdx.x * BM + r >= rows) continue;
+    reinterpret_cast<float4*>(sp.o + (part * BM + r) * D)[i % (D / 4)] = make_float4(acc * 1e-30f, 0.f, 0.f, 0.f);
+    if (i % (D / 4) == 0) sp.ml[part * BM + r] = make_float2(0.f, 1.f);
+  }
+}
+
+int main(int argc, char** argv) {
   hip::Stream s;
   const auto& dev = s.device();
   std::printf("GPU: %s, %d SMs\n", dev.name.c_str(), dev.multiprocessors);
@@ -65,6 +100,50 @@ int main() {
             [&, opt](int i) { Impl::run_mma<C>(s, params(i), opt); });
       }
   };
+  if (argc > 1 && std::string(argv[1]) == "floor") {
+    using C = kernels::AttnMmaConfig<T, 256, 8, 1, 32, 1, 2, 2>;  // the library's tile for this step
+    constexpr int splits = 25;
+    const int q_tiles = (Sq * Hq + C::BM - 1) / C::BM;
+    kernels::AttnSplits sp;
+    sp.q_tiles = q_tiles, sp.tiles_per_split = 1, sp.splits = splits;
+    const std::size_t prow = static_cast<std::size_t>(q_tiles) * splits * C::BM;
+    DeviceTensor<float, 1> ws_o(Shape<1>{static_cast<index_t>(prow * 256)}, s);
+    DeviceTensor<float, 1> ws_ml(Shape<1>{static_cast<index_t>(prow * 2)}, s);
+    sp.o = ws_o.data(), sp.ml = reinterpret_cast<float2*>(ws_ml.data());
+    auto* mma = kernels::attention_mma<T, C>;
+    FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(mma, static_cast<int>(C::smem)));
+    const dim3 agrid(q_tiles, 1, splits), cgrid((q_tiles * C::BM * 2 + kernels::attn_combine_groups - 1) / kernels::attn_combine_groups, 1);
+    auto attn = [&](int i) {
+      hip::launch_with("attention_mma", mma, agrid, dim3(C::threads), C::smem, s, hip::LaunchAttrs{.dependent = true}, params(i), sp);
+    };
+    auto combine = [&](int i) {
+      hip::launch_dependent("attention_combine", kernels::attention_combine<T>, cgrid, dim3(kernels::attn_combine_groups * 32), 0, s,
+                            params(i), sp, C::BM, 256);
+    };
+    auto mem = [&](int i) {
+      hip::launch_dependent("split_memory_floor", split_memory_floor<C::BM, 32, 256>, agrid, dim3(C::threads), 0, s, q[i].data(),
+                            k[i].data(), v[i].data(), static_cast<int>(Sq * Hq), static_cast<int>(Skv), sp);
+    };
+    auto empty = [&](dim3 g, dim3 b) { hip::launch_dependent("empty", empty_kernel, g, b, 0, s); };
+    auto timed = [&](const char* name, auto launch) {
+      const Timing t = time_us(s, sets, 200, launch);
+      std::printf("%-60s stream %6.2f  graph %6.2f us\n", name, t.median_us, t.graph_us);
+    };
+    for (int round = 0; round < 2; ++round) {
+      std::printf("-- floors of pi0 decode attention (2 x 25 blocks of 256, combine %u blocks), round %d\n", cgrid.x, round);
+      row("library attention (policy)", [&](int i) { attention(s, o[i], q[i], k[i], v[i], masks); });
+      row("attention_mma + attention_combine (this file's launch)", [&](int i) { attn(i); combine(i); });
+      timed("attention_mma alone", attn);
+      timed("attention_combine alone", combine);
+      timed("split memory floor + combine", [&](int i) { mem(i); combine(i); });
+      timed("split memory floor alone", mem);
+      timed("empty (attention grid)", [&](int) { empty(agrid, dim3(C::threads)); });
+      timed("empty (attention grid) + empty (combine grid)", [&](int) { empty(agrid, dim3(C::threads)); empty(cgrid, dim3(256)); });
+      timed("empty 1 block", [&](int) { empty(dim3(1), dim3(32)); });
+      timed("empty 1 block x 2", [&](int) { empty(dim3(1), dim3(32)); empty(dim3(1), dim3(32)); });
+    }
+    return 0;
+  }
   for (int round = 0; round < 2; ++round) {
     std::printf("-- pi0 decode [1, 11, 8/1, 256] kv 799 block mask, bf16, round %d\n", round);
     row("library attention (policy)", [&](int i) { attention(s, o[i], q[i], k[i], v[i], masks); });
