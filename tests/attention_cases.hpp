@@ -88,8 +88,9 @@ void attention_case(Ctx& ctx, const AttnShape& s, std::uint64_t salt, bool fused
   const index_t Hq = s.q_heads, Hkv = s.kv_heads, D = s.dim;
   const bool causal = s.mask == AttnMask::causal || s.mask == AttnMask::causal_padding;
   opt.causal = causal;
-  const auto what = fmt::format("attention {} {} fused={} splits={} path={} tiles={} combine={}", describe(s), dtype_of<T>,
-                                fused, opt.kv_splits, static_cast<int>(opt.path), opt.tiles, static_cast<int>(opt.combine));
+  const auto what = fmt::format("attention {} {} fused={} splits={} path={} tiles={} combine={} groups={}", describe(s),
+                                dtype_of<T>, fused, opt.kv_splits, static_cast<int>(opt.path), opt.tiles,
+                                static_cast<int>(opt.combine), opt.combine_groups);
   SCOPED_TRACE(what);
   HostTensor<T, 4> q, k, v;
   HostTensor<T, 3> qkv;

@@ -112,14 +112,12 @@ int main(int argc, char** argv) {
     sp.o = ws_o.data(), sp.ml = reinterpret_cast<float2*>(ws_ml.data());
     auto* mma = kernels::attention_mma<T, C>;
     FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(mma, static_cast<int>(C::smem)));
-    const dim3 agrid(q_tiles, 1, splits), cgrid((q_tiles * C::BM * 2 + kernels::attn_combine_groups - 1) / kernels::attn_combine_groups, 1);
+    const dim3 agrid(q_tiles, 1, splits);
     auto attn = [&](int i) {
       hip::launch_with("attention_mma", mma, agrid, dim3(C::threads), C::smem, s, hip::LaunchAttrs{.dependent = true}, params(i), sp);
     };
-    auto combine = [&](int i) {
-      hip::launch_dependent("attention_combine", kernels::attention_combine<T>, cgrid, dim3(kernels::attn_combine_groups * 32), 0, s,
-                            params(i), sp, C::BM, 256);
-    };
+    int groups = 0;  // rows per combine block (0: the library's choice)
+    auto combine = [&](int i) { Impl::launch_combine(s, params(i), sp, C::BM, 256, groups); };
     auto mem = [&](int i) {
       hip::launch_dependent("split_memory_floor", split_memory_floor<C::BM, 32, 256>, agrid, dim3(C::threads), 0, s, q[i].data(),
                             k[i].data(), v[i].data(), static_cast<int>(Sq * Hq), static_cast<int>(Skv), sp);
@@ -130,15 +128,19 @@ int main(int argc, char** argv) {
       std::printf("%-60s stream %6.2f  graph %6.2f us\n", name, t.median_us, t.graph_us);
     };
     for (int round = 0; round < 2; ++round) {
-      std::printf("-- floors of pi0 decode attention (2 x 25 blocks of 256, combine %u blocks), round %d\n", cgrid.x, round);
+      std::printf("-- floors of pi0 decode attention (2 x 25 blocks of 256), round %d\n", round);
       row("library attention (policy)", [&](int i) { attention(s, o[i], q[i], k[i], v[i], masks); });
-      row("attention_mma + attention_combine (this file's launch)", [&](int i) { attn(i); combine(i); });
+      for (int g : {8, 4, 2, 1, 0}) {
+        groups = g;
+        row(fmt::format("attention_mma + attention_combine, {} rows per combine block", g), [&](int i) { attn(i); combine(i); });
+        timed(fmt::format("attention_combine alone, {} rows per block", g).c_str(), combine);
+      }
+      groups = 0;
       timed("attention_mma alone", attn);
-      timed("attention_combine alone", combine);
       timed("split memory floor + combine", [&](int i) { mem(i); combine(i); });
       timed("split memory floor alone", mem);
       timed("empty (attention grid)", [&](int) { empty(agrid, dim3(C::threads)); });
-      timed("empty (attention grid) + empty (combine grid)", [&](int) { empty(agrid, dim3(C::threads)); empty(cgrid, dim3(256)); });
+      timed("empty (attention grid) + empty (combine grid)", [&](int) { empty(agrid, dim3(C::threads)); empty(dim3(32), dim3(256)); });
       timed("empty 1 block", [&](int) { empty(dim3(1), dim3(32)); });
       timed("empty 1 block x 2", [&](int) { empty(dim3(1), dim3(32)); empty(dim3(1), dim3(32)); });
     }

@@ -106,6 +106,23 @@ TEST_F(GpuAttention, KeySplitsCombine) {
   for (int splits : {1, 3})
     attention_case<hip::Stream, half>(stream(), {2, 300, 300, 4, 2, 72, AttnMask::causal_padding}, 19530 + splits, false,
                                       {.kv_splits = splits});
+  // every block size of the combine kernel (rows per block), through the workspace: the Pi0 decode step,
+  // batches with key padding and GQA, a head dim that is not a multiple of the combine's 128 columns
+  const auto ws = AttentionSplitCombine::workspace;
+  std::uint64_t salt = 19540;
+  for (int groups : {1, 2, 4, 8}) {
+    const AttentionOptions opt{.kv_splits = 7, .combine = ws, .combine_groups = groups};
+    attention_case<hip::Stream, bfloat16>(stream(), {1, 11, 799, 8, 1, 256, AttnMask::block}, salt += 10, false,
+                                          {.kv_splits = 25, .combine = ws, .combine_groups = groups});
+    attention_case<hip::Stream, half>(stream(), {2, 300, 300, 4, 2, 72, AttnMask::causal_padding}, salt += 10, false, opt);
+    attention_case<hip::Stream, bfloat16>(stream(), kShapes[8], salt += 10, false, opt);
+  }
+  try {
+    attention_case<hip::Stream, half>(stream(), kShapes[3], salt += 10, false, {.kv_splits = 3, .combine = ws, .combine_groups = 3});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("combine_groups 3 is not 0 (automatic), 1, 2, 4 or 8"), std::string::npos) << e.what();
+  }
 }
 
 // Key splits combined inside a thread-block cluster (sm_90) and through the workspace, each forced, with

@@ -479,18 +479,21 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
 // (each split's float4, the (m, l)) is issued before the first use, so the kernel is one memory round
 // trip. (With 32 lanes per row and 8 splits' loads in flight at a time it was several: under ncu on
 // H100 the Pi0 decode step's combine took 17.6k cycles, as long as its attention kernel.)
-inline constexpr int attn_combine_groups = 8, attn_combine_cols = 128, attn_max_splits = 32;
+// kGroups 32-lane groups per block: as few as it takes to put the combine on every multiprocessor (each
+// group's loads are all in flight at once, so a multiprocessor's share of the bytes is what it waits for:
+// Pi0's decode step, 176 groups of 25 splits x 512 bytes, took 4.1 us in 32 blocks of 8 groups on H100).
+inline constexpr int attn_combine_cols = 128, attn_max_splits = 32;
 
-template <class T>
-FUSEKIT_GLOBAL void __launch_bounds__(attn_combine_groups * 32) attention_combine(const AttentionParams<T> p,
-                                                                                  const AttnSplits sp, int bm, int dp) {
+template <class T, int kGroups>
+FUSEKIT_GLOBAL void __launch_bounds__(kGroups * 32) attention_combine(const AttentionParams<T> p, const AttnSplits sp,
+                                                                      int bm, int dp) {
   constexpr float inf = std::numeric_limits<float>::infinity();
   gpu::wait_for_prior_grid();  // the split blocks' partial rows are complete and visible
   const int lane = threadIdx.x % 32, group_base = (threadIdx.x % gpu::warp_size()) & ~31;
   const int hk = static_cast<int>(blockIdx.y % p.kv_heads), b = static_cast<int>(blockIdx.y / p.kv_heads);
   const int G = static_cast<int>(p.group()), D = static_cast<int>(p.head_dim);
   const int per_row = (D + attn_combine_cols - 1) / attn_combine_cols;
-  const int group = static_cast<int>(blockIdx.x) * attn_combine_groups + static_cast<int>(threadIdx.x / 32);
+  const int group = static_cast<int>(blockIdx.x) * kGroups + static_cast<int>(threadIdx.x / 32);
   const int pr = group / per_row;  // packed row
   if (pr >= p.q_count(b) * G) return;  // whole 32-lane groups leave together
   const int c = group % per_row * attn_combine_cols + 4 * lane;
@@ -678,12 +681,33 @@ struct OpImpl<op::Attention, HipBackend> {
                     static_cast<unsigned>(sp.splits));
     hip::launch_with("attention_mma", kernel, grid, dim3(Cfg::threads), sp.cluster ? Cfg::cluster_smem : Cfg::smem, s,
                      hip::LaunchAttrs{.dependent = true, .cluster_z = sp.cluster ? static_cast<unsigned>(sp.splits) : 1u}, p, sp);
-    if (sp.splits > 1 && !sp.cluster) {
-      const index_t groups = q_tiles * Cfg::BM * ((p.head_dim + kernels::attn_combine_cols - 1) / kernels::attn_combine_cols);
-      hip::launch_dependent("attention_combine", kernels::attention_combine<T>,
-                            dim3(static_cast<unsigned>((groups + kernels::attn_combine_groups - 1) / kernels::attn_combine_groups),
-                                 static_cast<unsigned>(p.batch * p.kv_heads)),
-                            dim3(kernels::attn_combine_groups * 32), 0, s, p, sp, Cfg::BM, Cfg::dim);
+    if (sp.splits > 1 && !sp.cluster) launch_combine(s, p, sp, Cfg::BM, Cfg::dim, opt.combine_groups);
+  }
+
+  // One 32-lane group per 128 columns of a packed row; the fewest groups per block (8, 4, 2, 1) that
+  // still give every multiprocessor a block, or `forced` (AttentionOptions::combine_groups).
+  template <class T>
+  static void launch_combine(const hip::Stream& s, const AttentionParams<T>& p, const kernels::AttnSplits& sp, int bm, int dp,
+                             int forced) {
+    FUSEKIT_CHECK(forced == 0 || forced == 1 || forced == 2 || forced == 4 || forced == 8,
+                  "attention: combine_groups {} is not 0 (automatic), 1, 2, 4 or 8", forced);
+    const index_t groups = p.q_len * p.group() * ((p.head_dim + kernels::attn_combine_cols - 1) / kernels::attn_combine_cols);
+    const index_t bh = p.batch * p.kv_heads, sms = s.device().multiprocessors;
+    int g = forced;
+    if (g == 0) {
+      g = 8;
+      while (g > 1 && (groups + g - 1) / g * bh < sms) g /= 2;
+    }
+    auto go = [&](auto kernel, int gs) {
+      hip::launch_dependent("attention_combine", kernel,
+                            dim3(static_cast<unsigned>((groups + gs - 1) / gs), static_cast<unsigned>(bh)), dim3(gs * 32), 0, s,
+                            p, sp, bm, dp);
+    };
+    switch (g) {
+      case 1: go(kernels::attention_combine<T, 1>, 1); break;
+      case 2: go(kernels::attention_combine<T, 2>, 2); break;
+      case 4: go(kernels::attention_combine<T, 4>, 4); break;
+      default: go(kernels::attention_combine<T, 8>, 8); break;
     }
   }
 };

@@ -49,6 +49,29 @@ FUSEKIT_HOST_DEVICE inline float fast_div(float a, float b) {
 #endif
 }
 
+// 2^x and 1 / x on NVIDIA's special-function unit in the flush-to-zero forms (ex2.approx.ftz, rcp.approx.ftz:
+// one MUFU instruction each, about 2 ulp; the forms behind __expf and __fdividef add range fix-ups around
+// it). Subnormal inputs count as 0 and subnormal results become 0: callers use them where that cannot
+// matter at fp32's precision (a 1 + 2^x divisor). Elsewhere: exp2f and a division.
+FUSEKIT_HOST_DEVICE inline float fast_exp2_ftz(float x) {
+#if FUSEKIT_GPU_COMPILE_PHASE && FUSEKIT_VENDOR_CUDA
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  return ::exp2f(x);
+#endif
+}
+FUSEKIT_HOST_DEVICE inline float fast_rcp_ftz(float x) {
+#if FUSEKIT_GPU_COMPILE_PHASE && FUSEKIT_VENDOR_CUDA
+  float r;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+  return r;
+#else
+  return 1.0f / x;
+#endif
+}
+
 FUSEKIT_HOST_DEVICE inline float softplus(float x) {
   // max(x, 0) + log1p(exp(-|x|)): no overflow, and slope exactly 1 (resp. 0) far out.
   return (x > 0.0f ? x : 0.0f) + ::log1pf(::expf(-::fabsf(x)));
@@ -91,17 +114,19 @@ struct GeluErf {
 };
 
 // 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)  (GELU-tanh, "gelu_pytorch_tanh"), computed as
-// x * sigmoid(2u) = x / (1 + e^(-2u)): one exp and one division, and no 1 + tanh cancellation for negative
-// x. -2u = x (c1 + c2 x^2), c1 = -2 sqrt(2/pi), c2 = 0.044715 c1: the constants folded, three operations
-// before the exp (GELU-tanh * up runs at the copy ceiling on H100, where every instruction per element
-// shows). Far above zero e^(-2u) underflows to 0 and the result is x exactly (+Inf included); far below,
-// the divisor overflows and the result is -0; -Inf (which would give -Inf / Inf) takes the branch.
+// x * sigmoid(2u) = x / (1 + 2^z), z = -2u log2(e): one exp2 and one reciprocal, and no 1 + tanh
+// cancellation for negative x. z = x (c1 + c2 x^2), c1 = -2 sqrt(2/pi) log2(e), c2 = 0.044715 c1: the
+// constants folded, three operations before the exp2 (GELU-tanh * up runs at the copy ceiling on H100,
+// where every instruction per element shows). Far above zero 2^z underflows to 0 and the result is x
+// exactly (+Inf included); far below, the divisor overflows and the result is -0; -Inf (which would give
+// -Inf * 0) takes the branch.
 struct GeluTanh {
   static constexpr bool arithmetic_heavy = true;
   FUSEKIT_HOST_DEVICE float operator()(float x) const {
+    constexpr float c1 = static_cast<float>(-1.5957691216057308 * 1.4426950408889634);
+    constexpr float c2 = static_cast<float>(-0.07135481627260025 * 1.4426950408889634);
     if (x < detail::zero_below_gelu) return -0.0f;
-    const float minus_two_u = x * (-1.5957691216057308f - 0.07135481627260025f * (x * x));
-    return detail::fast_div(x, 1.0f + detail::fast_exp(minus_two_u));
+    return x * detail::fast_rcp_ftz(1.0f + detail::fast_exp2_ftz(x * (c1 + c2 * (x * x))));
   }
 };
 

@@ -36,6 +36,7 @@ struct AttentionOptions {
   int tiles = -1;  // GPU matrix-core tile shape, for tests and tuning: 0 narrow, 1 wide, 2 decode, 3 narrow with
                    // column warps (head dims 129..256); -1 automatic
   AttentionSplitCombine combine = AttentionSplitCombine::automatic;
+  int combine_groups = 0;  // GPU combine kernel: rows (x 128 columns) per block, 1/2/4/8; 0 automatic
 };
 
 // [batch][token][head][dim] addressing of q, k, v or out (dim contiguous). In the varlen form the batch
