@@ -262,11 +262,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
       mine_max = max(mine_max, end[mt][h]);
     }
   FUSEKIT_UNROLL
-  for (int w = 16; w >= 1; w /= 2) warp_min = min(warp_min, gpu::shfl_xor(warp_min, w));
+  for (int w = 16; w >= 1; w /= 2) {
+    warp_min = min(warp_min, gpu::shfl_xor(warp_min, w));
+    mine_max = max(mine_max, gpu::shfl_xor(mine_max, w));
+  }
+  // one shared atomic per warp (one per thread serialised 256 of them on one address)
   __shared__ int block_end;
   if (tid == 0) block_end = 0;
   __syncthreads();
-  atomicMax(&block_end, mine_max);
+  if (lane == 0) atomicMax(&block_end, mine_max);
   __syncthreads();
   const int tiles_needed = (block_end + BN - 1) / BN;
   const int t_end = sp.splits > 1 ? min(tiles_needed, t_begin + sp.tiles_per_split) : tiles_needed;
@@ -446,8 +450,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
         const index_t part = (static_cast<index_t>(blockIdx.y) * sp.q_tiles + blockIdx.x) * sp.splits + blockIdx.z;
         float* orow = sp.o + (part * BM + rl) * DP;
         FUSEKIT_UNROLL
-        for (int n = 0; n < NDW; ++n)
-          *reinterpret_cast<float2*>(orow + (n0 + n) * 8 + col0) = make_float2(o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
+        for (int n = 0; n < NDW; ++n) gpu::store_pair(orow + (n0 + n) * 8 + col0, o[mt][n].v[2 * h], o[mt][n].v[2 * h + 1]);
         if (lane % 4 == 0 && n0 == 0) sp.ml[part * BM + rl] = make_float2(m[mt][h], lt);
         continue;
       }
