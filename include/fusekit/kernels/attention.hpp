@@ -541,10 +541,11 @@ enum class AttnShape { narrow, wide, decode, narrow_cols };
 // multiprocessors idle (head dims up to 128: at 256 the per-warp key tiles are too short to pay);
 // narrow_cols: the narrow tile with two warps per row atom, each accumulating half the head dim of P V,
 // for head dims above 128 where the decode tile does not pay (Pi0's decode step: split keys, few tiles
-// per block); narrow (64-row tiles) otherwise. (Alone, Pi0's decode step takes 12.4 us in 48-row tiles,
-// 11.8 in 32, 10.7 in 16 against 13.6 in these 64 on H100 (bench/experiments/decode_attention.cu), but
+// per block); narrow (64-row tiles) otherwise. (Alone, Pi0's decode step takes 10.1-10.3 us in 48-row
+// tiles, 9.6-9.7 in 32, 9.4 in 32 with four column warps, against 10.4-10.6 in these 64 on H100
+// (bench/experiments/decode_attention.cu, after the paired partial-row stores), but before those stores
 // pi0-policy's denoise with 48-row tiles measured 0.7 ms slower, same machine, alternating: 8.99 against
-// 8.26-8.34 ms. Kept at 64 until that is understood.) (2-warp 32-row tiles for SigLIP-sized problems measured slower on
+// 8.26-8.34 ms. Kept at 64 until a smaller tile wins inside pi0-policy too: branch exp/colw4.) (2-warp 32-row tiles for SigLIP-sized problems measured slower on
 // H200: 18.4 against 12.2 us. 4 K/V stages instead of 2 for head dim 256 measured no faster on H100:
 // Pi0 decode 13.72 against 13.62 us, Pi0 prefill 43.87 against 42.70: the loads are not what waits.)
 template <class T, class Fn>
