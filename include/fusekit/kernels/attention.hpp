@@ -482,9 +482,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(Cfg::threads) attention_mma(const FUSEKIT_
 // (each split's float4, the (m, l)) is issued before the first use, so the kernel is one memory round
 // trip. (With 32 lanes per row and 8 splits' loads in flight at a time it was several: under ncu on
 // H100 the Pi0 decode step's combine took 17.6k cycles, as long as its attention kernel.)
-// kGroups 32-lane groups per block: as few as it takes to put the combine on every multiprocessor (each
-// group's loads are all in flight at once, so a multiprocessor's share of the bytes is what it waits for:
-// Pi0's decode step, 176 groups of 25 splits x 512 bytes, took 4.1 us in 32 blocks of 8 groups on H100).
+// kGroups 32-lane groups per block: as few as it takes to put the combine on every multiprocessor (Pi0's
+// decode step, 176 groups of 25 splits x 512 bytes, on H100: 4.1 us in 32 blocks of 8 groups, 3.85 in
+// blocks of 4, 2 or 1; most of what is left is the group's serial chain, not the bytes).
 inline constexpr int attn_combine_cols = 128, attn_max_splits = 32;
 
 template <class T, int kGroups>
