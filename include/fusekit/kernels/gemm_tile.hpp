@@ -60,6 +60,30 @@ struct GemmTileCoords {
   }
 };
 
+// Output columns t .. t + 7 of a gated tile's row (t = column - out0, a multiple of 8; row 16-byte
+// aligned): their gate and up accumulators. Tile columns follow GemmTileCoords::acc_col: concatenated,
+// gate t and up BN / 2 + t; interleaved, gate 2 t and up 2 t + 1.
+template <int BN>
+FUSEKIT_DEVICE void load_gate_up(const float* row, int t, bool interleaved, float (&g)[8], float (&u)[8]) {
+  if (interleaved) {
+    const float4* src = reinterpret_cast<const float4*>(row + 2 * t);
+    FUSEKIT_UNROLL
+    for (int q = 0; q < 4; ++q) {
+      const float4 v = src[q];
+      g[2 * q] = v.x, u[2 * q] = v.y, g[2 * q + 1] = v.z, u[2 * q + 1] = v.w;
+    }
+  } else {
+    const float4* gs = reinterpret_cast<const float4*>(row + t);
+    const float4* us = reinterpret_cast<const float4*>(row + BN / 2 + t);
+    FUSEKIT_UNROLL
+    for (int q = 0; q < 2; ++q) {
+      const float4 a = gs[q], b = us[q];
+      g[4 * q] = a.x, g[4 * q + 1] = a.y, g[4 * q + 2] = a.z, g[4 * q + 3] = a.w;
+      u[4 * q] = b.x, u[4 * q + 1] = b.y, u[4 * q + 2] = b.z, u[4 * q + 3] = b.w;
+    }
+  }
+}
+
 // C[bi, m0 + r, out0 + j] for the tile's rows r0 <= r < r1 and output columns, from acc (fp32, [BM][ld]
 // in shared memory, tile columns). All kThreads threads of the block take part. Where the threads cover
 // whole rows, each keeps one 8-column group for every row it stores: the accumulators come as two float4
@@ -88,7 +112,8 @@ FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmT
     const float* row = acc + r * ld;
     // ungated: tile column t is output column out0 + t, and the group's 8 floats sit together
     float vals[kVec];
-    const bool direct = !Epi::gated && ld % 4 == 0 && reinterpret_cast<std::uintptr_t>(acc) % 16 == 0;
+    const bool aligned = ld % 4 == 0 && reinterpret_cast<std::uintptr_t>(acc) % 16 == 0;
+    const bool direct = !Epi::gated && aligned;
     if (direct) {
       const float4* src = reinterpret_cast<const float4*>(row + (j0 - tc.out0));
       const float4 a = src[0], b = src[1];
@@ -109,9 +134,18 @@ FUSEKIT_DEVICE void store_tile(const GemmParams<T, O, Epi, ASrc>& p, const GemmT
     float out[kVec] = {};
     const index_t live = p.n_out - j0;  // >= 1
     if constexpr (Epi::gated) {
-      FUSEKIT_UNROLL
-      for (int e = 0; e < kVec; ++e)
-        if (kFull || e < live) out[e] = p.output(value, bi, m, j0 + e);
+      if (aligned) {  // the group's 8 gate and 8 up values as four float4 (the tile's own column order)
+        const GateLayout layout = p.epi.gate_layout();
+        float g[kVec], u[kVec];
+        load_gate_up<BN>(row, static_cast<int>(j0 - tc.out0), layout == GateLayout::interleaved, g, u);
+        FUSEKIT_UNROLL
+        for (int e = 0; e < kVec; ++e)
+          if (kFull || e < live) out[e] = p.gated_output(g[e], u[e], bi, m, j0 + e, layout);
+      } else {
+        FUSEKIT_UNROLL
+        for (int e = 0; e < kVec; ++e)
+          if (kFull || e < live) out[e] = p.output(value, bi, m, j0 + e);
+      }
     } else if constexpr (Epi::paired) {
       FUSEKIT_UNROLL
       for (int e = 0; e < kVec; e += 2) {

@@ -77,10 +77,7 @@ struct GemmParams {
   FUSEKIT_HOST_DEVICE float output(const Acc& acc, index_t bi, index_t r, index_t j) const {
     if constexpr (Epi::gated) {
       const GateLayout layout = epi.gate_layout();
-      const index_t gc = gate_col(j, layout), uc = up_col(j, layout);
-      const float g = epi.pre(alpha * acc(gc), {bi, r, gc});
-      const float u = epi.pre(alpha * acc(uc), {bi, r, uc});
-      return epi.post(epi.combine(g, u), {bi, r, j});
+      return gated_output(acc(gate_col(j, layout)), acc(up_col(j, layout)), bi, r, j, layout);
     } else if constexpr (Epi::paired) {  // beta is 0 (ops/gemm.hpp): C is written as it is read
       const float v = epi.pre(alpha * acc(j), {bi, r, j});
       const index_t pc = epi.partner(j);
@@ -89,6 +86,15 @@ struct GemmParams {
     } else {
       return epi.pre(scaled(acc, bi, r, j), {bi, r, j});
     }
+  }
+  // output() of a gated epilogue from output column j's gate and up accumulators (kernels that load
+  // both at once).
+  FUSEKIT_HOST_DEVICE float gated_output(float gate_acc, float up_acc, index_t bi, index_t r, index_t j,
+                                         GateLayout layout) const {
+    const index_t gc = gate_col(j, layout), uc = up_col(j, layout);
+    const float g = epi.pre(alpha * gate_acc, {bi, r, gc});
+    const float u = epi.pre(alpha * up_acc, {bi, r, uc});
+    return epi.post(epi.combine(g, u), {bi, r, j});
   }
   // alpha * acc(j) + beta * C: what the stages of an ungated epilogue without a pair stage start from.
   template <class Acc>
