@@ -545,8 +545,10 @@ enum class AttnShape { narrow, wide, decode, narrow_cols };
 // tiles, 9.6-9.7 in 32, 9.4 in 32 with four column warps, against 10.4-10.6 in these 64 on H100
 // (bench/experiments/decode_attention.cu, after the paired partial-row stores), but before those stores
 // pi0-policy's denoise with 48-row tiles measured 0.7 ms slower, same machine, alternating: 8.99 against
-// 8.26-8.34 ms. Kept at 64 until a smaller tile wins inside pi0-policy too: branch exp/colw4.) (2-warp 32-row tiles for SigLIP-sized problems measured slower on
-// H200: 18.4 against 12.2 us. 4 K/V stages instead of 2 for head dim 256 measured no faster on H100:
+// 8.26-8.34 ms; the 32-row four-column-warp tile (branch exp/colw4), 9.5 against 10.3 us alone, made the
+// denoise 0.1-0.25 ms slower (twenty-ninth session). Kept at 64 until a smaller tile wins inside
+// pi0-policy.) (2-warp 32-row tiles for SigLIP-sized problems measured slower on H200: 18.4 against
+// 12.2 us. 4 K/V stages instead of 2 for head dim 256 measured no faster on H100:
 // Pi0 decode 13.72 against 13.62 us, Pi0 prefill 43.87 against 42.70: the loads are not what waits.)
 template <class T, class Fn>
 void with_attention_config(index_t dim, AttnShape shape, Fn&& fn) {
