@@ -146,6 +146,8 @@ int main(int argc, char** argv) try {
   std::printf("loading weights (bf16) onto %s...\n", d.name.c_str());
   const auto w = load_pi0<bfloat16>(s, cfg, *src);
   Pi0Policy<bfloat16, DeviceSpace> p(s, w, 1);
+  std::printf("action expert: %s\n", p.decode_stack() ? "one persistent kernel per denoising step (DecodeStack)"
+                                                       : "gemma_forward (6 launches a layer)");
   p.set_inputs(s, in.images, in.lang, in.state, in.noise);
   std::printf("warm-up run (sizes workspaces)...\n");
   p.run(s);

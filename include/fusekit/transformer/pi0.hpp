@@ -16,11 +16,18 @@
 // The time embedding's contribution through action_time_mlp_in (its second half of columns) is the same
 // for every action token of a step: it is folded at load time into one bias row per step.
 //
+// On an NVIDIA sm_90a build with bf16 weights, batch 1 and the action expert's usual shape, the expert's
+// layers of a denoising step run as one persistent kernel (DecodeStack, transformer/decode_stack.hpp)
+// instead of gemma_forward's six launches a layer, when FUSEKIT_DECODE_STACK=1 is in the environment (off
+// by default until it is faster: docs/performance.md); decode_stack() says which one runs.
+//
 // Weight names are openpi's PyTorch checkpoint names (models_pytorch/pi0_pytorch.py) under an
 // optional prefix: paligemma_with_expert.paligemma.model.{vision_tower.vision_model., multi_modal_projector.
 // linear, language_model.}, paligemma_with_expert.gemma_expert.model., state_proj, action_in_proj,
 // action_time_mlp_in, action_time_mlp_out, action_out_proj.
 #include <cmath>
+#include <cstdlib>
+#include <memory>
 #include <numbers>
 #include <span>
 #include <string>
@@ -31,6 +38,9 @@
 #include "fusekit/ops/embedding.hpp"
 #include "fusekit/transformer/gemma.hpp"
 #include "fusekit/transformer/siglip.hpp"
+#if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
+#include "fusekit/transformer/decode_stack.hpp"
+#endif
 
 namespace fusekit::transformer {
 
@@ -164,6 +174,23 @@ class Pi0Policy {
     prefix_pos_ = place_int(ctx, pp);
     suffix_pos_ = place_int(ctx, sp);
     suffix_end_ = place_int(ctx, se);
+#if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
+    if constexpr (std::is_same_v<T, bfloat16> && std::is_same_v<Space, DeviceSpace>) {
+      const char* env = std::getenv("FUSEKIT_DECODE_STACK");
+      const bool wanted = env != nullptr && std::string(env) == "1";
+      if (wanted && DecodeStack::unsupported(c.expert, B_, Sx, ctx.device()).empty())
+        stack_ = std::make_unique<DecodeStack>(ctx, w_.expert, cache_, Sx, P + Sx);
+    }
+#endif
+  }
+
+  // Whether the denoising steps run the action expert as one persistent kernel (DecodeStack).
+  bool decode_stack() const {
+#if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
+    return stack_ != nullptr;
+#else
+    return false;
+#endif
   }
 
   index_t batch() const { return B_; }
@@ -252,7 +279,12 @@ class Pi0Policy {
     const Segment<T, Space> segs[] = {{&w_.expert, suffix_x_.view()}};
     StepAttention<Space> at{.start = P, .positions = suffix_pos_.view()};
     at.masks.kv_end = suffix_end_.view();
-    gemma_forward(ctx, std::span(segs), cache_, at, scratch_);
+#if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
+    if constexpr (std::is_same_v<T, bfloat16> && std::is_same_v<Space, DeviceSpace>)
+      if (stack_) stack_->run(ctx, suffix_x_.view(), at);
+    if (!decode_stack())
+#endif
+      gemma_forward(ctx, std::span(segs), cache_, at, scratch_);
     gemma_final_norm(ctx, suffix_n_, suffix_x_.view().reshape(Shape<2>{B_ * Sx, W}), w_.expert);
     linear(ctx, v_, TensorView<const T, 3, Space>(suffix_n_.data() + W, {B_, H, W}, {Sx * W, W, 1}), w_.action_out);
     axpby(ctx, actions, actions, v_, 1.0, -1.0 / double(c.steps));
@@ -318,6 +350,9 @@ class Pi0Policy {
   KVCache<T, Space> cache_;
   DecoderScratch<T, Space> scratch_;
   SiglipScratch<T, Space> vscratch_;
+#if FUSEKIT_GPUCC && FUSEKIT_VENDOR_CUDA
+  std::unique_ptr<DecodeStack> stack_;
+#endif
 
  public:
   // (Declared last: hipcc's clang 15 crashes on a class with a rank-4 tensor before a rank-2 one.)

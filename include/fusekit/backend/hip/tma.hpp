@@ -6,6 +6,7 @@
 //   tma_load_3d   cp.async.bulk.tensor: the copy engine moves a box of a tiled tensor map into shared
 //                 memory (128-byte swizzled here), zero-filling what lies outside the tensor
 //   tma_prefetch_l2_3d  a box into L2 only
+//   bulk_copy_g2s a contiguous run of bytes into shared memory (1-D bulk copy, no tensor map)
 //   tma_load_im2col_4d  the same in im2col mode: a column of consecutive output pixels' inputs at one
 //                 filter tap (a convolution's implicit-GEMM A tile), zero padding done by the copy engine
 //   TensorMap     the host-side description of a tensor for TMA, encoded through the driver; the
@@ -164,6 +165,20 @@ FUSEKIT_DEVICE inline void mbarrier_wait_parity(std::uint64_t* bar, unsigned par
   } while (!done);
 #else
   (void)bar, (void)parity;
+#endif
+}
+
+// `bytes` (a multiple of 16, both addresses 16-byte aligned) from global memory into this block's shared
+// memory, completing as transaction bytes on `bar` (a 1-D bulk copy: no tensor map).
+FUSEKIT_DEVICE inline void bulk_copy_g2s(void* dst, const void* src, unsigned bytes, std::uint64_t* bar) {
+#if FUSEKIT_SM90A
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+                   smem_address(dst)),
+               "l"(src), "r"(bytes), "r"(smem_address(bar))
+               : "memory");
+#else
+  (void)dst, (void)src, (void)bytes, (void)bar;
+  trap();
 #endif
 }
 
