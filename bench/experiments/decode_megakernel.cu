@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
   cmp("k, new slots, last layer", cache2.k(layers - 1).data() + S0 * 256, cache.k(layers - 1).data() + S0 * 256, n * 256);
   cmp("v, new slots, last layer", cache2.v(layers - 1).data() + S0 * 256, cache.v(layers - 1).data() + S0 * 256, n * 256);
 
-  {  // where the time goes: every block's arrival at and release from each grid barrier
+  for (int ahead : {0, 8}) {  // where the time goes: every block's arrival at and release from each grid barrier
+    stack.l2_ahead = ahead;
+    std::printf("trace, L2 prefetch %d items ahead:\n", ahead);
     const int G = stack.blocks(), nb = 1 + 6 * static_cast<int>(layers);
     unsigned long long* tr = nullptr;
     FUSEKIT_GPU_CHECK(cudaMalloc(&tr, std::size_t(G) * 1024 * 2 * 8));
@@ -115,17 +117,26 @@ int main(int argc, char** argv) {
         }
         wmean += sum / G, wmax += mx, bar += last_rel - last_arr, span += last_rel - prev_first;
       }
-      std::printf("  %-6s work %6.2f / %6.2f   barrier %5.2f   phase %6.2f\n", names[ph], wmean / layers / 1e3,
-                  wmax / layers / 1e3, bar / layers / 1e3, span / layers / 1e3);
+      double wait = 0, stg = 0;
+      for (int b = 0; b < G; ++b) wait += at(b, 1000 + ph, 0), stg += at(b, 1000 + ph, 1);
+      std::printf("  %-6s work %6.2f / %6.2f   barrier %5.2f   phase %6.2f   waiting for the ring %5.2f, staging %5.2f\n",
+                  names[ph], wmean / layers / 1e3, wmax / layers / 1e3, bar / layers / 1e3, span / layers / 1e3,
+                  wait / G / layers / 1e3, stg / G / layers / 1e3);
     }
     std::printf("  whole kernel (block 0, first to last barrier): %.1f us\n", (at(0, nb - 1, 1) - at(0, 0, 1)) / 1e3);
   }
 
   for (int round = 0; round < 3; ++round) {
     const Timing tl = time_us(s, 1, 20, [&](int) { lib(); }, 5);
-    const Timing tm = time_us(s, 1, 20, [&](int) { mega(); }, 5);
-    std::printf("round %d: gemma_forward %lld layers: stream %.1f graph %.1f us | megakernel: stream %.1f graph %.1f us\n",
-                round, static_cast<long long>(layers), tl.median_us, tl.graph_us, tm.median_us, tm.graph_us);
+    std::printf("round %d: gemma_forward %lld layers: stream %.1f graph %.1f us | megakernel, L2 prefetch ahead", round,
+                static_cast<long long>(layers), tl.median_us, tl.graph_us);
+    for (int ahead : {0, 4, 8, 16}) {
+      stack.l2_ahead = ahead;
+      const Timing tm = time_us(s, 1, 20, [&](int) { mega(); }, 5);
+      std::printf(" | %d: stream %.1f graph %.1f us", ahead, tm.median_us, tm.graph_us);
+    }
+    std::printf("\n");
+    stack.l2_ahead = 0;
   }
   return 0;
 }

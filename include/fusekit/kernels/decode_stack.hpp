@@ -57,6 +57,7 @@ struct DecodeStackParams {
   float* part;                     // [tiles][heads n][256] partial rows
   float* ml;                       // [tiles][heads n][2] (max, sum)
   unsigned* counter;               // the grid barrier, 0 at launch
+  int l2_ahead;                    // ring items the producer's L2 prefetches run ahead of its copies
   unsigned long long* trace;       // optional: [blocks][2 per barrier] globaltimer at arrival and at release
   float inv_freq[DecodeStackDims::head_dim / 2];
 };
@@ -118,6 +119,15 @@ FUSEKIT_DEVICE inline int phase_items(const DecodeStackParams& p, int ph, int ti
 // An attention tile streams through the ring when this launch writes none of its keys.
 FUSEKIT_DEVICE inline bool tile_in_ring(const DecodeStackParams& p, int tile) { return (tile + 1) * KT <= p.start; }
 
+// Row r (0..15) of weight item i of phase ph: KC elements.
+FUSEKIT_DEVICE inline const std::uint16_t* item_row(const DecodeStackParams& p, const DecodeStackLayer& w, int ph, int i, int r) {
+  const int qd = p.heads * D;
+  if (ph == QKV) return w.qkv + static_cast<std::size_t>(16 * i + r) * H;
+  if (ph == O) return w.o + static_cast<std::size_t>(16 * (i % (H / 16)) + r) * qd + i / (H / 16) * KC;
+  if (ph == GEGLU) return w.gate_up + static_cast<std::size_t>((r < 8 ? 0 : p.mlp) + 8 * i + r % 8) * H;
+  return w.down + static_cast<std::size_t>(16 * (i % (H / 16)) + r) * p.mlp + i / (H / 16) * KC;
+}
+
 // Producer: the warp's lanes copy the rows of item i of phase ph into stage st.
 FUSEKIT_DEVICE inline void produce(const DecodeStackParams& p, const DecodeStackLayer& w, int ph, int i, int tiles,
                                    unsigned char* st, std::uint64_t* full, int lane) {
@@ -132,13 +142,43 @@ FUSEKIT_DEVICE inline void produce(const DecodeStackParams& p, const DecodeStack
   if (lane == 0) gpu::mbarrier_arrive_expect_tx(full, 16 * 2 * KC);
   __syncwarp();
   if (lane >= 16) return;
-  const int qd = p.heads * D;
-  const std::uint16_t* src;
-  if (ph == QKV) src = w.qkv + static_cast<std::size_t>(16 * i + lane) * H;
-  else if (ph == O) src = w.o + static_cast<std::size_t>(16 * (i % (H / 16)) + lane) * qd + i / (H / 16) * KC;
-  else if (ph == GEGLU) src = w.gate_up + static_cast<std::size_t>((lane < 8 ? 0 : p.mlp) + 8 * i + lane % 8) * H;
-  else src = w.down + static_cast<std::size_t>(16 * (i % (H / 16)) + lane) * p.mlp + i / (H / 16) * KC;
-  gpu::bulk_copy_g2s(st + lane * WPITCH, src, 2 * KC, full);
+  gpu::bulk_copy_g2s(st + lane * WPITCH, item_row(p, w, ph, i, lane), 2 * KC, full);
+}
+
+// The producer's walk over the block's ring items (weights, and attention tiles no launch writes), in
+// the consumers' order.
+struct RingCursor {
+  const DecodeStackParams* p;
+  Schedule sc;
+  int tiles, l = 0, ph = -1, i = 0, count = 0;
+  FUSEKIT_DEVICE RingCursor(const DecodeStackParams& pp, int G, int b, int t) : p(&pp), sc{G, b}, tiles(t) {}
+  FUSEKIT_DEVICE bool next() {
+    if (l >= p->L) return false;
+    for (;;) {
+      if (ph >= 0 && (i += sc.G) < count) {
+        if (ph == ATT && !tile_in_ring(*p, i % tiles)) continue;
+        return true;
+      }
+      if (++ph == NPHASE) {
+        ph = 0;
+        if (++l >= p->L) return false;
+      }
+      count = phase_items(*p, ph, tiles);
+      i = sc.first(count) - sc.G;  // (the loop's first step adds G)
+    }
+  }
+};
+// The rows of the cursor's item to L2 (lanes 0..15 one weight row each; 32 lanes one K and V row each).
+FUSEKIT_DEVICE inline void prefetch_l2(const DecodeStackParams& p, const RingCursor& c, int tiles, int lane) {
+  const DecodeStackLayer& w = p.layers[c.l];
+  if (c.ph == ATT) {
+    const std::size_t key = static_cast<std::size_t>(c.i % tiles) * KT + lane;
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(w.k + key * D), "r"(2 * D) : "memory");
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(w.v + key * D), "r"(2 * D) : "memory");
+    return;
+  }
+  if (lane >= 16) return;
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(item_row(p, w, c.ph, c.i, lane)), "r"(2 * KC) : "memory");
 }
 
 // Every block's consumers meet here; writes before are visible to every block after (CUTLASS's
@@ -167,38 +207,47 @@ FUSEKIT_DEVICE inline void grid_sync(const DecodeStackParams& p, unsigned& targe
 // Activation rows [16][KC] in `act`: rmsnorm of the fp32 residual (the norm weight is folded into the
 // weights), or a slice of a T buffer; rows past n are zeros.
 FUSEKIT_DEVICE inline void stage_norm(const DecodeStackParams& p, unsigned char* act, int warp, int lane) {
-  for (int t = warp; t < MAXN; t += CW) {
-    uint4* dst = reinterpret_cast<uint4*>(act + t * WPITCH + lane * 64);
-    if (t >= p.n) {
-      for (int e = 0; e < 4; ++e) dst[e] = make_uint4(0, 0, 0, 0);
-      continue;
-    }
+  static_assert(MAXN == 2 * CW, "stage_norm: two rows per warp");
+  float4 v[2][8];  // both rows' loads in flight before the first use: one round trip
+  FUSEKIT_UNROLL
+  for (int j = 0; j < 2; ++j) {
+    const int t = warp + CW * j;
     const float4* src = reinterpret_cast<const float4*>(p.x + t * H + lane * 32);
-    float4 v[8];
+    FUSEKIT_UNROLL
+    for (int e = 0; e < 8; ++e) v[j][e] = t < p.n ? __ldcg(src + e) : make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+  FUSEKIT_UNROLL
+  for (int j = 0; j < 2; ++j) {
+    const int t = warp + CW * j;
     float ss = 0.f;
     FUSEKIT_UNROLL
-    for (int e = 0; e < 8; ++e) {
-      v[e] = __ldcg(src + e);
-      ss += v[e].x * v[e].x + v[e].y * v[e].y + v[e].z * v[e].z + v[e].w * v[e].w;
-    }
+    for (int e = 0; e < 8; ++e) ss += v[j][e].x * v[j][e].x + v[j][e].y * v[j][e].y + v[j][e].z * v[j][e].z + v[j][e].w * v[j][e].w;
     FUSEKIT_UNROLL
     for (int m = 16; m > 0; m /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, m);
-    const float rs = rsqrtf(ss / H + p.eps);
+    const float rs = t < p.n ? rsqrtf(ss / H + p.eps) : 0.f;  // (rows past n: zeros)
+    uint4* dst = reinterpret_cast<uint4*>(act + t * WPITCH + lane * 64);
     FUSEKIT_UNROLL
-    for (int e = 0; e < 4; ++e)
-      dst[e] = make_uint4(pack_bf16(v[2 * e].x * rs, v[2 * e].y * rs), pack_bf16(v[2 * e].z * rs, v[2 * e].w * rs),
-                          pack_bf16(v[2 * e + 1].x * rs, v[2 * e + 1].y * rs),
-                          pack_bf16(v[2 * e + 1].z * rs, v[2 * e + 1].w * rs));
+    for (int e = 0; e < 4; ++e) {
+      const float4 a = v[j][2 * e], b = v[j][2 * e + 1];
+      dst[e] = make_uint4(pack_bf16(a.x * rs, a.y * rs), pack_bf16(a.z * rs, a.w * rs), pack_bf16(b.x * rs, b.y * rs),
+                          pack_bf16(b.z * rs, b.w * rs));
+    }
   }
 }
 FUSEKIT_DEVICE inline void stage_rows(const DecodeStackParams& p, unsigned char* act, const std::uint16_t* src, int ld,
                                       int warp, int lane) {
-  for (int t = warp; t < MAXN; t += CW) {
-    uint4* dst = reinterpret_cast<uint4*>(act + t * WPITCH + lane * 64);
+  uint4 v[2][4];
+  FUSEKIT_UNROLL
+  for (int j = 0; j < 2; ++j) {
+    const int t = warp + CW * j;
     const uint4* s = reinterpret_cast<const uint4*>(src + static_cast<std::size_t>(t) * ld + lane * 32);
     FUSEKIT_UNROLL
-    for (int e = 0; e < 4; ++e) dst[e] = t < p.n ? __ldcg(s + e) : make_uint4(0, 0, 0, 0);
+    for (int e = 0; e < 4; ++e) v[j][e] = t < p.n ? __ldcg(s + e) : make_uint4(0, 0, 0, 0);
   }
+  FUSEKIT_UNROLL
+  for (int j = 0; j < 2; ++j)
+    FUSEKIT_UNROLL
+    for (int e = 0; e < 4; ++e) reinterpret_cast<uint4*>(act + (warp + CW * j) * WPITCH + lane * 64)[e] = v[j][e];
 }
 
 // One weight item: [16 weight rows] x [16 token rows] over KC, the warps splitting K; each warp's partial
@@ -407,21 +456,18 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
   __syncthreads();
 
   if (warp == CW) {  // the producer: every ring item of every layer, in the consumers' order
-    Schedule sc{G, static_cast<int>(blockIdx.x)};
+    RingCursor fetch(p, G, static_cast<int>(blockIdx.x), tiles), ahead = fetch;
+    // The L2 prefetch cursor runs p.l2_ahead items past the copies: a full ring stops the copies while the
+    // consumers are in phases without weights, not the DRAM stream.
+    for (int k = 0; k < p.l2_ahead && ahead.next(); ++k) prefetch_l2(p, ahead, tiles, lane);
     int stage = 0;
     unsigned round = 0;
-    for (int l = 0; l < p.L; ++l) {
-      const DecodeStackLayer w = p.layers[l];
-      for (int ph = 0; ph < NPHASE; ++ph) {
-        const int count = phase_items(p, ph, tiles);
-        for (int i = sc.first(count); i < count; i += G) {
-          if (ph == ATT && !tile_in_ring(p, i % tiles)) continue;
-          if (lane == 0) gpu::mbarrier_wait_parity(empty + stage, (round & 1) ^ 1);
-          __syncwarp();
-          produce(p, w, ph, i, tiles, ring + stage * STAGE, full + stage, lane);
-          if (++stage == NST) stage = 0, ++round;
-        }
-      }
+    while (fetch.next()) {
+      if (ahead.next()) prefetch_l2(p, ahead, tiles, lane);
+      if (lane == 0) gpu::mbarrier_wait_parity(empty + stage, (round & 1) ^ 1);
+      __syncwarp();
+      produce(p, p.layers[fetch.l], fetch.ph, fetch.i, tiles, ring + stage * STAGE, full + stage, lane);
+      if (++stage == NST) stage = 0, ++round;
     }
     return;
   }
@@ -431,8 +477,12 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
   unsigned round = 0, target = 0;
   int nsync = 0;
   const int tid = static_cast<int>(threadIdx.x);
-  auto take = [&]() {
+  unsigned long long waited[NPHASE] = {}, staging[NPHASE] = {};  // profiling (p.trace): thread 0's ns
+  const bool prof = p.trace != nullptr && tid == 0;
+  auto take = [&](int ph) {
+    const unsigned long long t0 = prof ? global_ns() : 0;
     gpu::mbarrier_wait_parity(full + stage, round & 1);
+    if (prof) waited[ph] += global_ns() - t0;
     return ring + stage * STAGE;
   };
   auto release = [&]() {
@@ -464,7 +514,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           const bool in_ring = tile_in_ring(p, tile);
           const unsigned char* kvs = aux;
           if (in_ring) {
-            kvs = take();
+            kvs = take(ph);
           } else {  // keys this launch wrote, zeros past kv
             for (int r = warp; r < KT; r += CW) {
               const int key = tile * KT + r;
@@ -485,13 +535,15 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
         const int slice = ph == O || ph == DOWN ? i / (H / 16) : 0;
         const int key = ph * 64 + slice;
         if (staged != key) {
+          const unsigned long long t0 = prof ? global_ns() : 0;
           if (ph == QKV || ph == GEGLU) stage_norm(p, aux, warp, lane);
           else if (ph == O) stage_rows(p, aux, p.attn + slice * KC, qd, warp, lane);
           else stage_rows(p, aux, p.h + slice * KC, p.mlp, warp, lane);
           staged = key;
           consumers_sync();
+          if (prof) staging[ph] += global_ns() - t0;
         }
-        gemm_item(take(), aux, red, p.n, warp, lane);
+        gemm_item(take(ph), aux, red, p.n, warp, lane);
         release();
         consumers_sync();
         if (ph == QKV) {
@@ -529,6 +581,11 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
     }
   }
   for (int i = blockIdx.x * 256 + tid; i < p.n * H; i += G * 256) p.x_out[i] = convert<bfloat16>(__ldcg(p.x + i)).bits;
+  if (prof)
+    for (int ph = 0; ph < NPHASE; ++ph) {
+      p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + 1000 + ph) * 2] = waited[ph];
+      p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + 1000 + ph) * 2 + 1] = staging[ph];
+    }
 #else
   (void)p;
   __trap();

@@ -116,6 +116,7 @@ class DecodeStack {
     p.part = part_.data(), p.ml = ml_.data();
     p.counter = reinterpret_cast<unsigned*>(counter_.data());
     p.trace = trace;
+    p.l2_ahead = l2_ahead;
     for (index_t j = 0; j < cfg_.head_dim / 2; ++j) p.inv_freq[j] = rope_inv_freq(cfg_.rope_theta, j, cfg_.head_dim);
     FUSEKIT_GPU_CHECK(gpu::memset_async(counter_.data(), 0, sizeof(std::int32_t), s.get()));
     // Every block must be resident at once (they meet at grid barriers): a cooperative launch of one
@@ -134,6 +135,9 @@ class DecodeStack {
   // Profiling: when set, [blocks][1024][2] globaltimer stamps (ns) of each block's arrival at and release
   // from every grid barrier (bench/experiments/decode_megakernel.cu reads them).
   unsigned long long* trace = nullptr;
+  // Items whose weights the producer sends to L2 ahead of its shared-memory copies (0: none; 4, 8, 16 measured
+  // slower on an H200: docs/performance.md).
+  int l2_ahead = 0;
   int blocks() const { return blocks_; }
 
  private:
