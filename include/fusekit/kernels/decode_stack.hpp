@@ -27,6 +27,7 @@
 #include "fusekit/backend/hip/tma.hpp"
 #include "fusekit/backend/hip/vendor.hpp"
 #include "fusekit/core/bfloat16.hpp"
+#include "fusekit/core/convert.hpp"
 #include "fusekit/ops/activation_functors.hpp"
 #include "fusekit/ops/rope_params.hpp"
 

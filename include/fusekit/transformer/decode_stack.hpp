@@ -9,6 +9,7 @@
 // Same results as gemma_forward up to rounding: the residual stream stays fp32 inside the kernel (T
 // between layers in gemma_forward), the norm's rsqrt is applied to x before rounding to T, and the
 // order in which partial sums reach the residual is not fixed.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,7 @@ class DecodeStack {
                                                                     kernels::decode_stack::smem_bytes));
     FUSEKIT_CHECK(per_sm >= 1, "DecodeStack: the kernel does not fit a multiprocessor");
     blocks_ = s.device().multiprocessors;
+    for (int j = 0; j < Dims::head_dim / 2; ++j) inv_freq_[j] = rope_inv_freq(cfg_.rope_theta, j, Dims::head_dim);
   }
 
   // x [1, n, hidden] (dense), updated in place: gemma_forward(segs = {{model, x}}, cache, at) for this model.
@@ -117,7 +119,7 @@ class DecodeStack {
     p.counter = reinterpret_cast<unsigned*>(counter_.data());
     p.trace = trace;
     p.l2_ahead = l2_ahead;
-    for (index_t j = 0; j < cfg_.head_dim / 2; ++j) p.inv_freq[j] = rope_inv_freq(cfg_.rope_theta, j, cfg_.head_dim);
+    std::copy(inv_freq_, inv_freq_ + Dims::head_dim / 2, p.inv_freq);
     FUSEKIT_GPU_CHECK(gpu::memset_async(counter_.data(), 0, sizeof(std::int32_t), s.get()));
     // Every block must be resident at once (they meet at grid barriers): a cooperative launch of one
     // block per multiprocessor, which the runtime refuses rather than deadlocks if they would not fit.
@@ -144,6 +146,7 @@ class DecodeStack {
   GemmaConfig cfg_;
   index_t tokens_ = 0, max_kv_ = 0;
   int blocks_ = 0;
+  float inv_freq_[Dims::head_dim / 2] = {};
   Tensor<std::uint8_t, 1, Space> layers_;
   Tensor<float, 2, Space> x_;
   Tensor<float, 1, Space> part_, ml_;
