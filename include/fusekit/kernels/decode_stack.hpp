@@ -28,6 +28,8 @@
 #include "fusekit/backend/hip/vendor.hpp"
 #include "fusekit/core/bfloat16.hpp"
 #include "fusekit/core/convert.hpp"
+#include "fusekit/kernels/attention.hpp"
+#include "fusekit/kernels/mma_atom.hpp"
 #include "fusekit/ops/activation_functors.hpp"
 #include "fusekit/ops/rope_params.hpp"
 
@@ -85,17 +87,16 @@ static_assert(H == KC, "decode_stack: QKV and GEGLU items take all of K");
 enum Phase { QKV, ATT, COMB, O, GEGLU, DOWN, NPHASE };
 
 FUSEKIT_DEVICE inline float bf16_float(std::uint16_t b) { return __uint_as_float(static_cast<unsigned>(b) << 16); }
-FUSEKIT_DEVICE inline unsigned pack_bf16(float a, float b) {
-  unsigned r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(b), "f"(a));
-  return r;
-}
+FUSEKIT_DEVICE inline unsigned pack_bf16(float a, float b) { return pack2<bfloat16>(a, b); }
 FUSEKIT_DEVICE inline void consumers_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 FUSEKIT_DEVICE inline uint4 lds128(const unsigned char* p) { return *reinterpret_cast<const uint4*>(p); }
+using Atom = MmaSm80<bfloat16>;
+// The atom on fragments held as plain registers (the permuted-k 16-byte loads fill them word by word).
 FUSEKIT_DEVICE inline void mma_bf16(float (&c)[4], unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+  Atom::C acc{{c[0], c[1], c[2], c[3]}};
+  Atom::mma(acc, Atom::A{{a0, a1, a2, a3}}, Atom::B{{b0, b1}});
+  FUSEKIT_UNROLL
+  for (int e = 0; e < 4; ++e) c[e] = acc.v[e];
 }
 
 // The block's items of each phase, the same sequence for producer and consumers.
@@ -353,12 +354,10 @@ FUSEKIT_DEVICE inline void att_item(const DecodeStackParams& p, const unsigned c
     FUSEKIT_UNROLL
     for (int nb = 0; nb < 8; nb += 2) {
       const int mi = lane / 8, key = 16 * kk + (mi & 1) * 8 + lane % 8, d = 64 * c + 8 * (nb + (mi >> 1));
-      unsigned b0, b1, b2, b3;
-      asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                   : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3)
-                   : "r"(gpu::smem_address(vs + key * VPITCH + 2 * d)));
-      mma_bf16(o[nb], a0, a1, a2, a3, b0, b1);
-      mma_bf16(o[nb + 1], a0, a1, a2, a3, b2, b3);
+      unsigned b[4];
+      Atom::ldmatrix_x4<true>(b, reinterpret_cast<const bfloat16*>(vs + key * VPITCH + 2 * d));
+      mma_bf16(o[nb], a0, a1, a2, a3, b[0], b[1]);
+      mma_bf16(o[nb + 1], a0, a1, a2, a3, b[2], b[3]);
     }
   }
   const int head = 2 * hp + a, rows = p.heads * p.n;
