@@ -64,7 +64,6 @@ int main(int argc, char** argv) {
 
   // correctness: the final x and the new cache slots, against the library
   lib();
-  mega();
   s.synchronize();
   auto cmp = [&](const char* what, const T* a, const T* b, std::size_t count) {
     std::vector<T> ha(count), hb(count);
@@ -81,16 +80,25 @@ int main(int argc, char** argv) {
     std::printf("  %-28s rel RMS %.3e  max |diff| %.3e (max |ref| %.3e)%s\n", what, rel, mx, mref,
                 !finite || rel > 3e-2 ? "  WRONG" : "");
   };
-  std::printf("check, %lld layers (megakernel against gemma_forward):\n", static_cast<long long>(layers));
+  struct Variant {
+    int bulk, replicas;
+  };
+  const Variant variants[] = {{1, 1}, {1, 4}, {0, 1}, {0, 4}};
+  for (const Variant& v : variants) {
+  stack.bulk_stage = v.bulk, stack.replicas = v.replicas;
+  const int bulk = v.bulk;
+  mega();
+  s.synchronize();
+  std::printf("check, %lld layers (megakernel, %s staging, %d replicas, against gemma_forward):\n",
+              static_cast<long long>(layers), bulk ? "bulk-copy" : "load", v.replicas);
   cmp("x after the stack", xm.data(), x.data(), n * cfg.hidden);
   cmp("k, new slots, layer 0", cache2.k(0).data() + S0 * 256, cache.k(0).data() + S0 * 256, n * 256);
   cmp("v, new slots, layer 0", cache2.v(0).data() + S0 * 256, cache.v(0).data() + S0 * 256, n * 256);
   cmp("k, new slots, last layer", cache2.k(layers - 1).data() + S0 * 256, cache.k(layers - 1).data() + S0 * 256, n * 256);
   cmp("v, new slots, last layer", cache2.v(layers - 1).data() + S0 * 256, cache.v(layers - 1).data() + S0 * 256, n * 256);
 
-  for (int ahead : {0, 8}) {  // where the time goes: every block's arrival at and release from each grid barrier
-    stack.l2_ahead = ahead;
-    std::printf("trace, L2 prefetch %d items ahead:\n", ahead);
+  {  // where the time goes: every block's arrival at and release from each grid barrier
+    std::printf("trace, %s staging, %d replicas:\n", bulk ? "bulk-copy" : "load", v.replicas);
     const int G = stack.blocks(), nb = 1 + 6 * static_cast<int>(layers);
     unsigned long long* tr = nullptr;
     FUSEKIT_GPU_CHECK(cudaMalloc(&tr, std::size_t(G) * 1024 * 2 * 8));
@@ -125,18 +133,18 @@ int main(int argc, char** argv) {
     }
     std::printf("  whole kernel (block 0, first to last barrier): %.1f us\n", (at(0, nb - 1, 1) - at(0, 0, 1)) / 1e3);
   }
+  }
 
   for (int round = 0; round < 3; ++round) {
     const Timing tl = time_us(s, 1, 20, [&](int) { lib(); }, 5);
-    std::printf("round %d: gemma_forward %lld layers: stream %.1f graph %.1f us | megakernel, L2 prefetch ahead", round,
+    std::printf("round %d: gemma_forward %lld layers: stream %.1f graph %.1f us | megakernel", round,
                 static_cast<long long>(layers), tl.median_us, tl.graph_us);
-    for (int ahead : {0, 4, 8, 16}) {
-      stack.l2_ahead = ahead;
+    for (const Variant& v : variants) {
+      stack.bulk_stage = v.bulk, stack.replicas = v.replicas;
       const Timing tm = time_us(s, 1, 20, [&](int) { mega(); }, 5);
-      std::printf(" | %d: stream %.1f graph %.1f us", ahead, tm.median_us, tm.graph_us);
+      std::printf(" | %s x%d: graph %.1f us", v.bulk ? "bulk" : "load", v.replicas, tm.graph_us);
     }
     std::printf("\n");
-    stack.l2_ahead = 0;
   }
   return 0;
 }

@@ -56,6 +56,11 @@ struct DecodeStackParams {
   const std::uint16_t* x_in;   // [n, hidden] T
   std::uint16_t* x_out;        // [n, hidden] T (may be x_in)
   float* x;                    // [n, hidden] the fp32 residual
+  std::uint16_t* xb;           // [n, hidden] the residual rounded to T: what the norm phases stage
+  unsigned* tiles_done;        // [2][hidden / 16] K-split shares summed into each column tile (O, DOWN); 0 at launch
+  int bulk_stage;              // activation rows staged by 1-D bulk copies (1) or 16-byte loads of every thread (0)
+  int replicas;                // copies of xb, qbuf, attn and h (each [n, width] after the other): block b
+                               // reads copy b % replicas, so that fewer blocks read the same lines at once
   std::uint16_t *qbuf, *attn, *h;  // [n, heads * 256], [n, heads * 256], [n, mlp]
   float* part;                     // [tiles][heads n][256] partial rows
   float* ml;                       // [tiles][heads n][2] (max, sum)
@@ -86,6 +91,15 @@ static_assert(H == KC, "decode_stack: QKV and GEGLU items take all of K");
 
 enum Phase { QKV, ATT, COMB, O, GEGLU, DOWN, NPHASE };
 
+// Copy r of a replicated [n, width] T buffer.
+FUSEKIT_DEVICE inline std::uint16_t* replica(std::uint16_t* base, const DecodeStackParams& p, int width, int r) {
+  return base + static_cast<std::size_t>(r) * p.n * width;
+}
+// Stores `bits` (a T or a T pair) at element `at` of every copy.
+template <class Bits>
+FUSEKIT_DEVICE inline void store_replicas(std::uint16_t* base, const DecodeStackParams& p, int width, std::size_t at, Bits bits) {
+  for (int r = 0; r < p.replicas; ++r) *reinterpret_cast<Bits*>(replica(base, p, width, r) + at) = bits;
+}
 FUSEKIT_DEVICE inline float bf16_float(std::uint16_t b) { return __uint_as_float(static_cast<unsigned>(b) << 16); }
 FUSEKIT_DEVICE inline unsigned pack_bf16(float a, float b) { return pack2<bfloat16>(a, b); }
 FUSEKIT_DEVICE inline void consumers_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
@@ -206,38 +220,42 @@ FUSEKIT_DEVICE inline void grid_sync(const DecodeStackParams& p, unsigned& targe
   consumers_sync();
 }
 
-// Activation rows [16][KC] in `act`: rmsnorm of the fp32 residual (the norm weight is folded into the
-// weights), or a slice of a T buffer; rows past n are zeros.
-FUSEKIT_DEVICE inline void stage_norm(const DecodeStackParams& p, unsigned char* act, int warp, int lane) {
-  static_assert(MAXN == 2 * CW, "stage_norm: two rows per warp");
-  float4 v[2][8];  // both rows' loads in flight before the first use: one round trip
-  FUSEKIT_UNROLL
-  for (int j = 0; j < 2; ++j) {
-    const int t = warp + CW * j;
-    const float4* src = reinterpret_cast<const float4*>(p.x + t * H + lane * 32);
-    FUSEKIT_UNROLL
-    for (int e = 0; e < 8; ++e) v[j][e] = t < p.n ? __ldcg(src + e) : make_float4(0.f, 0.f, 0.f, 0.f);
-  }
+// RMSNorm's 1 / rms of each staged token row (the norm weight is folded into the weights): the
+// products of the norm phases are scaled by it per token instead of the rows before rounding.
+FUSEKIT_DEVICE inline void row_scales(const DecodeStackParams& p, const unsigned char* act, float* rs, int warp, int lane) {
   FUSEKIT_UNROLL
   for (int j = 0; j < 2; ++j) {
     const int t = warp + CW * j;
     float ss = 0.f;
     FUSEKIT_UNROLL
-    for (int e = 0; e < 8; ++e) ss += v[j][e].x * v[j][e].x + v[j][e].y * v[j][e].y + v[j][e].z * v[j][e].z + v[j][e].w * v[j][e].w;
+    for (int e = 0; e < 4; ++e) {
+      const uint4 v = lds128(act + t * WPITCH + lane * 64 + 16 * e);
+      for (const unsigned u : {v.x, v.y, v.z, v.w}) {
+        const float a = __uint_as_float(u << 16), b = __uint_as_float(u & 0xffff0000u);
+        ss += a * a + b * b;
+      }
+    }
     FUSEKIT_UNROLL
     for (int m = 16; m > 0; m /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, m);
-    const float rs = t < p.n ? rsqrtf(ss / H + p.eps) : 0.f;  // (rows past n: zeros)
-    uint4* dst = reinterpret_cast<uint4*>(act + t * WPITCH + lane * 64);
-    FUSEKIT_UNROLL
-    for (int e = 0; e < 4; ++e) {
-      const float4 a = v[j][2 * e], b = v[j][2 * e + 1];
-      dst[e] = make_uint4(pack_bf16(a.x * rs, a.y * rs), pack_bf16(a.z * rs, a.w * rs), pack_bf16(b.x * rs, b.y * rs),
-                          pack_bf16(b.z * rs, b.w * rs));
-    }
+    if (lane == 0) rs[t] = t < p.n ? rsqrtf(ss / H + p.eps) : 0.f;
   }
 }
+// Token rows [n][KC] of a T buffer (row stride ld) into `act`. Rows past n are zeros (loads) or stale
+// (bulk copies): either way only their own columns of a product, which nothing stores, see them.
 FUSEKIT_DEVICE inline void stage_rows(const DecodeStackParams& p, unsigned char* act, const std::uint16_t* src, int ld,
-                                      int warp, int lane) {
+                                      int warp, int lane, std::uint64_t* bar, unsigned& parity) {
+  if (p.bulk_stage) {
+    gpu::fence_proxy_async_shared();  // this thread's generic writes to act (attention tiles) before the copies
+    consumers_sync();
+    if (threadIdx.x == 0) {
+      asm volatile("fence.proxy.async.global;\n" ::: "memory");  // other blocks' rows, written before the grid barrier
+      gpu::mbarrier_arrive_expect_tx(bar, p.n * 2 * KC);
+      for (int t = 0; t < p.n; ++t) gpu::bulk_copy_g2s(act + t * WPITCH, src + static_cast<std::size_t>(t) * ld, 2 * KC, bar);
+    }
+    gpu::mbarrier_wait_parity(bar, parity);
+    parity ^= 1;
+    return;
+  }
   uint4 v[2][4];
   FUSEKIT_UNROLL
   for (int j = 0; j < 2; ++j) {
@@ -429,8 +447,8 @@ FUSEKIT_DEVICE inline void combine(const DecodeStackParams& p, int tiles) {
     if (live && lane4 == 0) {
       const float inv = L > 0.f ? 1.f / L : 0.f;  // a row that sees no key: zeros, as attention() defines it
       const int head = r / p.n, tok = r % p.n;
-      *reinterpret_cast<uint2*>(p.attn + tok * (p.heads * D) + head * D + 4 * d4) =
-          make_uint2(pack_bf16(acc.x * inv, acc.y * inv), pack_bf16(acc.z * inv, acc.w * inv));
+      store_replicas(p.attn, p, p.heads * D, static_cast<std::size_t>(tok) * (p.heads * D) + head * D + 4 * d4,
+                     make_uint2(pack_bf16(acc.x * inv, acc.y * inv), pack_bf16(acc.z * inv, acc.w * inv)));
     }
   }
 }
@@ -444,13 +462,17 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
   unsigned char* ring = smem;
   unsigned char* aux = smem + NST * STAGE;  // activation slice, or an attention tile this launch wrote
   unsigned char* qr = aux + STAGE;
-  __shared__ std::uint64_t bars[2 * NST];  // (static: the host sees from its size that this body was built)
+  __shared__ std::uint64_t bars[2 * NST + 1];  // (static: the host sees from its size that this body was built)
+  __shared__ float rs[MAXN];                    // the norm phases' 1 / rms per token
+  __shared__ int last_share;                    // O, DOWN: this block added an item's column tile's last share
   std::uint64_t* full = bars;
   std::uint64_t* empty = bars + NST;
+  std::uint64_t* staged_bar = bars + 2 * NST;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int tiles = (p.kv + KT - 1) / KT, G = static_cast<int>(gridDim.x);
   if (threadIdx.x == 0) {
     for (int i = 0; i < NST; ++i) gpu::mbarrier_init(full + i, 1), gpu::mbarrier_init(empty + i, CW);
+    gpu::mbarrier_init(staged_bar, 1);
     gpu::mbarrier_init_fence();
   }
   __syncthreads();
@@ -490,10 +512,19 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
     if (lane == 0) gpu::mbarrier_arrive(empty + stage);
     if (++stage == NST) stage = 0, ++round;
   };
-  for (int i = blockIdx.x * 256 + tid; i < p.n * H; i += G * 256) p.x[i] = bf16_float(p.x_in[i]);
+  unsigned staged_parity = 0;
+  for (int i = blockIdx.x * 256 + tid; i < p.n * H; i += G * 256) {
+    const std::uint16_t v = p.x_in[i];
+    p.x[i] = bf16_float(v);
+    store_replicas(p.xb, p, H, i, v);
+  }
   grid_sync(p, target, nsync);
   float* red = reinterpret_cast<float*>(qr);
-  const int qd = p.heads * D;
+  const int qd = p.heads * D, my_copy = static_cast<int>(blockIdx.x) % p.replicas;
+  const std::uint16_t* qbuf = replica(p.qbuf, p, qd, my_copy);
+  const std::uint16_t* attn = replica(p.attn, p, qd, my_copy);
+  const std::uint16_t* hbuf = replica(p.h, p, p.mlp, my_copy);
+  const std::uint16_t* xb = replica(p.xb, p, H, my_copy);
   for (int l = 0; l < p.L; ++l) {
     const DecodeStackLayer w = p.layers[l];
     int staged = -1;  // the activation slice aux holds: phase * 64 + slice
@@ -507,7 +538,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           const int tile = i % tiles, hp = i / tiles;
           for (int r = warp; r < 32; r += CW) {  // Q rows 16 a + token of heads 2 hp + a
             const int a = r / 16, tok = r % 16;
-            const uint4 v = tok < p.n ? __ldcg(reinterpret_cast<const uint4*>(p.qbuf + tok * qd + (2 * hp + a) * D) + lane)
+            const uint4 v = tok < p.n ? __ldcg(reinterpret_cast<const uint4*>(qbuf + tok * qd + (2 * hp + a) * D) + lane)
                                       : make_uint4(0, 0, 0, 0);
             *reinterpret_cast<uint4*>(qr + r * KPITCH + 16 * lane) = v;
           }
@@ -536,9 +567,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
         const int key = ph * 64 + slice;
         if (staged != key) {
           const unsigned long long t0 = prof ? global_ns() : 0;
-          if (ph == QKV || ph == GEGLU) stage_norm(p, aux, warp, lane);
-          else if (ph == O) stage_rows(p, aux, p.attn + slice * KC, qd, warp, lane);
-          else stage_rows(p, aux, p.h + slice * KC, p.mlp, warp, lane);
+          const std::uint16_t* src = ph == O ? attn + slice * KC : ph == DOWN ? hbuf + slice * KC : xb;
+          stage_rows(p, aux, src, ph == O ? qd : ph == DOWN ? p.mlp : H, warp, lane, staged_bar, staged_parity);
+          if (ph == QKV || ph == GEGLU) row_scales(p, aux, rs, warp, lane);
           staged = key;
           consumers_sync();
           if (prof) staging[ph] += global_ns() - t0;
@@ -550,7 +581,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           if (tid < 128) {
             const int t = tid / 8, e = tid % 8, col = 16 * i + 2 * e;
             if (t < p.n) {
-              float v0 = red_sum(red, t * 16 + 2 * e), v1 = red_sum(red, t * 16 + 2 * e + 1);
+              float v0 = red_sum(red, t * 16 + 2 * e) * rs[t], v1 = red_sum(red, t * 16 + 2 * e + 1) * rs[t];
               if (col < qd + D) {  // q and k turn
                 float sn, cs;
                 rope_sincos(static_cast<float>(my_pos) * p.inv_freq[(col % D) / 2], &sn, &cs);
@@ -558,7 +589,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
                 v0 = r0, v1 = r1;
               }
               const unsigned pr = pack_bf16(v0, v1);
-              if (col < qd) *reinterpret_cast<unsigned*>(p.qbuf + t * qd + col) = pr;
+              if (col < qd) store_replicas(p.qbuf, p, qd, static_cast<std::size_t>(t) * qd + col, pr);
               else if (col < qd + D) *reinterpret_cast<unsigned*>(w.k + static_cast<std::size_t>(p.start + t) * D + col - qd) = pr;
               else *reinterpret_cast<unsigned*>(w.v + static_cast<std::size_t>(p.start + t) * D + col - qd - D) = pr;
             }
@@ -567,13 +598,25 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           if (tid < 128) {
             const int t = tid / 8, e = tid % 8;
             if (t < p.n) {
-              const float gt = red_sum(red, t * 16 + e), up = red_sum(red, t * 16 + 8 + e);
-              p.h[t * p.mlp + 8 * i + e] = convert<bfloat16>(act::GeluTanh{}(gt) * up).bits;
+              const float gt = red_sum(red, t * 16 + e) * rs[t], up = red_sum(red, t * 16 + 8 + e) * rs[t];
+              store_replicas(p.h, p, p.mlp, static_cast<std::size_t>(t) * p.mlp + 8 * i + e,
+                             convert<bfloat16>(act::GeluTanh{}(gt) * up).bits);
             }
           }
-        } else {  // O, DOWN: this item's share of K, summed into the residual
+        } else {  // O, DOWN: this item's share of K, summed into the residual; the last share rounds it to xb
           const int t = tid / 16, col = 16 * (i % (H / 16)) + tid % 16;
           if (t < p.n) atomicAdd(p.x + t * H + col, red_sum(red, tid));
+          __threadfence();
+          consumers_sync();
+          if (tid == 0) {
+            const unsigned splits = (ph == O ? qd : p.mlp) / KC;
+            const unsigned seen = atomicAdd(p.tiles_done + (ph == O ? 0 : H / 16) + i % (H / 16), 1u);
+            last_share = (seen + 1) % splits == 0;
+            __threadfence();
+          }
+          consumers_sync();
+          if (last_share && t < p.n)
+            store_replicas(p.xb, p, H, static_cast<std::size_t>(t) * H + col, convert<bfloat16>(__ldcg(p.x + t * H + col)).bits);
         }
         consumers_sync();
       }
