@@ -81,16 +81,16 @@ int main(int argc, char** argv) {
                 !finite || rel > 3e-2 ? "  WRONG" : "");
   };
   struct Variant {
-    int bulk, replicas;
+    int bulk, replicas, ways, pipelined;
   };
-  const Variant variants[] = {{1, 1}, {1, 4}, {0, 1}, {0, 4}};
+  const Variant variants[] = {{0, 1, 1, 0}, {1, 1, 1, 0}, {1, 4, 1, 0}, {0, 4, 1, 0}, {1, 1, 8, 0}, {1, 4, 8, 0}, {1, 4, 8, 1}};
   for (const Variant& v : variants) {
-  stack.bulk_stage = v.bulk, stack.replicas = v.replicas;
+  stack.bulk_stage = v.bulk, stack.replicas = v.replicas, stack.barrier_ways = v.ways, stack.pipelined = v.pipelined;
   const int bulk = v.bulk;
   mega();
   s.synchronize();
-  std::printf("check, %lld layers (megakernel, %s staging, %d replicas, against gemma_forward):\n",
-              static_cast<long long>(layers), bulk ? "bulk-copy" : "load", v.replicas);
+  std::printf("check, %lld layers (megakernel, %s staging, %d replicas, %d barrier counters, pipelined %d, against "
+              "gemma_forward):\n", static_cast<long long>(layers), bulk ? "bulk-copy" : "load", v.replicas, v.ways, v.pipelined);
   cmp("x after the stack", xm.data(), x.data(), n * cfg.hidden);
   cmp("k, new slots, layer 0", cache2.k(0).data() + S0 * 256, cache.k(0).data() + S0 * 256, n * 256);
   cmp("v, new slots, layer 0", cache2.v(0).data() + S0 * 256, cache.v(0).data() + S0 * 256, n * 256);
@@ -98,7 +98,8 @@ int main(int argc, char** argv) {
   cmp("v, new slots, last layer", cache2.v(layers - 1).data() + S0 * 256, cache.v(layers - 1).data() + S0 * 256, n * 256);
 
   {  // where the time goes: every block's arrival at and release from each grid barrier
-    std::printf("trace, %s staging, %d replicas:\n", bulk ? "bulk-copy" : "load", v.replicas);
+    std::printf("trace, %s staging, %d replicas, %d barrier counters, pipelined %d:\n", bulk ? "bulk-copy" : "load",
+                v.replicas, v.ways, v.pipelined);
     const int G = stack.blocks(), nb = 1 + 6 * static_cast<int>(layers);
     unsigned long long* tr = nullptr;
     FUSEKIT_GPU_CHECK(cudaMalloc(&tr, std::size_t(G) * 1024 * 2 * 8));
@@ -140,9 +141,9 @@ int main(int argc, char** argv) {
     std::printf("round %d: gemma_forward %lld layers: stream %.1f graph %.1f us | megakernel", round,
                 static_cast<long long>(layers), tl.median_us, tl.graph_us);
     for (const Variant& v : variants) {
-      stack.bulk_stage = v.bulk, stack.replicas = v.replicas;
+      stack.bulk_stage = v.bulk, stack.replicas = v.replicas, stack.barrier_ways = v.ways, stack.pipelined = v.pipelined;
       const Timing tm = time_us(s, 1, 20, [&](int) { mega(); }, 5);
-      std::printf(" | %s x%d: graph %.1f us", v.bulk ? "bulk" : "load", v.replicas, tm.graph_us);
+      std::printf(" | %s x%d w%d p%d: graph %.1f us", v.bulk ? "bulk" : "load", v.replicas, v.ways, v.pipelined, tm.graph_us);
     }
     std::printf("\n");
   }

@@ -9,13 +9,17 @@
 //     which no step writes) through a ring of shared-memory stages with 1-D bulk copies, running ahead
 //     across phases and layers as far as the ring allows: the DRAM stream never waits for a barrier;
 //   - 8 consumer warps compute, and meet every other block at a grid barrier between phases:
-//       QKV    16 weight rows x all of K per item; rmsnorm(x) staged once per block; RoPE (interleaved
-//              pairs); q -> qbuf, k and v -> the new cache slots
+//       QKV    16 weight rows x all of K per item; the residual's bf16 copy xb staged once per block, the
+//              products scaled by each token's 1 / rms; RoPE (interleaved pairs); q -> qbuf, k and v ->
+//              the new cache slots
 //       ATT    (head pair, 32-key tile) per item: scores, softmax, P V; fp32 partial rows + (max, sum)
 //       COMB   every block combines a share of the rows' partials -> attn (T)
-//       O      16 rows x 1024 of K per item: the partial sums red.add into the fp32 residual x
+//       O      16 rows x 1024 of K per item: the partial sums red.add into the fp32 residual x; the block
+//              adding a column tile's last share rounds it into xb
 //       GEGLU  8 gate + 8 up rows x all of K per item: gelu_tanh(g) * u -> h (T)
-//       DOWN   16 rows x 1024 of K per item: red.add into x
+//       DOWN   16 rows x 1024 of K per item: red.add into x, the last share into xb
+//   - every block stages the same activation rows (xb, attn, h: n x 2 KB) right after a barrier; they
+//     may be kept in several copies so that fewer blocks read the same lines at once (`replicas`)
 //   - items of a phase go round-robin to the blocks, the starting block advancing by the phase's count, so
 //     every block streams about the same bytes per layer.
 // GEMM items use mma.sync m16n8k16 with the weight rows in the A role and the tokens in the B role, both
@@ -59,12 +63,14 @@ struct DecodeStackParams {
   std::uint16_t* xb;           // [n, hidden] the residual rounded to T: what the norm phases stage
   unsigned* tiles_done;        // [2][hidden / 16] K-split shares summed into each column tile (O, DOWN); 0 at launch
   int bulk_stage;              // activation rows staged by 1-D bulk copies (1) or 16-byte loads of every thread (0)
+  int pipelined;               // QKV and GEGLU: an item's epilogue overlaps the next item's products (one barrier less)
   int replicas;                // copies of xb, qbuf, attn and h (each [n, width] after the other): block b
                                // reads copy b % replicas, so that fewer blocks read the same lines at once
   std::uint16_t *qbuf, *attn, *h;  // [n, heads * 256], [n, heads * 256], [n, mlp]
   float* part;                     // [tiles][heads n][256] partial rows
   float* ml;                       // [tiles][heads n][2] (max, sum)
-  unsigned* counter;               // the grid barrier, 0 at launch
+  unsigned* counter;               // the grid barrier: barrier_ways counters 128 bytes apart, 0 at launch
+  int barrier_ways;                // block b arrives on counter b % ways (1..32): fewer adds to one address
   int l2_ahead;                    // ring items the producer's L2 prefetches run ahead of its copies
   unsigned long long* trace;       // optional: [blocks][2 per barrier] globaltimer at arrival and at release
   float inv_freq[DecodeStackDims::head_dim / 2];
@@ -86,7 +92,7 @@ constexpr int NST = 5;               // ring stages (a block streams 8-9 items a
 constexpr int QR_BYTES = 32 * KPITCH;  // an attention item's Q; the GEMM's warp partials; P and row stats
 constexpr int smem_bytes = NST * STAGE + STAGE + QR_BYTES;  // dynamic; the stages' barriers are static
 constexpr int PPITCH = 40;  // P rows (T): 20 words, 8 rows at 8 bank groups
-static_assert(CW * 16 * 16 * 4 <= QR_BYTES, "decode_stack: the warps' partial tiles fit the Q space");
+static_assert(2 * CW * 16 * 16 * 4 <= QR_BYTES, "decode_stack: two items' warp partial tiles fit the Q space");
 static_assert(H == KC, "decode_stack: QKV and GEGLU items take all of K");
 
 enum Phase { QKV, ATT, COMB, O, GEGLU, DOWN, NPHASE };
@@ -209,12 +215,21 @@ FUSEKIT_DEVICE inline void grid_sync(const DecodeStackParams& p, unsigned& targe
   target += gridDim.x;
   if (threadIdx.x == 0) {
     if (p.trace) p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + nsync) * 2] = global_ns();
-    asm volatile("fence.acq_rel.gpu;\nred.relaxed.gpu.global.add.u32 [%0], 1;\n" ::"l"(p.counter) : "memory");
-    unsigned v;
+    asm volatile("fence.acq_rel.gpu;\nred.relaxed.gpu.global.add.u32 [%0], 1;\n" ::"l"(
+                     p.counter + 32 * (blockIdx.x % p.barrier_ways))
+                 : "memory");
+  }
+  if (threadIdx.x < 32) {  // lane w watches counter w; the warp sums them
+    unsigned sum;
     do {
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p.counter) : "memory");
-    } while (v < target);
-    if (p.trace) p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + nsync) * 2 + 1] = global_ns();
+      unsigned v = 0;
+      if (static_cast<int>(threadIdx.x) < p.barrier_ways)
+        asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p.counter + 32 * threadIdx.x) : "memory");
+      sum = v;
+      FUSEKIT_UNROLL
+      for (int m = 16; m > 0; m /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
+    } while (sum < target);
+    if (threadIdx.x == 0 && p.trace) p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + nsync) * 2 + 1] = global_ns();
   }
   ++nsync;
   consumers_sync();
@@ -519,7 +534,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
     store_replicas(p.xb, p, H, i, v);
   }
   grid_sync(p, target, nsync);
-  float* red = reinterpret_cast<float*>(qr);
+  unsigned items_done = 0;  // GEMM items so far: with p.pipelined, item k's warp partials go to half k % 2 of qr
   const int qd = p.heads * D, my_copy = static_cast<int>(blockIdx.x) % p.replicas;
   const std::uint16_t* qbuf = replica(p.qbuf, p, qd, my_copy);
   const std::uint16_t* attn = replica(p.attn, p, qd, my_copy);
@@ -574,6 +589,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           consumers_sync();
           if (prof) staging[ph] += global_ns() - t0;
         }
+        float* red = reinterpret_cast<float*>(qr) + (p.pipelined ? (items_done++ & 1u) * CW * 256 : 0);
         gemm_item(take(ph), aux, red, p.n, warp, lane);
         release();
         consumers_sync();
@@ -618,7 +634,9 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           if (last_share && t < p.n)
             store_replicas(p.xb, p, H, static_cast<std::size_t>(t) * H + col, convert<bfloat16>(__ldcg(p.x + t * H + col)).bits);
         }
-        consumers_sync();
+        // The next item's partials overwrite red; pipelined, they go to the other half, and the barrier after
+        // them orders this epilogue's reads before the item after next (O and DOWN read last_share still).
+        if (!p.pipelined || ph == O || ph == DOWN) consumers_sync();
       }
       grid_sync(p, target, nsync);
     }

@@ -7,8 +7,8 @@
 // callers then run gemma_forward (pi0.hpp does).
 //
 // Same results as gemma_forward up to rounding: the residual stream stays fp32 inside the kernel (T
-// between layers in gemma_forward), the norm's rsqrt is applied to x before rounding to T, and the
-// order in which partial sums reach the residual is not fixed.
+// between layers in gemma_forward), the norm's 1 / rms scales the products of x rounded to T (and is
+// computed from that rounding), and the order in which partial sums reach the residual is not fixed.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -120,10 +120,14 @@ class DecodeStack {
     FUSEKIT_CHECK(replicas >= 1 && replicas <= kMaxReplicas, "DecodeStack::run: replicas must be 1..{} (got {})", kMaxReplicas,
                   replicas);
     p.replicas = replicas;
+    p.pipelined = pipelined;
     p.qbuf = reinterpret_cast<std::uint16_t*>(qbuf_.data()), p.attn = reinterpret_cast<std::uint16_t*>(attn_.data());
     p.h = reinterpret_cast<std::uint16_t*>(h_.data());
     p.part = part_.data(), p.ml = ml_.data();
     p.counter = reinterpret_cast<unsigned*>(counter_.data());
+    FUSEKIT_CHECK(barrier_ways >= 1 && barrier_ways <= kBarrierWays, "DecodeStack::run: barrier_ways must be 1..{} (got {})",
+                  kBarrierWays, barrier_ways);
+    p.barrier_ways = barrier_ways;
     p.trace = trace;
     p.l2_ahead = l2_ahead;
     std::copy(inv_freq_, inv_freq_ + Dims::head_dim / 2, p.inv_freq);
@@ -150,13 +154,17 @@ class DecodeStack {
   // Activation rows staged by bulk copies (1) or by every thread's 16-byte loads (0).
   int bulk_stage = 1;
   // Copies of the activation buffers every block stages (1..8): block b reads copy b % replicas.
-  int replicas = 1;
+  int replicas = 4;
+  // Grid-barrier counters (1..8): block b arrives on counter b % barrier_ways, every block reads them all.
+  int barrier_ways = 8;
+  // QKV and GEGLU items' epilogues overlap the next item's products (partials double-buffered).
+  int pipelined = 1;
   int blocks() const { return blocks_; }
 
  private:
-  // counter_: the grid barrier, then (a 128-byte line on) the O and DOWN column tiles' share counts
   static constexpr index_t kMaxReplicas = 8;
-  static constexpr index_t kTilesDone = 32, kCounters = kTilesDone + 2 * Dims::hidden / 16;
+  // counter_: the grid barrier's counters, 128 bytes apart, then the O and DOWN column tiles' share counts
+  static constexpr index_t kBarrierWays = 8, kTilesDone = 32 * kBarrierWays, kCounters = kTilesDone + 2 * Dims::hidden / 16;
   GemmaConfig cfg_;
   index_t tokens_ = 0, max_kv_ = 0;
   int blocks_ = 0;
