@@ -551,11 +551,26 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
       for (int i = f; i < count; i += G) {
         if (ph == ATT) {
           const int tile = i % tiles, hp = i / tiles;
-          for (int r = warp; r < 32; r += CW) {  // Q rows 16 a + token of heads 2 hp + a
-            const int a = r / 16, tok = r % 16;
-            const uint4 v = tok < p.n ? __ldcg(reinterpret_cast<const uint4*>(qbuf + tok * qd + (2 * hp + a) * D) + lane)
-                                      : make_uint4(0, 0, 0, 0);
-            *reinterpret_cast<uint4*>(qr + r * KPITCH + 16 * lane) = v;
+          if (p.bulk_stage) {  // Q rows 16 a + token of heads 2 hp + a (rows past n stale: att_item masks them)
+            gpu::fence_proxy_async_shared();  // the previous item's P, statistics or partials, written to qr
+            consumers_sync();
+            if (tid == 0) {
+              asm volatile("fence.proxy.async.global;\n" ::: "memory");
+              gpu::mbarrier_arrive_expect_tx(staged_bar, 2 * p.n * 2 * D);
+              for (int r = 0; r < 2 * p.n; ++r) {
+                const int a = r / p.n, tok = r % p.n;
+                gpu::bulk_copy_g2s(qr + (16 * a + tok) * KPITCH, qbuf + tok * qd + (2 * hp + a) * D, 2 * D, staged_bar);
+              }
+            }
+            gpu::mbarrier_wait_parity(staged_bar, staged_parity);
+            staged_parity ^= 1;
+          } else {
+            for (int r = warp; r < 32; r += CW) {
+              const int a = r / 16, tok = r % 16;
+              const uint4 v = tok < p.n ? __ldcg(reinterpret_cast<const uint4*>(qbuf + tok * qd + (2 * hp + a) * D) + lane)
+                                        : make_uint4(0, 0, 0, 0);
+              *reinterpret_cast<uint4*>(qr + r * KPITCH + 16 * lane) = v;
+            }
           }
           const bool in_ring = tile_in_ring(p, tile);
           const unsigned char* kvs = aux;
