@@ -96,6 +96,7 @@ static_assert(2 * CW * 16 * 16 * 4 <= QR_BYTES, "decode_stack: two items' warp p
 static_assert(H == KC, "decode_stack: QKV and GEGLU items take all of K");
 
 enum Phase { QKV, ATT, COMB, O, GEGLU, DOWN, NPHASE };
+constexpr int kMaxPending = 8;  // O / DOWN column tiles a block adds shares to before it counts them
 
 // Copy r of a replicated [n, width] T buffer.
 FUSEKIT_DEVICE inline std::uint16_t* replica(std::uint16_t* base, const DecodeStackParams& p, int width, int r) {
@@ -479,7 +480,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
   unsigned char* qr = aux + STAGE;
   __shared__ std::uint64_t bars[2 * NST + 1];  // (static: the host sees from its size that this body was built)
   __shared__ float rs[MAXN];                    // the norm phases' 1 / rms per token
-  __shared__ int last_share;                    // O, DOWN: this block added an item's column tile's last share
+  __shared__ int last_share[kMaxPending];       // O, DOWN: this block added a pending column tile's last share
   std::uint64_t* full = bars;
   std::uint64_t* empty = bars + NST;
   std::uint64_t* staged_bar = bars + 2 * NST;
@@ -534,6 +535,28 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
     store_replicas(p.xb, p, H, i, v);
   }
   grid_sync(p, target, nsync);
+  // O, DOWN: the column tiles this block added shares to, counted once after its items (one fence and one
+  // round of counter atomics for all of them); the block adding a tile's last share rounds it into xb.
+  int pending[kMaxPending], npending = 0;
+  auto count_shares = [&](int ph) {
+    __threadfence();
+    consumers_sync();
+    if (tid < npending) {
+      const unsigned splits = (ph == O ? p.heads * D : p.mlp) / KC;
+      const unsigned seen = atomicAdd(p.tiles_done + (ph == O ? 0 : H / 16) + pending[tid], 1u);
+      last_share[tid] = (seen + 1) % splits == 0;
+      __threadfence();
+    }
+    consumers_sync();
+    const int t = tid / 16;
+    for (int k = 0; k < npending; ++k) {
+      const int col = 16 * pending[k] + tid % 16;
+      if (last_share[k] && t < p.n)
+        store_replicas(p.xb, p, H, static_cast<std::size_t>(t) * H + col, convert<bfloat16>(__ldcg(p.x + t * H + col)).bits);
+    }
+    npending = 0;
+    consumers_sync();  // last_share is read before the next count writes it
+  };
   unsigned items_done = 0;  // GEMM items so far: with p.pipelined, item k's warp partials go to half k % 2 of qr
   const int qd = p.heads * D, my_copy = static_cast<int>(blockIdx.x) % p.replicas;
   const std::uint16_t* qbuf = replica(p.qbuf, p, qd, my_copy);
@@ -634,25 +657,17 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
                              convert<bfloat16>(act::GeluTanh{}(gt) * up).bits);
             }
           }
-        } else {  // O, DOWN: this item's share of K, summed into the residual; the last share rounds it to xb
+        } else {  // O, DOWN: this item's share of K, summed into the residual (counted below)
           const int t = tid / 16, col = 16 * (i % (H / 16)) + tid % 16;
           if (t < p.n) atomicAdd(p.x + t * H + col, red_sum(red, tid));
-          __threadfence();
-          consumers_sync();
-          if (tid == 0) {
-            const unsigned splits = (ph == O ? qd : p.mlp) / KC;
-            const unsigned seen = atomicAdd(p.tiles_done + (ph == O ? 0 : H / 16) + i % (H / 16), 1u);
-            last_share = (seen + 1) % splits == 0;
-            __threadfence();
-          }
-          consumers_sync();
-          if (last_share && t < p.n)
-            store_replicas(p.xb, p, H, static_cast<std::size_t>(t) * H + col, convert<bfloat16>(__ldcg(p.x + t * H + col)).bits);
+          pending[npending++] = i % (H / 16);
+          if (npending == kMaxPending) count_shares(ph);
         }
         // The next item's partials overwrite red; pipelined, they go to the other half, and the barrier after
-        // them orders this epilogue's reads before the item after next (O and DOWN read last_share still).
-        if (!p.pipelined || ph == O || ph == DOWN) consumers_sync();
+        // them orders this epilogue's reads before the item after next.
+        if (!p.pipelined) consumers_sync();
       }
+      if (npending > 0) count_shares(ph);
       grid_sync(p, target, nsync);
     }
   }
