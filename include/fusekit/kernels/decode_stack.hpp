@@ -63,14 +63,14 @@ struct DecodeStackParams {
   std::uint16_t* xb;           // [n, hidden] the residual rounded to T: what the norm phases stage
   unsigned* tiles_done;        // [2][hidden / 16] K-split shares summed into each column tile (O, DOWN); 0 at launch
   int bulk_stage;              // activation rows staged by 1-D bulk copies (1) or 16-byte loads of every thread (0)
-  int pipelined;               // QKV and GEGLU: an item's epilogue overlaps the next item's products (one barrier less)
+  int pipelined;               // a GEMM item's epilogue overlaps the next item's products (one barrier less an item)
   int replicas;                // copies of xb, qbuf, attn and h (each [n, width] after the other): block b
                                // reads copy b % replicas, so that fewer blocks read the same lines at once
   std::uint16_t *qbuf, *attn, *h;  // [n, heads * 256], [n, heads * 256], [n, mlp]
   float* part;                     // [tiles][heads n][256] partial rows
   float* ml;                       // [tiles][heads n][2] (max, sum)
   unsigned* counter;               // the grid barrier: barrier_ways counters 128 bytes apart, 0 at launch
-  int barrier_ways;                // block b arrives on counter b % ways (1..32): fewer adds to one address
+  int barrier_ways;                // block b arrives on counter b % ways (1..32, lanes of a warp read them): fewer adds to one address
   int l2_ahead;                    // ring items the producer's L2 prefetches run ahead of its copies
   unsigned long long* trace;       // optional: [blocks][2 per barrier] globaltimer at arrival and at release
   float inv_freq[DecodeStackDims::head_dim / 2];

@@ -157,7 +157,7 @@ class DecodeStack {
   int replicas = 4;
   // Grid-barrier counters (1..8): block b arrives on counter b % barrier_ways, every block reads them all.
   int barrier_ways = 8;
-  // QKV and GEGLU items' epilogues overlap the next item's products (partials double-buffered).
+  // A GEMM item's epilogue overlaps the next item's products (partials double-buffered).
   int pipelined = 1;
   int blocks() const { return blocks_; }
 
