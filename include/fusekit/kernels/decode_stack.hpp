@@ -27,6 +27,7 @@
 // The residual stream is fp32 inside the kernel (the token rows come in and go out in T); the order in
 // which O and DOWN partial sums reach it is not fixed, so results vary in the last bits between runs.
 #include <cstdint>
+#include <utility>
 
 #include "fusekit/backend/hip/tma.hpp"
 #include "fusekit/backend/hip/vendor.hpp"
@@ -256,20 +257,31 @@ FUSEKIT_DEVICE inline void row_scales(const DecodeStackParams& p, const unsigned
     if (lane == 0) rs[t] = t < p.n ? rsqrtf(ss / H + p.eps) : 0.f;
   }
 }
+// `count` rows of `bytes` into shared memory by one thread's 1-D bulk copies (row r: `rows(r)` gives
+// {destination, source}); every consumer waits for them. The rows were written by other blocks before a
+// grid barrier, or this block's generic writes held the space before: both ordered before the copies.
+template <class Rows>
+FUSEKIT_DEVICE inline void bulk_rows(int count, unsigned bytes, Rows rows, std::uint64_t* bar, unsigned& parity) {
+  gpu::fence_proxy_async_shared();
+  consumers_sync();
+  if (threadIdx.x == 0) {
+    asm volatile("fence.proxy.async.global;\n" ::: "memory");
+    gpu::mbarrier_arrive_expect_tx(bar, count * bytes);
+    for (int r = 0; r < count; ++r) {
+      const auto [dst, src] = rows(r);
+      gpu::bulk_copy_g2s(dst, src, bytes, bar);
+    }
+  }
+  gpu::mbarrier_wait_parity(bar, parity);
+  parity ^= 1;
+}
 // Token rows [n][KC] of a T buffer (row stride ld) into `act`. Rows past n are zeros (loads) or stale
 // (bulk copies): either way only their own columns of a product, which nothing stores, see them.
 FUSEKIT_DEVICE inline void stage_rows(const DecodeStackParams& p, unsigned char* act, const std::uint16_t* src, int ld,
                                       int warp, int lane, std::uint64_t* bar, unsigned& parity) {
   if (p.bulk_stage) {
-    gpu::fence_proxy_async_shared();  // this thread's generic writes to act (attention tiles) before the copies
-    consumers_sync();
-    if (threadIdx.x == 0) {
-      asm volatile("fence.proxy.async.global;\n" ::: "memory");  // other blocks' rows, written before the grid barrier
-      gpu::mbarrier_arrive_expect_tx(bar, p.n * 2 * KC);
-      for (int t = 0; t < p.n; ++t) gpu::bulk_copy_g2s(act + t * WPITCH, src + static_cast<std::size_t>(t) * ld, 2 * KC, bar);
-    }
-    gpu::mbarrier_wait_parity(bar, parity);
-    parity ^= 1;
+    auto row = [&](int t) { return std::pair{act + t * WPITCH, src + static_cast<std::size_t>(t) * ld}; };
+    bulk_rows(p.n, 2 * KC, row, bar, parity);
     return;
   }
   uint4 v[2][4];
@@ -575,18 +587,11 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
         if (ph == ATT) {
           const int tile = i % tiles, hp = i / tiles;
           if (p.bulk_stage) {  // Q rows 16 a + token of heads 2 hp + a (rows past n stale: att_item masks them)
-            gpu::fence_proxy_async_shared();  // the previous item's P, statistics or partials, written to qr
-            consumers_sync();
-            if (tid == 0) {
-              asm volatile("fence.proxy.async.global;\n" ::: "memory");
-              gpu::mbarrier_arrive_expect_tx(staged_bar, 2 * p.n * 2 * D);
-              for (int r = 0; r < 2 * p.n; ++r) {
-                const int a = r / p.n, tok = r % p.n;
-                gpu::bulk_copy_g2s(qr + (16 * a + tok) * KPITCH, qbuf + tok * qd + (2 * hp + a) * D, 2 * D, staged_bar);
-              }
-            }
-            gpu::mbarrier_wait_parity(staged_bar, staged_parity);
-            staged_parity ^= 1;
+            auto row = [&](int r) {
+              const int a = r / p.n, tok = r % p.n;
+              return std::pair{qr + (16 * a + tok) * KPITCH, qbuf + tok * qd + (2 * hp + a) * D};
+            };
+            bulk_rows(2 * p.n, 2 * D, row, staged_bar, staged_parity);
           } else {
             for (int r = warp; r < 32; r += CW) {
               const int a = r / 16, tok = r % 16;
