@@ -1,7 +1,8 @@
 // Experiment (not built by CMake): the action expert's decode step (Gemma-300M shape, 11 tokens against a
 // 788-key prefix, Pi0's block mask) through DecodeStack, the one persistent kernel of
 // kernels/decode_stack.hpp, checked against and timed beside the library's gemma_forward in the same run.
-// Argument: the number of layers (18 by default).
+// Arguments: the number of layers (18 by default), then optionally the DecodeStack settings to compare,
+// each bulk:replicas:ways:pipelined (e.g. 1:4:8:1; by default seven of them).
 // Built by hand:
 //   nvcc -std=c++20 -O3 -arch=sm_90a --expt-relaxed-constexpr -DFMT_HEADER_ONLY=1 -DFMT_USE_CONSTEXPR=1 -Iinclude \
 //     -I.deps/usr/include -I.deps/usr/include/eigen3 -Ibench -x cu bench/experiments/decode_megakernel.cu -o decode_megakernel
@@ -83,7 +84,14 @@ int main(int argc, char** argv) {
   struct Variant {
     int bulk, replicas, ways, pipelined;
   };
-  const Variant variants[] = {{0, 1, 1, 0}, {1, 1, 1, 0}, {1, 4, 1, 0}, {0, 4, 1, 0}, {1, 1, 8, 0}, {1, 4, 8, 0}, {1, 4, 8, 1}};
+  std::vector<Variant> variants = {{0, 1, 1, 0}, {1, 1, 1, 0}, {1, 4, 1, 0}, {0, 4, 1, 0}, {1, 1, 8, 0}, {1, 4, 8, 0}, {1, 4, 8, 1}};
+  if (argc > 2) variants.clear();
+  for (int a = 2; a < argc; ++a) {  // further arguments: the settings to run, bulk:replicas:ways:pipelined each
+    Variant v{};
+    FUSEKIT_CHECK(std::sscanf(argv[a], "%d:%d:%d:%d", &v.bulk, &v.replicas, &v.ways, &v.pipelined) == 4,
+                  "setting '{}': expected bulk:replicas:ways:pipelined, e.g. 1:4:8:1", argv[a]);
+    variants.push_back(v);
+  }
   for (const Variant& v : variants) {
   stack.bulk_stage = v.bulk, stack.replicas = v.replicas, stack.barrier_ways = v.ways, stack.pipelined = v.pipelined;
   const int bulk = v.bulk;
