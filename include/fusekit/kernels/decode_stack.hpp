@@ -108,7 +108,6 @@ template <class Bits>
 FUSEKIT_DEVICE inline void store_replicas(std::uint16_t* base, const DecodeStackParams& p, int width, std::size_t at, Bits bits) {
   for (int r = 0; r < p.replicas; ++r) *reinterpret_cast<Bits*>(replica(base, p, width, r) + at) = bits;
 }
-FUSEKIT_DEVICE inline float bf16_float(std::uint16_t b) { return __uint_as_float(static_cast<unsigned>(b) << 16); }
 FUSEKIT_DEVICE inline unsigned pack_bf16(float a, float b) { return pack2<bfloat16>(a, b); }
 FUSEKIT_DEVICE inline void consumers_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 FUSEKIT_DEVICE inline uint4 lds128(const unsigned char* p) { return *reinterpret_cast<const uint4*>(p); }
@@ -543,7 +542,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
   unsigned staged_parity = 0;
   for (int i = blockIdx.x * 256 + tid; i < p.n * H; i += G * 256) {
     const std::uint16_t v = p.x_in[i];
-    p.x[i] = bf16_float(v);
+    p.x[i] = detail::bf16_bits_to_float(v);
     store_replicas(p.xb, p, H, i, v);
   }
   grid_sync(p, target, nsync);
