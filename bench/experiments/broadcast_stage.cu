@@ -76,7 +76,8 @@ __global__ void __launch_bounds__(256, 1)
       for (int j = 0; j < 2; ++j)
 #pragma unroll
         for (int e = 0; e < 8; ++e)
-          if (e < per_lane) reinterpret_cast<uint4*>(smem + (warp + 8 * j) * pitch + lane * row_bytes / 32)[e] = v[j][e];
+          if (e < per_lane && warp + 8 * j < ROWS)  // (shared memory holds ROWS rows)
+            reinterpret_cast<uint4*>(smem + (warp + 8 * j) * pitch + lane * row_bytes / 32)[e] = v[j][e];
       __syncthreads();
     } else if (mode == TMA || mode == TMA_MULTICAST) {
       if (tid == 0) {

@@ -76,9 +76,10 @@ TEST_F(GpuTransformer, DecodeStackMatchesFloat64Joint) {
   transformer::StepAttention<S> at{.start = n0, .positions = p1d.view()};
   at.masks.kv_end = e1d.view();
   HostTensor<T, 3> first;
-  // the defaults; rows staged by loads, epilogues not overlapped; 3 copies of the rows, 5 barrier counters
+  // the defaults; every row staged by loads, epilogues not overlapped; Q rows by bulk copies too, 3 copies
+  // of the rows, 5 barrier counters
   for (int run = 0; run < 3; ++run) {
-    stack.bulk_stage = run == 1 ? 0 : 1;
+    stack.bulk_stage = run == 0 ? 1 : run == 1 ? 0 : 3;
     stack.pipelined = run == 1 ? 0 : 1;
     stack.replicas = run == 2 ? 3 : 1;
     stack.barrier_ways = run == 2 ? 5 : 1;
@@ -86,8 +87,8 @@ TEST_F(GpuTransformer, DecodeStackMatchesFloat64Joint) {
     stack.run(ctx, x1.view(), at);
     auto got = to_host(ctx, x1);
     EXPECT_TRUE(test::matches(got.view(), xs[1].view(), test::stream_tolerance<T>(test::max_abs(xs[1])),
-                        fmt::format("DecodeStack run {} ({} staging, {} copies, {} barrier counters, pipelined {}) vs float64",
-                                          run, run == 1 ? "load" : "bulk-copy", stack.replicas, stack.barrier_ways,
+                        fmt::format("DecodeStack run {} (bulk staging {}, {} copies, {} barrier counters, pipelined {}) vs float64",
+                                          run, stack.bulk_stage, stack.replicas, stack.barrier_ways,
                                           stack.pipelined)));
     if (run == 0) first = std::move(got);
     else
@@ -101,6 +102,8 @@ TEST_F(GpuTransformer, DecodeStackMatchesFloat64Joint) {
   stack.replicas = 9;
   EXPECT_THROW(stack.run(ctx, x1.view(), at), Error);
   stack.replicas = 1, stack.barrier_ways = 0;
+  EXPECT_THROW(stack.run(ctx, x1.view(), at), Error);
+  stack.barrier_ways = 1, stack.bulk_stage = 4;
   EXPECT_THROW(stack.run(ctx, x1.view(), at), Error);
 }
 #endif

@@ -63,7 +63,7 @@ struct DecodeStackParams {
   float* x;                    // [n, hidden] the fp32 residual
   std::uint16_t* xb;           // [n, hidden] the residual rounded to T: what the norm phases stage
   unsigned* tiles_done;        // [2][hidden / 16] K-split shares summed into each column tile (O, DOWN); 0 at launch
-  int bulk_stage;              // activation rows staged by 1-D bulk copies (1) or 16-byte loads of every thread (0)
+  int bulk_stage;              // staged by 1-D bulk copies, else by 16-byte loads of every thread: bit 0 activation rows, bit 1 Q rows
   int pipelined;               // a GEMM item's epilogue overlaps the next item's products (one barrier less an item)
   int replicas;                // copies of xb, qbuf, attn and h (each [n, width] after the other): block b
                                // reads copy b % replicas, so that fewer blocks read the same lines at once
@@ -278,7 +278,7 @@ FUSEKIT_DEVICE inline void bulk_rows(int count, unsigned bytes, Rows rows, std::
 // (bulk copies): either way only their own columns of a product, which nothing stores, see them.
 FUSEKIT_DEVICE inline void stage_rows(const DecodeStackParams& p, unsigned char* act, const std::uint16_t* src, int ld,
                                       int warp, int lane, std::uint64_t* bar, unsigned& parity) {
-  if (p.bulk_stage) {
+  if (p.bulk_stage & 1) {
     auto row = [&](int t) { return std::pair{act + t * WPITCH, src + static_cast<std::size_t>(t) * ld}; };
     bulk_rows(p.n, 2 * KC, row, bar, parity);
     return;
@@ -585,7 +585,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
       for (int i = f; i < count; i += G) {
         if (ph == ATT) {
           const int tile = i % tiles, hp = i / tiles;
-          if (p.bulk_stage) {  // Q rows 16 a + token of heads 2 hp + a (rows past n stale: att_item masks them)
+          if (p.bulk_stage & 2) {  // Q rows 16 a + token of heads 2 hp + a (rows past n stale: att_item masks them)
             auto row = [&](int r) {
               const int a = r / p.n, tok = r % p.n;
               return std::pair{qr + (16 * a + tok) * KPITCH, qbuf + tok * qd + (2 * hp + a) * D};

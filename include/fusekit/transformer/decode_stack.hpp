@@ -116,6 +116,7 @@ class DecodeStack {
     p.x = x_.data();
     p.xb = reinterpret_cast<std::uint16_t*>(xb_.data());
     p.tiles_done = reinterpret_cast<unsigned*>(counter_.data()) + kTilesDone;
+    FUSEKIT_CHECK(bulk_stage >= 0 && bulk_stage <= 3, "DecodeStack::run: bulk_stage takes bits 0 and 1 (got {})", bulk_stage);
     p.bulk_stage = bulk_stage;
     FUSEKIT_CHECK(replicas >= 1 && replicas <= kMaxReplicas, "DecodeStack::run: replicas must be 1..{} (got {})", kMaxReplicas,
                   replicas);
@@ -151,12 +152,16 @@ class DecodeStack {
   // Items whose weights the producer sends to L2 ahead of its shared-memory copies (0: none; 4, 8, 16 measured
   // slower on an H200: docs/performance.md).
   int l2_ahead = 0;
-  // Activation rows staged by bulk copies (1) or by every thread's 16-byte loads (0).
+  // What one thread's 1-D bulk copies stage (the rest every thread's 16-byte loads): bit 0 the activation
+  // rows of the GEMM phases, bit 1 an attention item's Q rows. Default 1: on an H100 bulk copies cut the
+  // GEMM phases' staging by a quarter but made an attention item 1.5 us slower (docs/performance.md).
   int bulk_stage = 1;
-  // Copies of the activation buffers every block stages (1..8): block b reads copy b % replicas.
-  int replicas = 4;
+  // Copies of the activation buffers every block stages (1..8): block b reads copy b % replicas. More than
+  // one measured no faster on an H100.
+  int replicas = 1;
   // Grid-barrier counters (1..8): block b arrives on counter b % barrier_ways, every block reads them all.
-  int barrier_ways = 8;
+  // More than one measured no faster on an H100.
+  int barrier_ways = 1;
   // A GEMM item's epilogue overlaps the next item's products (partials double-buffered).
   int pipelined = 1;
   int blocks() const { return blocks_; }
