@@ -1,7 +1,9 @@
 // Experiment (not built by CMake): the action expert's decode step (Gemma-300M shape, 11 tokens against a
 // 788-key prefix, Pi0's block mask) through DecodeStack, the one persistent kernel of
 // kernels/decode_stack.hpp, checked against and timed beside the library's gemma_forward in the same run.
-// Argument: the number of layers (18 by default).
+// Arguments: the number of layers (18 by default), then optionally the DecodeStack settings to compare,
+// each bulk:replicas:ways:pipelined (e.g. 1:1:1:1; bulk takes bits 0 and 1 as DecodeStack::bulk_stage; by
+// default five of them).
 // Built by hand:
 //   nvcc -std=c++20 -O3 -arch=sm_90a --expt-relaxed-constexpr -DFMT_HEADER_ONLY=1 -DFMT_USE_CONSTEXPR=1 -Iinclude \
 //     -I.deps/usr/include -I.deps/usr/include/eigen3 -Ibench -x cu bench/experiments/decode_megakernel.cu -o decode_megakernel
@@ -64,7 +66,6 @@ int main(int argc, char** argv) {
 
   // correctness: the final x and the new cache slots, against the library
   lib();
-  mega();
   s.synchronize();
   auto cmp = [&](const char* what, const T* a, const T* b, std::size_t count) {
     std::vector<T> ha(count), hb(count);
@@ -81,16 +82,33 @@ int main(int argc, char** argv) {
     std::printf("  %-28s rel RMS %.3e  max |diff| %.3e (max |ref| %.3e)%s\n", what, rel, mx, mref,
                 !finite || rel > 3e-2 ? "  WRONG" : "");
   };
-  std::printf("check, %lld layers (megakernel against gemma_forward):\n", static_cast<long long>(layers));
+  struct Variant {
+    int bulk, replicas, ways, pipelined;
+  };
+  std::vector<Variant> variants = {{1, 1, 1, 1}, {3, 1, 1, 1}, {0, 1, 1, 1}, {1, 1, 1, 0}, {1, 4, 1, 1}};
+  if (argc > 2) variants.clear();
+  for (int a = 2; a < argc; ++a) {  // further arguments: the settings to run, bulk:replicas:ways:pipelined each
+    Variant v{};
+    FUSEKIT_CHECK(std::sscanf(argv[a], "%d:%d:%d:%d", &v.bulk, &v.replicas, &v.ways, &v.pipelined) == 4,
+                  "setting '{}': expected bulk:replicas:ways:pipelined, e.g. 1:4:8:1", argv[a]);
+    variants.push_back(v);
+  }
+  for (const Variant& v : variants) {
+  stack.bulk_stage = v.bulk, stack.replicas = v.replicas, stack.barrier_ways = v.ways, stack.pipelined = v.pipelined;
+  const int bulk = v.bulk;
+  mega();
+  s.synchronize();
+  std::printf("check, %lld layers (megakernel, bulk staging %d, %d replicas, %d barrier counters, pipelined %d, against "
+              "gemma_forward):\n", static_cast<long long>(layers), bulk, v.replicas, v.ways, v.pipelined);
   cmp("x after the stack", xm.data(), x.data(), n * cfg.hidden);
   cmp("k, new slots, layer 0", cache2.k(0).data() + S0 * 256, cache.k(0).data() + S0 * 256, n * 256);
   cmp("v, new slots, layer 0", cache2.v(0).data() + S0 * 256, cache.v(0).data() + S0 * 256, n * 256);
   cmp("k, new slots, last layer", cache2.k(layers - 1).data() + S0 * 256, cache.k(layers - 1).data() + S0 * 256, n * 256);
   cmp("v, new slots, last layer", cache2.v(layers - 1).data() + S0 * 256, cache.v(layers - 1).data() + S0 * 256, n * 256);
 
-  for (int ahead : {0, 8}) {  // where the time goes: every block's arrival at and release from each grid barrier
-    stack.l2_ahead = ahead;
-    std::printf("trace, L2 prefetch %d items ahead:\n", ahead);
+  {  // where the time goes: every block's arrival at and release from each grid barrier
+    std::printf("trace, bulk staging %d, %d replicas, %d barrier counters, pipelined %d:\n", bulk,
+                v.replicas, v.ways, v.pipelined);
     const int G = stack.blocks(), nb = 1 + 6 * static_cast<int>(layers);
     unsigned long long* tr = nullptr;
     FUSEKIT_GPU_CHECK(cudaMalloc(&tr, std::size_t(G) * 1024 * 2 * 8));
@@ -125,18 +143,18 @@ int main(int argc, char** argv) {
     }
     std::printf("  whole kernel (block 0, first to last barrier): %.1f us\n", (at(0, nb - 1, 1) - at(0, 0, 1)) / 1e3);
   }
+  }
 
   for (int round = 0; round < 3; ++round) {
     const Timing tl = time_us(s, 1, 20, [&](int) { lib(); }, 5);
-    std::printf("round %d: gemma_forward %lld layers: stream %.1f graph %.1f us | megakernel, L2 prefetch ahead", round,
+    std::printf("round %d: gemma_forward %lld layers: stream %.1f graph %.1f us | megakernel", round,
                 static_cast<long long>(layers), tl.median_us, tl.graph_us);
-    for (int ahead : {0, 4, 8, 16}) {
-      stack.l2_ahead = ahead;
+    for (const Variant& v : variants) {
+      stack.bulk_stage = v.bulk, stack.replicas = v.replicas, stack.barrier_ways = v.ways, stack.pipelined = v.pipelined;
       const Timing tm = time_us(s, 1, 20, [&](int) { mega(); }, 5);
-      std::printf(" | %d: stream %.1f graph %.1f us", ahead, tm.median_us, tm.graph_us);
+      std::printf(" | b%d x%d w%d p%d: graph %.1f us", v.bulk, v.replicas, v.ways, v.pipelined, tm.graph_us);
     }
     std::printf("\n");
-    stack.l2_ahead = 0;
   }
   return 0;
 }

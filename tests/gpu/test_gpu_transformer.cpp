@@ -76,19 +76,34 @@ TEST_F(GpuTransformer, DecodeStackMatchesFloat64Joint) {
   transformer::StepAttention<S> at{.start = n0, .positions = p1d.view()};
   at.masks.kv_end = e1d.view();
   HostTensor<T, 3> first;
-  for (int run = 0; run < 2; ++run) {
+  // the defaults; every row staged by loads, epilogues not overlapped; Q rows by bulk copies too, 3 copies
+  // of the rows, 5 barrier counters
+  for (int run = 0; run < 3; ++run) {
+    stack.bulk_stage = run == 0 ? 1 : run == 1 ? 0 : 3;
+    stack.pipelined = run == 1 ? 0 : 1;
+    stack.replicas = run == 2 ? 3 : 1;
+    stack.barrier_ways = run == 2 ? 5 : 1;
     auto x1 = to_device(ctx, x1_h);
     stack.run(ctx, x1.view(), at);
     auto got = to_host(ctx, x1);
     EXPECT_TRUE(test::matches(got.view(), xs[1].view(), test::stream_tolerance<T>(test::max_abs(xs[1])),
-                        fmt::format("DecodeStack run {} vs float64", run)));
+                        fmt::format("DecodeStack run {} (bulk staging {}, {} copies, {} barrier counters, pipelined {}) vs float64",
+                                          run, stack.bulk_stage, stack.replicas, stack.barrier_ways,
+                                          stack.pipelined)));
     if (run == 0) first = std::move(got);
     else
       EXPECT_TRUE(test::matches(got.view(), test::to_double(first).view(), test::stream_tolerance<T>(test::max_abs(xs[1])),
-                          "DecodeStack: second run vs first"));
+                          fmt::format("DecodeStack: run {} vs the first", run)));
   }
   // A step that does not fit what it was sized for is refused.
   auto big = to_device(ctx, test::random_tensor<T, 3>({1, n1 + 1, e1.hidden}, 83, -1, 1));
   EXPECT_THROW(stack.run(ctx, big.view(), at), Error);
+  auto x1 = to_device(ctx, x1_h);
+  stack.replicas = 9;
+  EXPECT_THROW(stack.run(ctx, x1.view(), at), Error);
+  stack.replicas = 1, stack.barrier_ways = 0;
+  EXPECT_THROW(stack.run(ctx, x1.view(), at), Error);
+  stack.barrier_ways = 1, stack.bulk_stage = 4;
+  EXPECT_THROW(stack.run(ctx, x1.view(), at), Error);
 }
 #endif

@@ -9,13 +9,17 @@
 //     which no step writes) through a ring of shared-memory stages with 1-D bulk copies, running ahead
 //     across phases and layers as far as the ring allows: the DRAM stream never waits for a barrier;
 //   - 8 consumer warps compute, and meet every other block at a grid barrier between phases:
-//       QKV    16 weight rows x all of K per item; rmsnorm(x) staged once per block; RoPE (interleaved
-//              pairs); q -> qbuf, k and v -> the new cache slots
+//       QKV    16 weight rows x all of K per item; the residual's bf16 copy xb staged once per block, the
+//              products scaled by each token's 1 / rms; RoPE (interleaved pairs); q -> qbuf, k and v ->
+//              the new cache slots
 //       ATT    (head pair, 32-key tile) per item: scores, softmax, P V; fp32 partial rows + (max, sum)
 //       COMB   every block combines a share of the rows' partials -> attn (T)
-//       O      16 rows x 1024 of K per item: the partial sums red.add into the fp32 residual x
+//       O      16 rows x 1024 of K per item: the partial sums red.add into the fp32 residual x; the block
+//              adding a column tile's last share rounds it into xb
 //       GEGLU  8 gate + 8 up rows x all of K per item: gelu_tanh(g) * u -> h (T)
-//       DOWN   16 rows x 1024 of K per item: red.add into x
+//       DOWN   16 rows x 1024 of K per item: red.add into x, the last share into xb
+//   - every block stages the same activation rows (xb, attn, h: n x 2 KB) right after a barrier; they
+//     may be kept in several copies so that fewer blocks read the same lines at once (`replicas`)
 //   - items of a phase go round-robin to the blocks, the starting block advancing by the phase's count, so
 //     every block streams about the same bytes per layer.
 // GEMM items use mma.sync m16n8k16 with the weight rows in the A role and the tokens in the B role, both
@@ -23,6 +27,7 @@
 // The residual stream is fp32 inside the kernel (the token rows come in and go out in T); the order in
 // which O and DOWN partial sums reach it is not fixed, so results vary in the last bits between runs.
 #include <cstdint>
+#include <utility>
 
 #include "fusekit/backend/hip/tma.hpp"
 #include "fusekit/backend/hip/vendor.hpp"
@@ -56,10 +61,17 @@ struct DecodeStackParams {
   const std::uint16_t* x_in;   // [n, hidden] T
   std::uint16_t* x_out;        // [n, hidden] T (may be x_in)
   float* x;                    // [n, hidden] the fp32 residual
+  std::uint16_t* xb;           // [n, hidden] the residual rounded to T: what the norm phases stage
+  unsigned* tiles_done;        // [2][hidden / 16] K-split shares summed into each column tile (O, DOWN); 0 at launch
+  int bulk_stage;              // staged by 1-D bulk copies, else by 16-byte loads of every thread: bit 0 activation rows, bit 1 Q rows
+  int pipelined;               // a GEMM item's epilogue overlaps the next item's products (one barrier less an item)
+  int replicas;                // copies of xb, qbuf, attn and h (each [n, width] after the other): block b
+                               // reads copy b % replicas, so that fewer blocks read the same lines at once
   std::uint16_t *qbuf, *attn, *h;  // [n, heads * 256], [n, heads * 256], [n, mlp]
   float* part;                     // [tiles][heads n][256] partial rows
   float* ml;                       // [tiles][heads n][2] (max, sum)
-  unsigned* counter;               // the grid barrier, 0 at launch
+  unsigned* counter;               // the grid barrier: barrier_ways counters 128 bytes apart, 0 at launch
+  int barrier_ways;                // block b arrives on counter b % ways (1..32, lanes of a warp read them): fewer adds to one address
   int l2_ahead;                    // ring items the producer's L2 prefetches run ahead of its copies
   unsigned long long* trace;       // optional: [blocks][2 per barrier] globaltimer at arrival and at release
   float inv_freq[DecodeStackDims::head_dim / 2];
@@ -81,12 +93,21 @@ constexpr int NST = 5;               // ring stages (a block streams 8-9 items a
 constexpr int QR_BYTES = 32 * KPITCH;  // an attention item's Q; the GEMM's warp partials; P and row stats
 constexpr int smem_bytes = NST * STAGE + STAGE + QR_BYTES;  // dynamic; the stages' barriers are static
 constexpr int PPITCH = 40;  // P rows (T): 20 words, 8 rows at 8 bank groups
-static_assert(CW * 16 * 16 * 4 <= QR_BYTES, "decode_stack: the warps' partial tiles fit the Q space");
+static_assert(2 * CW * 16 * 16 * 4 <= QR_BYTES, "decode_stack: two items' warp partial tiles fit the Q space");
 static_assert(H == KC, "decode_stack: QKV and GEGLU items take all of K");
 
 enum Phase { QKV, ATT, COMB, O, GEGLU, DOWN, NPHASE };
+constexpr int kMaxPending = 8;  // O / DOWN column tiles a block adds shares to before it counts them
 
-FUSEKIT_DEVICE inline float bf16_float(std::uint16_t b) { return __uint_as_float(static_cast<unsigned>(b) << 16); }
+// Copy r of a replicated [n, width] T buffer.
+FUSEKIT_DEVICE inline std::uint16_t* replica(std::uint16_t* base, const DecodeStackParams& p, int width, int r) {
+  return base + static_cast<std::size_t>(r) * p.n * width;
+}
+// Stores `bits` (a T or a T pair) at element `at` of every copy.
+template <class Bits>
+FUSEKIT_DEVICE inline void store_replicas(std::uint16_t* base, const DecodeStackParams& p, int width, std::size_t at, Bits bits) {
+  for (int r = 0; r < p.replicas; ++r) *reinterpret_cast<Bits*>(replica(base, p, width, r) + at) = bits;
+}
 FUSEKIT_DEVICE inline unsigned pack_bf16(float a, float b) { return pack2<bfloat16>(a, b); }
 FUSEKIT_DEVICE inline void consumers_sync() { asm volatile("bar.sync 1, 256;\n" ::: "memory"); }
 FUSEKIT_DEVICE inline uint4 lds128(const unsigned char* p) { return *reinterpret_cast<const uint4*>(p); }
@@ -195,49 +216,73 @@ FUSEKIT_DEVICE inline void grid_sync(const DecodeStackParams& p, unsigned& targe
   target += gridDim.x;
   if (threadIdx.x == 0) {
     if (p.trace) p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + nsync) * 2] = global_ns();
-    asm volatile("fence.acq_rel.gpu;\nred.relaxed.gpu.global.add.u32 [%0], 1;\n" ::"l"(p.counter) : "memory");
-    unsigned v;
+    asm volatile("fence.acq_rel.gpu;\nred.relaxed.gpu.global.add.u32 [%0], 1;\n" ::"l"(
+                     p.counter + 32 * (blockIdx.x % p.barrier_ways))
+                 : "memory");
+  }
+  if (threadIdx.x < 32) {  // lane w watches counter w; the warp sums them
+    unsigned sum;
     do {
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p.counter) : "memory");
-    } while (v < target);
-    if (p.trace) p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + nsync) * 2 + 1] = global_ns();
+      unsigned v = 0;
+      if (static_cast<int>(threadIdx.x) < p.barrier_ways)
+        asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p.counter + 32 * threadIdx.x) : "memory");
+      sum = v;
+      FUSEKIT_UNROLL
+      for (int m = 16; m > 0; m /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
+    } while (sum < target);
+    if (threadIdx.x == 0 && p.trace) p.trace[(static_cast<std::size_t>(blockIdx.x) * 1024 + nsync) * 2 + 1] = global_ns();
   }
   ++nsync;
   consumers_sync();
 }
 
-// Activation rows [16][KC] in `act`: rmsnorm of the fp32 residual (the norm weight is folded into the
-// weights), or a slice of a T buffer; rows past n are zeros.
-FUSEKIT_DEVICE inline void stage_norm(const DecodeStackParams& p, unsigned char* act, int warp, int lane) {
-  static_assert(MAXN == 2 * CW, "stage_norm: two rows per warp");
-  float4 v[2][8];  // both rows' loads in flight before the first use: one round trip
-  FUSEKIT_UNROLL
-  for (int j = 0; j < 2; ++j) {
-    const int t = warp + CW * j;
-    const float4* src = reinterpret_cast<const float4*>(p.x + t * H + lane * 32);
-    FUSEKIT_UNROLL
-    for (int e = 0; e < 8; ++e) v[j][e] = t < p.n ? __ldcg(src + e) : make_float4(0.f, 0.f, 0.f, 0.f);
-  }
+// RMSNorm's 1 / rms of each staged token row (the norm weight is folded into the weights): the
+// products of the norm phases are scaled by it per token instead of the rows before rounding.
+FUSEKIT_DEVICE inline void row_scales(const DecodeStackParams& p, const unsigned char* act, float* rs, int warp, int lane) {
   FUSEKIT_UNROLL
   for (int j = 0; j < 2; ++j) {
     const int t = warp + CW * j;
     float ss = 0.f;
     FUSEKIT_UNROLL
-    for (int e = 0; e < 8; ++e) ss += v[j][e].x * v[j][e].x + v[j][e].y * v[j][e].y + v[j][e].z * v[j][e].z + v[j][e].w * v[j][e].w;
+    for (int e = 0; e < 4; ++e) {
+      const uint4 v = lds128(act + t * WPITCH + lane * 64 + 16 * e);
+      for (const unsigned u : {v.x, v.y, v.z, v.w}) {
+        const float a = __uint_as_float(u << 16), b = __uint_as_float(u & 0xffff0000u);
+        ss += a * a + b * b;
+      }
+    }
     FUSEKIT_UNROLL
     for (int m = 16; m > 0; m /= 2) ss += __shfl_xor_sync(0xffffffffu, ss, m);
-    const float rs = t < p.n ? rsqrtf(ss / H + p.eps) : 0.f;  // (rows past n: zeros)
-    uint4* dst = reinterpret_cast<uint4*>(act + t * WPITCH + lane * 64);
-    FUSEKIT_UNROLL
-    for (int e = 0; e < 4; ++e) {
-      const float4 a = v[j][2 * e], b = v[j][2 * e + 1];
-      dst[e] = make_uint4(pack_bf16(a.x * rs, a.y * rs), pack_bf16(a.z * rs, a.w * rs), pack_bf16(b.x * rs, b.y * rs),
-                          pack_bf16(b.z * rs, b.w * rs));
-    }
+    if (lane == 0) rs[t] = t < p.n ? rsqrtf(ss / H + p.eps) : 0.f;
   }
 }
+// `count` rows of `bytes` into shared memory by one thread's 1-D bulk copies (row r: `rows(r)` gives
+// {destination, source}); every consumer waits for them. The rows were written by other blocks before a
+// grid barrier, or this block's generic writes held the space before: both ordered before the copies.
+template <class Rows>
+FUSEKIT_DEVICE inline void bulk_rows(int count, unsigned bytes, Rows rows, std::uint64_t* bar, unsigned& parity) {
+  gpu::fence_proxy_async_shared();
+  consumers_sync();
+  if (threadIdx.x == 0) {
+    asm volatile("fence.proxy.async.global;\n" ::: "memory");
+    gpu::mbarrier_arrive_expect_tx(bar, count * bytes);
+    for (int r = 0; r < count; ++r) {
+      const auto [dst, src] = rows(r);
+      gpu::bulk_copy_g2s(dst, src, bytes, bar);
+    }
+  }
+  gpu::mbarrier_wait_parity(bar, parity);
+  parity ^= 1;
+}
+// Token rows [n][KC] of a T buffer (row stride ld) into `act`. Rows past n are zeros (loads) or stale
+// (bulk copies): either way only their own columns of a product, which nothing stores, see them.
 FUSEKIT_DEVICE inline void stage_rows(const DecodeStackParams& p, unsigned char* act, const std::uint16_t* src, int ld,
-                                      int warp, int lane) {
+                                      int warp, int lane, std::uint64_t* bar, unsigned& parity) {
+  if (p.bulk_stage & 1) {
+    auto row = [&](int t) { return std::pair{act + t * WPITCH, src + static_cast<std::size_t>(t) * ld}; };
+    bulk_rows(p.n, 2 * KC, row, bar, parity);
+    return;
+  }
   uint4 v[2][4];
   FUSEKIT_UNROLL
   for (int j = 0; j < 2; ++j) {
@@ -429,8 +474,8 @@ FUSEKIT_DEVICE inline void combine(const DecodeStackParams& p, int tiles) {
     if (live && lane4 == 0) {
       const float inv = L > 0.f ? 1.f / L : 0.f;  // a row that sees no key: zeros, as attention() defines it
       const int head = r / p.n, tok = r % p.n;
-      *reinterpret_cast<uint2*>(p.attn + tok * (p.heads * D) + head * D + 4 * d4) =
-          make_uint2(pack_bf16(acc.x * inv, acc.y * inv), pack_bf16(acc.z * inv, acc.w * inv));
+      store_replicas(p.attn, p, p.heads * D, static_cast<std::size_t>(tok) * (p.heads * D) + head * D + 4 * d4,
+                     make_uint2(pack_bf16(acc.x * inv, acc.y * inv), pack_bf16(acc.z * inv, acc.w * inv)));
     }
   }
 }
@@ -444,13 +489,17 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
   unsigned char* ring = smem;
   unsigned char* aux = smem + NST * STAGE;  // activation slice, or an attention tile this launch wrote
   unsigned char* qr = aux + STAGE;
-  __shared__ std::uint64_t bars[2 * NST];  // (static: the host sees from its size that this body was built)
+  __shared__ std::uint64_t bars[2 * NST + 1];  // (static: the host sees from its size that this body was built)
+  __shared__ float rs[MAXN];                    // the norm phases' 1 / rms per token
+  __shared__ int last_share[kMaxPending];       // O, DOWN: this block added a pending column tile's last share
   std::uint64_t* full = bars;
   std::uint64_t* empty = bars + NST;
+  std::uint64_t* staged_bar = bars + 2 * NST;
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int tiles = (p.kv + KT - 1) / KT, G = static_cast<int>(gridDim.x);
   if (threadIdx.x == 0) {
     for (int i = 0; i < NST; ++i) gpu::mbarrier_init(full + i, 1), gpu::mbarrier_init(empty + i, CW);
+    gpu::mbarrier_init(staged_bar, 1);
     gpu::mbarrier_init_fence();
   }
   __syncthreads();
@@ -490,10 +539,41 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
     if (lane == 0) gpu::mbarrier_arrive(empty + stage);
     if (++stage == NST) stage = 0, ++round;
   };
-  for (int i = blockIdx.x * 256 + tid; i < p.n * H; i += G * 256) p.x[i] = bf16_float(p.x_in[i]);
+  unsigned staged_parity = 0;
+  for (int i = blockIdx.x * 256 + tid; i < p.n * H; i += G * 256) {
+    const std::uint16_t v = p.x_in[i];
+    p.x[i] = detail::bf16_bits_to_float(v);
+    store_replicas(p.xb, p, H, i, v);
+  }
   grid_sync(p, target, nsync);
-  float* red = reinterpret_cast<float*>(qr);
-  const int qd = p.heads * D;
+  // O, DOWN: the column tiles this block added shares to, counted once after its items (one fence and one
+  // round of counter atomics for all of them); the block adding a tile's last share rounds it into xb.
+  int pending[kMaxPending], npending = 0;
+  auto count_shares = [&](int ph) {
+    __threadfence();
+    consumers_sync();
+    if (tid < npending) {
+      const unsigned splits = (ph == O ? p.heads * D : p.mlp) / KC;
+      const unsigned seen = atomicAdd(p.tiles_done + (ph == O ? 0 : H / 16) + pending[tid], 1u);
+      last_share[tid] = (seen + 1) % splits == 0;
+      __threadfence();
+    }
+    consumers_sync();
+    const int t = tid / 16;
+    for (int k = 0; k < npending; ++k) {
+      const int col = 16 * pending[k] + tid % 16;
+      if (last_share[k] && t < p.n)
+        store_replicas(p.xb, p, H, static_cast<std::size_t>(t) * H + col, convert<bfloat16>(__ldcg(p.x + t * H + col)).bits);
+    }
+    npending = 0;
+    consumers_sync();  // last_share is read before the next count writes it
+  };
+  unsigned items_done = 0;  // GEMM items so far: with p.pipelined, item k's warp partials go to half k % 2 of qr
+  const int qd = p.heads * D, my_copy = static_cast<int>(blockIdx.x) % p.replicas;
+  const std::uint16_t* qbuf = replica(p.qbuf, p, qd, my_copy);
+  const std::uint16_t* attn = replica(p.attn, p, qd, my_copy);
+  const std::uint16_t* hbuf = replica(p.h, p, p.mlp, my_copy);
+  const std::uint16_t* xb = replica(p.xb, p, H, my_copy);
   for (int l = 0; l < p.L; ++l) {
     const DecodeStackLayer w = p.layers[l];
     int staged = -1;  // the activation slice aux holds: phase * 64 + slice
@@ -505,11 +585,19 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
       for (int i = f; i < count; i += G) {
         if (ph == ATT) {
           const int tile = i % tiles, hp = i / tiles;
-          for (int r = warp; r < 32; r += CW) {  // Q rows 16 a + token of heads 2 hp + a
-            const int a = r / 16, tok = r % 16;
-            const uint4 v = tok < p.n ? __ldcg(reinterpret_cast<const uint4*>(p.qbuf + tok * qd + (2 * hp + a) * D) + lane)
-                                      : make_uint4(0, 0, 0, 0);
-            *reinterpret_cast<uint4*>(qr + r * KPITCH + 16 * lane) = v;
+          if (p.bulk_stage & 2) {  // Q rows 16 a + token of heads 2 hp + a (rows past n stale: att_item masks them)
+            auto row = [&](int r) {
+              const int a = r / p.n, tok = r % p.n;
+              return std::pair{qr + (16 * a + tok) * KPITCH, qbuf + tok * qd + (2 * hp + a) * D};
+            };
+            bulk_rows(2 * p.n, 2 * D, row, staged_bar, staged_parity);
+          } else {
+            for (int r = warp; r < 32; r += CW) {
+              const int a = r / 16, tok = r % 16;
+              const uint4 v = tok < p.n ? __ldcg(reinterpret_cast<const uint4*>(qbuf + tok * qd + (2 * hp + a) * D) + lane)
+                                        : make_uint4(0, 0, 0, 0);
+              *reinterpret_cast<uint4*>(qr + r * KPITCH + 16 * lane) = v;
+            }
           }
           const bool in_ring = tile_in_ring(p, tile);
           const unsigned char* kvs = aux;
@@ -536,13 +624,14 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
         const int key = ph * 64 + slice;
         if (staged != key) {
           const unsigned long long t0 = prof ? global_ns() : 0;
-          if (ph == QKV || ph == GEGLU) stage_norm(p, aux, warp, lane);
-          else if (ph == O) stage_rows(p, aux, p.attn + slice * KC, qd, warp, lane);
-          else stage_rows(p, aux, p.h + slice * KC, p.mlp, warp, lane);
+          const std::uint16_t* src = ph == O ? attn + slice * KC : ph == DOWN ? hbuf + slice * KC : xb;
+          stage_rows(p, aux, src, ph == O ? qd : ph == DOWN ? p.mlp : H, warp, lane, staged_bar, staged_parity);
+          if (ph == QKV || ph == GEGLU) row_scales(p, aux, rs, warp, lane);
           staged = key;
           consumers_sync();
           if (prof) staging[ph] += global_ns() - t0;
         }
+        float* red = reinterpret_cast<float*>(qr) + (p.pipelined ? (items_done++ & 1u) * CW * 256 : 0);
         gemm_item(take(ph), aux, red, p.n, warp, lane);
         release();
         consumers_sync();
@@ -550,7 +639,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           if (tid < 128) {
             const int t = tid / 8, e = tid % 8, col = 16 * i + 2 * e;
             if (t < p.n) {
-              float v0 = red_sum(red, t * 16 + 2 * e), v1 = red_sum(red, t * 16 + 2 * e + 1);
+              float v0 = red_sum(red, t * 16 + 2 * e) * rs[t], v1 = red_sum(red, t * 16 + 2 * e + 1) * rs[t];
               if (col < qd + D) {  // q and k turn
                 float sn, cs;
                 rope_sincos(static_cast<float>(my_pos) * p.inv_freq[(col % D) / 2], &sn, &cs);
@@ -558,7 +647,7 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
                 v0 = r0, v1 = r1;
               }
               const unsigned pr = pack_bf16(v0, v1);
-              if (col < qd) *reinterpret_cast<unsigned*>(p.qbuf + t * qd + col) = pr;
+              if (col < qd) store_replicas(p.qbuf, p, qd, static_cast<std::size_t>(t) * qd + col, pr);
               else if (col < qd + D) *reinterpret_cast<unsigned*>(w.k + static_cast<std::size_t>(p.start + t) * D + col - qd) = pr;
               else *reinterpret_cast<unsigned*>(w.v + static_cast<std::size_t>(p.start + t) * D + col - qd - D) = pr;
             }
@@ -567,16 +656,22 @@ FUSEKIT_GLOBAL void __launch_bounds__(decode_stack::threads, 1) decode_stack_ker
           if (tid < 128) {
             const int t = tid / 8, e = tid % 8;
             if (t < p.n) {
-              const float gt = red_sum(red, t * 16 + e), up = red_sum(red, t * 16 + 8 + e);
-              p.h[t * p.mlp + 8 * i + e] = convert<bfloat16>(act::GeluTanh{}(gt) * up).bits;
+              const float gt = red_sum(red, t * 16 + e) * rs[t], up = red_sum(red, t * 16 + 8 + e) * rs[t];
+              store_replicas(p.h, p, p.mlp, static_cast<std::size_t>(t) * p.mlp + 8 * i + e,
+                             convert<bfloat16>(act::GeluTanh{}(gt) * up).bits);
             }
           }
-        } else {  // O, DOWN: this item's share of K, summed into the residual
+        } else {  // O, DOWN: this item's share of K, summed into the residual (counted below)
           const int t = tid / 16, col = 16 * (i % (H / 16)) + tid % 16;
           if (t < p.n) atomicAdd(p.x + t * H + col, red_sum(red, tid));
+          pending[npending++] = i % (H / 16);
+          if (npending == kMaxPending) count_shares(ph);
         }
-        consumers_sync();
+        // The next item's partials overwrite red; pipelined, they go to the other half, and the barrier after
+        // them orders this epilogue's reads before the item after next.
+        if (!p.pipelined) consumers_sync();
       }
+      if (npending > 0) count_shares(ph);
       grid_sync(p, target, nsync);
     }
   }

@@ -7,8 +7,8 @@
 // callers then run gemma_forward (pi0.hpp does).
 //
 // Same results as gemma_forward up to rounding: the residual stream stays fp32 inside the kernel (T
-// between layers in gemma_forward), the norm's rsqrt is applied to x before rounding to T, and the
-// order in which partial sums reach the residual is not fixed.
+// between layers in gemma_forward), the norm's 1 / rms scales the products of x rounded to T (and is
+// computed from that rounding), and the order in which partial sums reach the residual is not fixed.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -72,10 +72,11 @@ class DecodeStack {
     x_ = Tensor<float, 2, Space>({tokens, cfg_.hidden}, s);
     part_ = Tensor<float, 1, Space>(Shape<1>{tiles * rows * cfg_.head_dim}, s);
     ml_ = Tensor<float, 1, Space>(Shape<1>{tiles * rows * 2}, s);
-    qbuf_ = Tensor<T, 2, Space>({tokens, cfg_.q_width()}, s);
-    attn_ = Tensor<T, 2, Space>({tokens, cfg_.q_width()}, s);
-    h_ = Tensor<T, 2, Space>({tokens, cfg_.mlp}, s);
-    counter_ = Tensor<std::int32_t, 1, Space>(Shape<1>{1}, s);
+    qbuf_ = Tensor<T, 2, Space>({kMaxReplicas * tokens, cfg_.q_width()}, s);
+    attn_ = Tensor<T, 2, Space>({kMaxReplicas * tokens, cfg_.q_width()}, s);
+    h_ = Tensor<T, 2, Space>({kMaxReplicas * tokens, cfg_.mlp}, s);
+    xb_ = Tensor<T, 2, Space>({kMaxReplicas * tokens, cfg_.hidden}, s);
+    counter_ = Tensor<std::int32_t, 1, Space>(Shape<1>{kCounters}, s);
     FUSEKIT_GPU_CHECK(gpu::func_set_max_dynamic_smem(kernels::decode_stack_kernel, kernels::decode_stack::smem_bytes));
     int per_sm = 0;
     FUSEKIT_GPU_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernels::decode_stack_kernel,
@@ -113,14 +114,25 @@ class DecodeStack {
     p.x_in = reinterpret_cast<const std::uint16_t*>(x.data());
     p.x_out = reinterpret_cast<std::uint16_t*>(x.data());
     p.x = x_.data();
+    p.xb = reinterpret_cast<std::uint16_t*>(xb_.data());
+    p.tiles_done = reinterpret_cast<unsigned*>(counter_.data()) + kTilesDone;
+    FUSEKIT_CHECK(bulk_stage >= 0 && bulk_stage <= 3, "DecodeStack::run: bulk_stage takes bits 0 and 1 (got {})", bulk_stage);
+    p.bulk_stage = bulk_stage;
+    FUSEKIT_CHECK(replicas >= 1 && replicas <= kMaxReplicas, "DecodeStack::run: replicas must be 1..{} (got {})", kMaxReplicas,
+                  replicas);
+    p.replicas = replicas;
+    p.pipelined = pipelined;
     p.qbuf = reinterpret_cast<std::uint16_t*>(qbuf_.data()), p.attn = reinterpret_cast<std::uint16_t*>(attn_.data());
     p.h = reinterpret_cast<std::uint16_t*>(h_.data());
     p.part = part_.data(), p.ml = ml_.data();
     p.counter = reinterpret_cast<unsigned*>(counter_.data());
+    FUSEKIT_CHECK(barrier_ways >= 1 && barrier_ways <= kBarrierWays, "DecodeStack::run: barrier_ways must be 1..{} (got {})",
+                  kBarrierWays, barrier_ways);
+    p.barrier_ways = barrier_ways;
     p.trace = trace;
     p.l2_ahead = l2_ahead;
     std::copy(inv_freq_, inv_freq_ + Dims::head_dim / 2, p.inv_freq);
-    FUSEKIT_GPU_CHECK(gpu::memset_async(counter_.data(), 0, sizeof(std::int32_t), s.get()));
+    FUSEKIT_GPU_CHECK(gpu::memset_async(counter_.data(), 0, kCounters * sizeof(std::int32_t), s.get()));
     // Every block must be resident at once (they meet at grid barriers): a cooperative launch of one
     // block per multiprocessor, which the runtime refuses rather than deadlocks if they would not fit.
     cudaLaunchConfig_t c{};
@@ -140,9 +152,24 @@ class DecodeStack {
   // Items whose weights the producer sends to L2 ahead of its shared-memory copies (0: none; 4, 8, 16 measured
   // slower on an H200: docs/performance.md).
   int l2_ahead = 0;
+  // What one thread's 1-D bulk copies stage (the rest every thread's 16-byte loads): bit 0 the activation
+  // rows of the GEMM phases, bit 1 an attention item's Q rows. Default 1: on an H100 bulk copies cut the
+  // GEMM phases' staging by a quarter but made an attention item 1.5 us slower (docs/performance.md).
+  int bulk_stage = 1;
+  // Copies of the activation buffers every block stages (1..8): block b reads copy b % replicas. More than
+  // one measured no faster on an H100.
+  int replicas = 1;
+  // Grid-barrier counters (1..8): block b arrives on counter b % barrier_ways, every block reads them all.
+  // More than one measured no faster on an H100.
+  int barrier_ways = 1;
+  // A GEMM item's epilogue overlaps the next item's products (partials double-buffered).
+  int pipelined = 1;
   int blocks() const { return blocks_; }
 
  private:
+  static constexpr index_t kMaxReplicas = 8;
+  // counter_: the grid barrier's counters, 128 bytes apart, then the O and DOWN column tiles' share counts
+  static constexpr index_t kBarrierWays = 8, kTilesDone = 32 * kBarrierWays, kCounters = kTilesDone + 2 * Dims::hidden / 16;
   GemmaConfig cfg_;
   index_t tokens_ = 0, max_kv_ = 0;
   int blocks_ = 0;
@@ -150,7 +177,7 @@ class DecodeStack {
   Tensor<std::uint8_t, 1, Space> layers_;
   Tensor<float, 2, Space> x_;
   Tensor<float, 1, Space> part_, ml_;
-  Tensor<T, 2, Space> qbuf_, attn_, h_;
+  Tensor<T, 2, Space> qbuf_, attn_, h_, xb_;
   Tensor<std::int32_t, 1, Space> counter_;
 };
 #endif
