@@ -29,13 +29,11 @@ pi0() { step 75 tools/gpu-bundle run pi0-policy --iters 30 2>&1 | tr '\r' '\n' |
   step 90 ./build-s31/decode_megakernel_base 18 | grep -v "^  [A-Z]"
   echo "== broadcast_stage"
   step 60 ./build-s31/broadcast_stage
-  echo "== pi0-policy: default (gemma_forward), DecodeStack, rope-pos-ldg"
+  echo "== pi0-policy: gemma_forward (FUSEKIT_DECODE_STACK=0), DecodeStack (the default since the thirty-second session), rope-pos-ldg"
+  FUSEKIT_DECODE_STACK=0 pi0
   pi0
-  export FUSEKIT_DECODE_STACK=1
-  pi0
-  unset FUSEKIT_DECODE_STACK
   if [ -x build-s31/pi0-policy-rope ]; then
-    LD_LIBRARY_PATH=$PWD/.gpu-bundle/bundle/lib step 75 build-s31/pi0-policy-rope --iters 30 2>&1 | tr '\r' '\n' |
+    FUSEKIT_DECODE_STACK=0 LD_LIBRARY_PATH=$PWD/.gpu-bundle/bundle/lib step 75 build-s31/pi0-policy-rope --iters 30 2>&1 | tr '\r' '\n' |
       grep -a "action expert\|median of\|rror\|exit"
   fi
 } 2>&1 | tee "$out"
